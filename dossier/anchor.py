@@ -1,0 +1,211 @@
+"""Anchoring: find quotes (W3C TextQuoteSelectors) in the text a reader sees.
+
+An article is parsed once into mistune's token tree. Its text leaves, in
+reading order, are joined into one string (`ReaderText.raw`) and every leaf
+remembers where it sits in it. Matching runs on a normalised copy (white
+space runs -> one space, curly quotes -> straight) with a map back to raw
+offsets, so a match lands on the exact characters that are then wrapped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import html
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import ahocorasick
+import mistune
+
+from .model import Article, Selector
+
+WS_RUN = re.compile(r"\s+")
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
+PLUGINS = ("strikethrough", "table", "footnotes")
+
+_parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))
+
+
+def normalize(s: str) -> tuple[str, list[int], list[int]]:
+    """Normalised text, plus where its collapsed white space runs sit.
+
+    Returns (norm, run_pos, shift): run_pos[k] is the normalised offset of
+    the k-th collapsed run, shift[k] the raw characters dropped before it.
+    """
+    parts, run_pos, shift = [], [], [0]
+    last = dropped = 0
+    for m in WS_RUN.finditer(s):
+        a, b = m.span()
+        if b - a == 1 and s[a] == " ":
+            continue
+        parts += (s[last:a], " ")
+        run_pos.append(a - dropped)
+        dropped += b - a - 1
+        shift.append(dropped)
+        last = b
+    parts.append(s[last:])
+    return "".join(parts).translate(QUOTES), run_pos, shift
+
+
+def norm_text(s: str) -> str:
+    return normalize(s)[0]
+
+
+@dataclass
+class Leaf:
+    """One run of text in the token tree, and where it sits in the reader text."""
+
+    token: dict
+    start: int
+    end: int
+    in_link: bool  # inside a link the article itself has
+    linkable: bool  # autolinks may go here (not headings, links, code)
+
+
+@dataclass
+class ReaderText:
+    raw: str
+    leaves: list[Leaf]
+    norm: str = ""
+    run_pos: list[int] = field(default_factory=list)
+    shift: list[int] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.norm, self.run_pos, self.shift = normalize(self.raw)
+        self._starts = [leaf.start for leaf in self.leaves]
+
+    def to_raw(self, j: int) -> int:
+        return j + self.shift[bisect.bisect_left(self.run_pos, j)]
+
+    def raw_span(self, a: int, b: int) -> tuple[int, int]:
+        return self.to_raw(a), self.to_raw(b - 1) + 1
+
+    def leaf_at(self, i: int) -> Optional[Leaf]:
+        k = bisect.bisect_right(self._starts, i) - 1
+        if k >= 0 and self.leaves[k].start <= i < self.leaves[k].end:
+            return self.leaves[k]
+        return None
+
+
+def parse(article: Article) -> list[dict]:
+    """The article's token tree; plain text becomes paragraphs."""
+    if article.text_format == "txt":
+        paras = [p.strip() for p in re.split(r"\n\s*\n", article.text) if p.strip()]
+        return [{"type": "paragraph", "children": [{"type": "text", "raw": html.escape(p, quote=False)}]}
+                for p in paras]
+    tokens, _state = _parser.parse(article.text)
+    return tokens
+
+
+def reader_text(tokens: list[dict]) -> ReaderText:
+    parts: list[str] = []
+    leaves: list[Leaf] = []
+    length = 0
+
+    def add(s: str) -> None:
+        nonlocal length
+        parts.append(s)
+        length += len(s)
+
+    def leaf(tok: dict, text: str, in_link: bool, linkable: bool) -> None:
+        leaves.append(Leaf(tok, length, length + len(text), in_link, linkable))
+        add(text)
+
+    def walk(tokens: list[dict], in_link: bool, linkable: bool) -> None:
+        for tok in tokens:
+            kind = tok["type"]
+            if kind == "text":
+                leaf(tok, html.unescape(tok["raw"]), in_link, linkable)
+            elif kind == "codespan":
+                leaf(tok, tok["raw"], in_link, False)
+            elif kind == "block_code":
+                add("\n")
+                leaf(tok, tok["raw"], False, False)
+                add("\n")
+            elif kind in ("softbreak", "linebreak"):
+                add("\n")
+            elif kind == "image" or "children" not in tok:
+                continue  # alt text and raw HTML are not read as text
+            elif kind in INLINE:
+                walk(tok["children"], in_link or kind == "link", linkable and kind != "link")
+            else:
+                add("\n")
+                walk(tok["children"], in_link, linkable and kind != "heading")
+                add("\n")
+
+    walk(tokens, False, True)
+    return ReaderText("".join(parts), leaves)
+
+
+def find(rt: ReaderText, sel: Selector) -> list[tuple[int, int]]:
+    """Raw spans where the selector matches."""
+    quote = norm_text(sel.quote).strip()
+    prefix, suffix = norm_text(sel.prefix).rstrip(), norm_text(sel.suffix).lstrip()
+    text = rt.norm
+    spans = []
+    i = text.find(quote) if quote else -1
+    while i >= 0:
+        j = i + len(quote)
+        if (not prefix or text[max(0, i - len(prefix) - 1):i].rstrip().endswith(prefix)) and \
+           (not suffix or text[j:j + len(suffix) + 1].lstrip().startswith(suffix)):
+            spans.append(rt.raw_span(i, j))
+        i = text.find(quote, i + 1)
+    return spans
+
+
+def closest(rt: ReaderText, quote: str) -> str:
+    """The passage most like a quote that was not found, for the message."""
+    q = norm_text(quote).strip()
+    text = rt.norm
+    m = difflib.SequenceMatcher(None, text, q, autojunk=False).find_longest_match(0, len(text), 0, len(q))
+    if m.size < 3:
+        return ""
+    start = max(0, m.a - m.b)
+    return text[start:start + len(q)].strip()
+
+
+def describe_match(rt: ReaderText, span: tuple[int, int]) -> str:
+    """A short 'line' of context around a raw span, for ambiguity messages."""
+    a, b = span
+    before = norm_text(rt.raw[max(0, a - 25):a]).lstrip()
+    after = norm_text(rt.raw[b:b + 25]).rstrip()
+    return f"…{before}[{norm_text(rt.raw[a:b])}]{after}…"
+
+
+class NameMatcher:
+    """One Aho-Corasick automaton over every entity name and alias.
+
+    Built once per build; finds whole-word, longest, non-overlapping names
+    in a text in one pass, whatever the number of entities.
+    """
+
+    def __init__(self, names: dict[str, str]):
+        self.size = len(names)
+        self._automaton = ahocorasick.Automaton()
+        for name, entity in names.items():
+            self._automaton.add_word(name, (len(name), entity))
+        if names:
+            self._automaton.make_automaton()
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        if not self.size:
+            return []
+        found = []
+        for end, (length, entity) in self._automaton.iter(text):
+            start, stop = end - length + 1, end + 1
+            if _word_edge(text, start - 1) and _word_edge(text, stop):
+                found.append((start, stop, entity))
+        found.sort(key=lambda f: (f[0], f[0] - f[1]))
+        picked, reach = [], 0
+        for start, stop, entity in found:
+            if start >= reach:
+                picked.append((start, stop, entity))
+                reach = stop
+        return picked
+
+
+def _word_edge(text: str, i: int) -> bool:
+    return i < 0 or i >= len(text) or not (text[i].isalnum() or text[i] == "_")

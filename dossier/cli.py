@@ -1,0 +1,67 @@
+"""The command line: build, check, serve. Exit 0 done, 1 content errors, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from . import build as pipeline
+from .write import UsageError
+
+EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dossier", description="Build an annotated news dossier into a static site.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser("build", help="build a site into a folder of HTML")
+    b.add_argument("site", nargs="?", default=".", help="the site folder (default: .)")
+    b.add_argument("-o", "--output", help="output folder (default: SITE/output)")
+    c = sub.add_parser("check", help="validate a site; write nothing")
+    c.add_argument("site", nargs="?", default=".")
+    s = sub.add_parser("serve", help="build, serve on 127.0.0.1 and rebuild on change")
+    s.add_argument("site", nargs="?", default=".")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("-o", "--output", help="output folder (default: SITE/output)")
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser().parse_args(argv or ["build"])
+    if args.command is None:
+        parser().print_usage(sys.stderr)
+        return EXIT_USAGE
+    site = Path(args.site)
+    if not site.is_dir():
+        print(f"dossier: error: {site} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "check":
+            return report(pipeline.check(site), "checked")
+        if args.command == "build":
+            out = Path(args.output) if args.output else site / "output"
+            return report(pipeline.build(site, out), f"built into {out}")
+        from .serve import serve
+        return serve(site, Path(args.output) if args.output else site / "output", args.port)
+    except UsageError as exc:
+        print(f"dossier: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130
+
+
+def report(result: pipeline.BuildResult, done: str) -> int:
+    for d in result.diagnostics.sorted():
+        print(d, file=sys.stderr)
+    errors, warnings = len(result.diagnostics.errors), len(result.diagnostics.warnings)
+    if errors:
+        print(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}; nothing was written",
+              file=sys.stderr)
+        return EXIT_CONTENT
+    tail = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
+    print(f"dossier: {done}: {result.summary()}{tail}")
+    return EXIT_OK

@@ -1,0 +1,370 @@
+"""Stage 1, load: the site's files -> the model, with source positions.
+
+Reads site.yaml, content/articles, content/entities and content/pages. Every
+problem is reported to the Diagnostics; what cannot be read is left out and
+its id remembered, so later stages do not cascade.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from . import yamlread
+from .diagnostics import Diagnostics
+from .model import (
+    RESERVED_SLUGS, Article, Claim, ClaimStatus, Dossier, Entity, EntityType, Mention,
+    Page, Pos, Relation, Selector, Site, Source,
+)
+from .yamlread import ID_RE, MapReader
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+SITE_KEYS = ("title", "description", "language", "base_url", "entity_types",
+             "claim_statuses", "autolink")
+ENTITY_KEYS = ("name", "type", "aliases", "description", "links", "relations")
+RELATION_KEYS = ("entity", "role")
+SIDECAR_KEYS = ("title", "source", "summary", "tags", "mentions", "claims", "autolink")
+SOURCE_KEYS = ("publisher", "url", "published", "authors", "retrieved", "archive_url")
+MENTION_KEYS = ("entity", "quote", "prefix", "suffix")
+CLAIM_KEYS = ("id", "quote", "prefix", "suffix", "claimant", "about", "status", "date",
+              "note", "supports", "contradicts")
+PAGE_KEYS = ("title", "description")
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
+
+
+def load(root: Path, diags: Diagnostics) -> Dossier:
+    """Read a whole site folder. Check `diags` for errors afterwards."""
+    files = SiteFiles(root, diags)
+    site = load_site(files, diags)
+    broken: set[str] = set()
+    entities = load_entities(files, site, diags, broken)
+    articles = load_articles(files, site, diags, broken)
+    pages = load_pages(files, diags)
+    return Dossier(site, tuple(articles), tuple(entities), tuple(pages), frozenset(broken))
+
+
+class SiteFiles:
+    """Reads files of one site as text, refusing what lies outside it."""
+
+    def __init__(self, root: Path, diags: Diagnostics):
+        self.root = root.resolve()
+        self.diags = diags
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def listing(self, folder: str, pattern: str) -> list[Path]:
+        base = self.root / folder
+        if not base.is_dir():
+            return []
+        return sorted(p for p in base.glob(pattern)
+                      if not any(part.startswith(".") for part in p.relative_to(base).parts))
+
+    def inside(self, path: Path) -> bool:
+        if path.resolve().is_relative_to(self.root):
+            return True
+        self.diags.error(Pos(self.rel(path)), "this file is a link to a place outside the site; copy the file in instead")
+        return False
+
+    def read(self, path: Path) -> Optional[str]:
+        rel = self.rel(path)
+        if not self.inside(path):
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.diags.error(Pos(rel), f"cannot read the file: {exc.strerror}")
+            return None
+        if len(data) > MAX_FILE_BYTES:
+            self.diags.error(Pos(rel), f"the file is too large ({len(data) // 1048576} MiB; the limit is 20 MiB)")
+            return None
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            self.diags.error(Pos(rel, line, col), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8")
+            return None
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def yaml(self, path: Path, what: str, keys) -> Optional[MapReader]:
+        text = self.read(path)
+        if text is None:
+            return None
+        rel = self.rel(path)
+        node = yamlread.parse(text, rel, self.diags)
+        if node is None:
+            return None
+        reader = MapReader(node, rel, self.diags, keys, what)
+        return reader if reader.ok else None
+
+
+def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
+    path = files.root / "site.yaml"
+    if not path.is_file():
+        diags.error(Pos("site.yaml"), "there is no site.yaml: every dossier needs one, with at least a title")
+        return Site(title="Untitled dossier")
+    m = files.yaml(path, "site.yaml", SITE_KEYS)
+    if m is None:
+        return Site(title="Untitled dossier")
+    base_url = m.url("base_url")
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    defaults = Site(title="")
+    return Site(
+        title=m.text("title", required=True, what="site.yaml"),
+        description=m.text("description"),
+        language=m.text("language") or "en",
+        base_url=base_url,
+        entity_types=_entity_types(m) or defaults.entity_types,
+        claim_statuses=_claim_statuses(m) or defaults.claim_statuses,
+        autolink=bool(m.boolean("autolink", True)),
+    )
+
+
+def _declared(m: MapReader, key: str, fields) -> list[tuple[str, MapReader]]:
+    table = m.mapping(key, None, f"'{key}'")
+    if table is None:
+        return []
+    out = []
+    for name, node in table.values.items():
+        if not ID_RE.match(name):
+            m.diags.error(table.key_pos[name], f"'{name}' is not a valid name for {key} (lowercase letters, digits, hyphens)")
+            continue
+        entry = MapReader(node, m.path, m.diags, fields, f"{key} '{name}'")
+        if entry.ok:
+            out.append((name, entry))
+    return out
+
+
+def _entity_types(m: MapReader) -> tuple[EntityType, ...]:
+    return tuple(
+        EntityType(name, e.text("label") or name.capitalize(), e.text("plural") or (e.text("label") or name.capitalize()) + "s")
+        for name, e in _declared(m, "entity_types", ("label", "plural"))
+    )
+
+
+def _claim_statuses(m: MapReader) -> tuple[ClaimStatus, ...]:
+    return tuple(
+        ClaimStatus(name, e.text("label") or name.capitalize())
+        for name, e in _declared(m, "claim_statuses", ("label",))
+    )
+
+
+def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
+    if ID_RE.match(path.stem):
+        return True
+    files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase letters, digits and single hyphens, e.g. 'oleksandr-syrsky.yaml'")
+    return False
+
+
+def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Entity]:
+    entities = []
+    for path in files.listing("content/entities", "**/*"):
+        if path.is_dir():
+            continue
+        if path.suffix != ".yaml":
+            diags.error(Pos(files.rel(path)), "only .yaml files belong in content/entities")
+            continue
+        if not _stem_ok(files, path, "entity"):
+            continue
+        entity = _entity(files, path, site)
+        if entity is None:
+            broken.add(path.stem)
+        else:
+            entities.append(entity)
+    return entities
+
+
+def _entity(files: SiteFiles, path: Path, site: Site) -> Optional[Entity]:
+    m = files.yaml(path, "an entity", ENTITY_KEYS)
+    if m is None:
+        return None
+    what = "the entity"
+    type_ = m.text("type", required=True, what=what)
+    if type_ and site.entity_type(type_) is None:
+        known = [t.key for t in site.entity_types]
+        m.diags.error(m.value_pos("type"), f"unknown entity type '{type_}'{yamlread.did_you_mean(type_, known)}; declare it under entity_types in site.yaml (known: {', '.join(known)})")
+    relations = tuple(
+        Relation(ref, r.text("role", required=True, what="a relation"))
+        for r in m.mappings("relations", RELATION_KEYS, "a relation")
+        if (ref := r.ident("entity", required=True, what="a relation")) is not None
+    )
+    links = []
+    for name, url, pos in m.pairs("links"):
+        if name != "wikidata" and not re.match(r"https?://\S+\Z", url):
+            m.diags.error(pos, f"link '{name}' must be an http(s) URL, found '{url}'")
+        elif name == "wikidata" and not re.match(r"Q\d+\Z", url):
+            m.diags.error(pos, f"a wikidata link is an item id such as Q4355815, found '{url}'")
+        else:
+            links.append((name, url))
+    return Entity(
+        id=path.stem,
+        name=m.text("name", required=True, what=what),
+        type=type_,
+        path=files.rel(path),
+        aliases=m.text_list("aliases"),
+        description=m.text("description"),
+        links=tuple(links),
+        relations=relations,
+    )
+
+
+def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Article]:
+    texts: dict[str, Path] = {}
+    sidecars: dict[str, Path] = {}
+    for path in files.listing("content/articles", "*"):
+        if path.is_dir():
+            diags.error(Pos(files.rel(path)), "content/articles holds files only, no folders")
+        elif path.suffix in (".md", ".txt"):
+            if path.stem in texts:
+                diags.error(Pos(files.rel(path)), f"two texts for one article: {texts[path.stem].name} and {path.name}")
+            elif _stem_ok(files, path, "article"):
+                texts[path.stem] = path
+        elif path.suffix == ".yaml":
+            if _stem_ok(files, path, "sidecar"):
+                sidecars[path.stem] = path
+        else:
+            diags.error(Pos(files.rel(path)), "content/articles holds .md or .txt articles and their .yaml sidecars only")
+    articles = []
+    for slug in sorted(texts.keys() | sidecars.keys()):
+        if slug not in sidecars:
+            diags.error(Pos(files.rel(texts[slug])), f"this article has no sidecar: create content/articles/{slug}.yaml with at least a title")
+            broken.add(slug)
+        elif slug not in texts:
+            diags.error(Pos(files.rel(sidecars[slug])), f"this sidecar has no article: expected content/articles/{slug}.md (or .txt)")
+            broken.add(slug)
+        else:
+            article = _article(files, slug, texts[slug], sidecars[slug], site, broken)
+            if article is not None:
+                articles.append(article)
+    return articles
+
+
+def _article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: Site, broken: set[str]) -> Optional[Article]:
+    text = files.read(text_path)
+    m = files.yaml(sidecar, "a sidecar", SIDECAR_KEYS)
+    if m is None:
+        broken.add(slug)
+        broken.update(_claim_ids_in(files, sidecar))
+        return None
+    if text is None:
+        return None
+    rel = files.rel(sidecar)
+    return Article(
+        slug=slug,
+        title=m.text("title", required=True, what="the sidecar"),
+        text=text,
+        text_format=text_path.suffix[1:],
+        path=files.rel(text_path),
+        sidecar=rel,
+        source=_source(m),
+        summary=m.text("summary"),
+        tags=m.text_list("tags"),
+        autolink=m.boolean("autolink", None),
+        mentions=tuple(x for r in m.mappings("mentions", MENTION_KEYS, "a mention")
+                       if (x := _mention(r)) is not None),
+        claims=tuple(c for r in m.mappings("claims", CLAIM_KEYS, "a claim")
+                     if (c := _claim(r, slug, site)) is not None),
+    )
+
+
+def _claim_ids_in(files: SiteFiles, sidecar: Path) -> set[str]:
+    # A sidecar that does not parse still tells which claim ids it meant to define.
+    try:
+        text = sidecar.read_text("utf-8", errors="replace")
+    except OSError:
+        return set()
+    return set(re.findall(r"^\s*-?\s*id:\s*['\"]?([a-z0-9-]+)", text, re.M))
+
+
+def _source(m: MapReader) -> Source:
+    s = m.mapping("source", SOURCE_KEYS, "'source'")
+    if s is None:
+        return Source()
+    return Source(
+        publisher=s.text("publisher"),
+        publisher_pos=s.value_pos("publisher") if "publisher" in s else None,
+        url=s.url("url"),
+        published=s.date("published"),
+        authors=s.text_list("authors"),
+        retrieved=s.date("retrieved"),
+        archive_url=s.url("archive_url"),
+    )
+
+
+def _selector(r: MapReader, what: str) -> Selector:
+    return Selector(
+        quote=r.text("quote", required=True, what=what),
+        pos=r.value_pos("quote"),
+        prefix=r.text("prefix"),
+        suffix=r.text("suffix"),
+    )
+
+
+def _mention(r: MapReader) -> Optional[Mention]:
+    ref = r.ident("entity", required=True, what="the mention")
+    selector = _selector(r, "the mention")
+    return Mention(ref, selector) if ref is not None else None
+
+
+def _claim(r: MapReader, slug: str, site: Site) -> Optional[Claim]:
+    ref = r.ident("id", required=True, what="the claim")
+    if ref is None:
+        return None
+    status = r.text("status") or site.claim_statuses[0].key
+    if site.claim_status(status) is None:
+        known = [s.key for s in site.claim_statuses]
+        r.diags.error(r.value_pos("status"), f"unknown claim status '{status}'{yamlread.did_you_mean(status, known)} (known: {', '.join(known)})")
+    return Claim(
+        id=ref.id,
+        article=slug,
+        selector=_selector(r, "the claim"),
+        pos=ref.pos,
+        status=status,
+        claimant=r.ident("claimant"),
+        about=r.ident_list("about"),
+        date=r.date("date"),
+        note=r.text("note"),
+        supports=r.ident_list("supports"),
+        contradicts=r.ident_list("contradicts"),
+    )
+
+
+def load_pages(files: SiteFiles, diags: Diagnostics) -> list[Page]:
+    pages = []
+    for path in files.listing("content/pages", "*"):
+        rel = files.rel(path)
+        if path.suffix != ".md" or path.is_dir():
+            diags.error(Pos(rel), "content/pages holds .md files only")
+            continue
+        if not _stem_ok(files, path, "page"):
+            continue
+        if path.stem in RESERVED_SLUGS:
+            diags.error(Pos(rel), f"a page may not be called '{path.stem}': the site uses /{path.stem}/ itself; rename the file")
+            continue
+        text = files.read(path)
+        if text is not None:
+            pages.append(_page(path.stem, text, rel, diags))
+    return pages
+
+
+def _page(slug: str, text: str, rel: str, diags: Diagnostics) -> Page:
+    title, description = "", ""
+    match = FRONT_MATTER_RE.match(text)
+    if match:
+        node = yamlread.parse(match.group(1) or "", rel, diags, line_offset=1) if (match.group(1) or "").strip() else None
+        if node is not None:
+            m = MapReader(node, rel, diags, PAGE_KEYS, "the front matter")
+            if m.ok:
+                title, description = m.text("title"), m.text("description")
+        text = text[match.end():]
+    if not title:
+        heading = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
+        title = heading.group(1) if heading else slug.replace("-", " ").capitalize()
+    return Page(slug, title, text, rel, description)

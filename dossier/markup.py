@@ -1,0 +1,171 @@
+"""Article bodies to HTML, with mention links and claim marks woven in.
+
+Each text leaf of the token tree is cut at every span boundary; each piece
+is wrapped in the marks and links that cover it, opened and closed so that
+the HTML stays well nested (a claim crossing <em> becomes two <mark>
+pieces). A footnote reference follows the last piece of its claim, outside
+every mark and outside the article's own links.
+"""
+
+from __future__ import annotations
+
+import bisect
+from html import escape
+from typing import Callable
+
+import mistune
+import nh3
+from mistune.core import BlockState
+
+from .anchor import PLUGINS, Leaf, ReaderText
+from .model import Span
+
+ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"mark", "sup", "sub", "section", "figure", "figcaption", "span", "del", "s"}
+ALLOWED_ATTRS = {
+    "*": {"id", "class", "title", "lang", "dir"},
+    "a": {"href", "hreflang", "role", "aria-label"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "align", "style"},
+    "th": {"colspan", "rowspan", "align", "style"},
+    "ol": {"start"},
+}
+
+
+class _Renderer(mistune.HTMLRenderer):
+    def dossier_html(self, text: str) -> str:
+        return text
+
+
+_renderer = _Renderer(escape=False)
+mistune.create_markdown(renderer=_renderer, plugins=list(PLUGINS))  # registers plugin renderers
+
+
+def sanitize(fragment: str) -> str:
+    return nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, link_rel=None,
+                     generic_attribute_prefixes={"data-"}, url_schemes={"http", "https", "mailto"},
+                     filter_style_properties={"text-align"})
+
+
+def markdown(text: str) -> str:
+    """Plain Markdown (notes, descriptions, pages) to sanitized HTML."""
+    tokens, _ = mistune.create_markdown(renderer=None, plugins=list(PLUGINS)).parse(text)
+    return sanitize(_renderer(tokens, BlockState()))
+
+
+def render_body(tokens: list[dict], rt: ReaderText, spans: list[Span],
+                entity_href: Callable[[str], str], footnote: Callable[[str], int]) -> str:
+    per_leaf = _spans_per_leaf(rt, spans)
+    weave = _Weaver(entity_href, footnote)
+    leaf_html = {id(leaf.token): weave.leaf(leaf, rt.raw, per_leaf.get(id(leaf), []))
+                 for leaf in rt.leaves}
+    body, _ = _replace(tokens, leaf_html, in_link=False)
+    return sanitize(_renderer(body, BlockState()))
+
+
+def _spans_per_leaf(rt: ReaderText, spans: list[Span]) -> dict[int, list[Span]]:
+    starts = [leaf.start for leaf in rt.leaves]
+    out: dict[int, list[Span]] = {}
+    for span in spans:
+        k = max(0, bisect.bisect_right(starts, span.start) - 1)
+        while k < len(rt.leaves) and rt.leaves[k].start < span.end:
+            leaf = rt.leaves[k]
+            if leaf.end > span.start or (leaf.end == span.end and leaf.end > leaf.start):
+                out.setdefault(id(leaf), []).append(span)
+            k += 1
+    return out
+
+
+def _order(span: Span) -> tuple:
+    # Claims outside mentions; earlier and longer spans outside later ones.
+    return (span.kind != "claim", span.start, -span.end, span.key)
+
+
+class _Weaver:
+    def __init__(self, entity_href, footnote):
+        self.entity_href = entity_href
+        self.footnote = footnote
+        self.opened: set[str] = set()  # anchors whose first piece is out
+
+    def leaf(self, leaf: Leaf, raw: str, spans: list[Span]) -> tuple[str, list[str]]:
+        """The leaf's HTML, and footnote refs to place after its link."""
+        spans = sorted(spans, key=_order)
+        cuts = {leaf.start, leaf.end}
+        for s in spans:
+            cuts.update(p for p in (s.start, s.end) if leaf.start < p < leaf.end)
+        points = sorted(cuts)
+        out: list[str] = []
+        deferred: list[str] = []
+        stack: list[tuple[Span, str]] = []  # open spans and their closing tags
+        for a, b in zip(points, points[1:]):
+            want = [s for s in spans if s.start <= a and s.end >= b]
+            keep = 0
+            while keep < min(len(stack), len(want)) and stack[keep][0] is want[keep]:
+                keep += 1
+            _close(out, stack, keep)
+            for s in want[keep:]:
+                linked = leaf.in_link or any(close == "</a>" for _, close in stack)
+                tag, close = self._open(s, linked)
+                out.append(tag)
+                stack.append((s, close))
+            out.append(escape(raw[a:b], quote=False))
+            refs = [self._ref(s) for s in spans if s.kind == "claim" and s.end == b]
+            if refs:
+                _close(out, stack, 0)
+                (deferred if leaf.in_link else out).extend(refs)
+        _close(out, stack, 0)
+        return self._wrap(leaf, "".join(out)), deferred
+
+    def _open(self, s: Span, inside_link: bool) -> tuple[str, str]:
+        ident = f' id="{escape(s.anchor)}"' if s.anchor not in self.opened else ""
+        self.opened.add(s.anchor)
+        key = escape(s.key)
+        if s.kind == "claim":
+            return f'<mark class="claim status-{escape(s.status)}" data-claim="{key}"{ident}>', "</mark>"
+        if inside_link:  # links do not nest: keep the anchor, drop the link
+            return f'<span class="mention" data-entity="{key}"{ident}>', "</span>"
+        href = escape(self.entity_href(s.key))
+        return f'<a class="mention" href="{href}" data-entity="{key}"{ident}>', "</a>"
+
+    def _ref(self, s: Span) -> str:
+        n = self.footnote(s.key)
+        key = escape(s.key)
+        return (f'<sup class="fnref"><a href="#fn-{key}" id="fnref-{key}" role="doc-noteref" '
+                f'aria-label="Note {n}">{n}</a></sup>')
+
+    @staticmethod
+    def _wrap(leaf: Leaf, inner: str) -> str:
+        kind = leaf.token["type"]
+        if kind == "codespan":
+            return f"<code>{inner}</code>"
+        if kind == "block_code":
+            info = (leaf.token.get("attrs") or {}).get("info", "")
+            lang = f' class="language-{escape(info.split()[0])}"' if info.strip() else ""
+            return f"<pre><code{lang}>{inner}</code></pre>\n"
+        return inner
+
+
+def _close(out: list[str], stack: list[tuple[Span, str]], keep: int) -> None:
+    while len(stack) > keep:
+        out.append(stack.pop()[1])
+
+
+def _replace(tokens: list[dict], leaf_html: dict, in_link: bool) -> tuple[list[dict], list[str]]:
+    """A copy of the tree with leaves swapped for their woven HTML."""
+    out: list[dict] = []
+    pending: list[str] = []
+    for tok in tokens:
+        if id(tok) in leaf_html:
+            html, refs = leaf_html[id(tok)]
+            out.append({"type": "dossier_html", "raw": html})
+            pending += refs
+        elif "children" in tok and tok["type"] != "image":
+            is_link = tok["type"] == "link"
+            kids, refs = _replace(tok["children"], leaf_html, in_link or is_link)
+            out.append(dict(tok, children=kids))
+            if is_link and not in_link:
+                out.append({"type": "dossier_html", "raw": "".join(refs)})
+            else:
+                pending += refs
+        else:
+            out.append(tok)
+    return out, pending

@@ -1,0 +1,186 @@
+"""The shared model: what a dossier is once its files are read.
+
+Every value that a user wrote and that can be wrong later (a reference, a
+quote) keeps its source position, so later stages can report it exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional
+
+DEFAULT_ENTITY_TYPES = (
+    ("person", "Person", "People"),
+    ("organization", "Organization", "Organizations"),
+    ("place", "Place", "Places"),
+    ("event", "Event", "Events"),
+)
+DEFAULT_CLAIM_STATUSES = (
+    ("unverified", "Unverified"),
+    ("corroborated", "Corroborated"),
+    ("disputed", "Disputed"),
+    ("confirmed", "Confirmed"),
+    ("refuted", "Refuted"),
+)
+# Top-level names the generated site uses; a free page may not take them.
+RESERVED_SLUGS = frozenset(
+    {"articles", "entities", "claims", "search", "pagefind", "assets", "tags",
+     "index", "404", "sitemap", "feed", "robots", "dossier"}
+)
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A 1-based position in a file, the path relative to the site."""
+
+    path: str
+    line: int = 1
+    col: int = 1
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An id the user wrote that must name something elsewhere."""
+
+    id: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
+class EntityType:
+    key: str
+    label: str
+    plural: str
+
+
+@dataclass(frozen=True)
+class ClaimStatus:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Site:
+    title: str
+    description: str = ""
+    language: str = "en"
+    base_url: str = ""
+    entity_types: tuple[EntityType, ...] = tuple(EntityType(*t) for t in DEFAULT_ENTITY_TYPES)
+    claim_statuses: tuple[ClaimStatus, ...] = tuple(ClaimStatus(*s) for s in DEFAULT_CLAIM_STATUSES)
+    autolink: bool = True
+
+    def entity_type(self, key: str) -> Optional[EntityType]:
+        return next((t for t in self.entity_types if t.key == key), None)
+
+    def claim_status(self, key: str) -> Optional[ClaimStatus]:
+        return next((s for s in self.claim_statuses if s.key == key), None)
+
+
+@dataclass(frozen=True)
+class Relation:
+    entity: Ref
+    role: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: str
+    name: str
+    type: str
+    path: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    links: tuple[tuple[str, str], ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A W3C TextQuoteSelector: the quote, narrowed by the text around it."""
+
+    quote: str
+    pos: Pos
+    prefix: str = ""
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class Mention:
+    entity: Ref
+    selector: Selector
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    article: str
+    selector: Selector
+    pos: Pos
+    status: str
+    claimant: Optional[Ref] = None
+    about: tuple[Ref, ...] = ()
+    date: Optional[dt.date] = None
+    note: str = ""
+    supports: tuple[Ref, ...] = ()
+    contradicts: tuple[Ref, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    publisher: str = ""
+    publisher_pos: Optional[Pos] = None
+    url: str = ""
+    published: Optional[dt.date] = None
+    authors: tuple[str, ...] = ()
+    retrieved: Optional[dt.date] = None
+    archive_url: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    title: str
+    text: str
+    text_format: str  # "md" or "txt"
+    path: str  # the text file, relative to the site
+    sidecar: str  # the .yaml file, relative to the site
+    source: Source = field(default_factory=Source)
+    summary: str = ""
+    tags: tuple[str, ...] = ()
+    autolink: Optional[bool] = None  # None: the site's setting
+    mentions: tuple[Mention, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    text: str
+    path: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """An anchored annotation in an article: raw offsets in its reader text."""
+
+    start: int
+    end: int
+    kind: str  # "claim" or "mention"
+    key: str  # claim id or entity id
+    anchor: str  # html id of its first piece: "claim-<id>" or "m-<n>"
+    status: str = ""  # claims only
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """Everything loaded from one site folder."""
+
+    site: Site
+    articles: tuple[Article, ...]
+    entities: tuple[Entity, ...]
+    pages: tuple[Page, ...]
+    # Ids defined by files that failed to load: references to them stay quiet.
+    broken_ids: frozenset[str] = frozenset()

@@ -1,0 +1,254 @@
+"""Stage 2, resolve: check references, anchor quotes, build the registry.
+
+The registry holds everything pages need that crosses files: claims by and
+about each entity, mentions in context, relations in both directions,
+backlinks between claims, co-occurring entities. It is filled in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+from . import anchor
+from .diagnostics import Diagnostics
+from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span
+from .yamlread import ID_RE, did_you_mean
+
+MIN_ALIAS = 3
+SNIPPET = 160
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One mention of an entity in an article, with its sentence."""
+
+    entity: str
+    article: str
+    anchor: str
+    before: str
+    text: str
+    after: str
+    explicit: bool
+
+
+@dataclass
+class AnchoredArticle:
+    article: Article
+    tokens: list
+    text: anchor.ReaderText
+    spans: list[Span]
+    footnotes: list[str]  # claim ids in the order of their marks
+    hits: list[Hit]
+
+
+@dataclass
+class Resolved:
+    dossier: Dossier
+    entities: dict[str, Entity]
+    claims: dict[str, Claim]
+    articles: list[AnchoredArticle]
+    hits: dict[str, list[Hit]] = field(default_factory=lambda: defaultdict(list))
+    claims_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    claims_about: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    relations_in: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    supported_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    contradicted_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    related: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+    def publisher_entity(self, article: Article) -> Optional[Entity]:
+        return self.entities.get(article.source.publisher)
+
+
+def resolve(dossier: Dossier, diags: Diagnostics) -> Resolved:
+    entities = _index_entities(dossier.entities, diags)
+    claims = _index_claims(dossier.articles, diags)
+    _check_references(dossier, entities, claims, diags)
+    matcher = build_matcher(entities.values(), diags)
+    anchored = [anchor_article(a, matcher, dossier.site.autolink, diags) for a in dossier.articles]
+    resolved = Resolved(dossier, entities, claims, anchored)
+    _fill_registry(resolved)
+    _warn_unmentioned(resolved, diags)
+    return resolved
+
+
+def _index_entities(entities: Iterable[Entity], diags: Diagnostics) -> dict[str, Entity]:
+    table: dict[str, Entity] = {}
+    for e in entities:
+        if e.id in table:
+            diags.error(Pos(e.path), f"entity id '{e.id}' is already defined in {table[e.id].path}; ids are unique across all subfolders")
+        else:
+            table[e.id] = e
+    return table
+
+
+def _index_claims(articles: Iterable[Article], diags: Diagnostics) -> dict[str, Claim]:
+    table: dict[str, Claim] = {}
+    for article in articles:
+        for c in article.claims:
+            if c.id in table:
+                first = table[c.id].pos
+                diags.error(c.pos, f"claim id '{c.id}' is already used at {first.path}:{first.line}; claim ids are unique in the whole dossier")
+            else:
+                table[c.id] = c
+    return table
+
+
+def _check_references(dossier: Dossier, entities: dict, claims: dict, diags: Diagnostics) -> None:
+    def check(ref: Optional[Ref], table: dict, what: str) -> None:
+        if ref is not None and ref.id not in table and ref.id not in dossier.broken_ids:
+            diags.error(ref.pos, f"unknown {what} '{ref.id}'{did_you_mean(ref.id, table)}")
+
+    for e in entities.values():
+        for rel in e.relations:
+            check(rel.entity, entities, "entity")
+    for article in dossier.articles:
+        for m in article.mentions:
+            check(m.entity, entities, "entity")
+        for c in article.claims:
+            check(c.claimant, entities, "entity")
+            for ref in c.about:
+                check(ref, entities, "entity")
+            for ref in c.supports + c.contradicts:
+                check(ref, claims, "claim")
+            _check_claim_logic(c, diags)
+        _check_publisher(article, entities, diags)
+
+
+def _check_claim_logic(c: Claim, diags: Diagnostics) -> None:
+    supports = {r.id for r in c.supports}
+    for ref in c.contradicts:
+        if ref.id == c.id:
+            diags.warning(ref.pos, f"claim '{c.id}' contradicts itself")
+        elif ref.id in supports:
+            diags.warning(ref.pos, f"claim '{c.id}' both supports and contradicts '{ref.id}'")
+    for ref in c.supports:
+        if ref.id == c.id:
+            diags.warning(ref.pos, f"claim '{c.id}' supports itself")
+
+
+def _check_publisher(article: Article, entities: dict, diags: Diagnostics) -> None:
+    name, pos = article.source.publisher, article.source.publisher_pos
+    if pos and ID_RE.match(name) and name not in entities:
+        hint = did_you_mean(name, entities)
+        diags.warning(pos, f"publisher '{name}' looks like an id but names no entity{hint}; it is shown as plain text")
+
+
+def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.NameMatcher:
+    """Names and aliases for autolinking; ambiguous or tiny ones are left out."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    where: dict[str, Entity] = {}
+    for e in entities:
+        for name in (e.name, *e.aliases):
+            key = anchor.norm_text(name).strip()
+            if len(key) < MIN_ALIAS:
+                diags.warning(Pos(e.path), f"'{name}' is shorter than {MIN_ALIAS} characters and is not autolinked")
+                continue
+            owners[key].add(e.id)
+            where.setdefault(key, e)
+    names = {}
+    for key, ids in owners.items():
+        if len(ids) > 1:
+            diags.warning(Pos(where[key].path), f"the name '{key}' belongs to several entities ({', '.join(sorted(ids))}) and is not autolinked")
+        else:
+            names[key] = next(iter(ids))
+    return anchor.NameMatcher(names)
+
+
+def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink: bool,
+                   diags: Diagnostics) -> AnchoredArticle:
+    tokens = anchor.parse(article)
+    rt = anchor.reader_text(tokens)
+    mentions = []
+    for m in article.mentions:
+        span = _locate(rt, m.selector, diags)
+        if span:
+            mentions.append((span, m.entity.id, True))
+            leaf = rt.leaf_at(span[0])
+            if leaf is not None and leaf.in_link:
+                diags.warning(m.selector.pos, "this mention lies inside a link of the article; the article's link is kept")
+    claims = [(span, c) for c in article.claims if (span := _locate(rt, c.selector, diags))]
+    autolink = site_autolink if article.autolink is None else article.autolink
+    if autolink:
+        mentions += _autolinks(rt, matcher, [s for s, _, _ in mentions])
+    mentions.sort(key=lambda m: m[0])
+    claims.sort(key=lambda c: c[0])
+    spans = [Span(a, b, "claim", c.id, f"claim-{c.id}", c.status) for (a, b), c in claims]
+    hits = []
+    for n, ((a, b), entity, explicit) in enumerate(mentions, 1):
+        spans.append(Span(a, b, "mention", entity, f"m-{n}"))
+        hits.append(_hit(rt, entity, article.slug, f"m-{n}", a, b, explicit))
+    return AnchoredArticle(article, tokens, rt, spans, [c.id for _, c in claims], hits)
+
+
+def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[int, int]]:
+    if not sel.quote.strip():
+        return None
+    found = anchor.find(rt, sel)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        near = anchor.closest(rt, sel.quote)
+        hint = f"; the closest text is “{near}”" if near else ""
+        narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
+        diags.error(sel.pos, f"quote not found in the article{narrowed}{hint}")
+    else:
+        places = "; ".join(anchor.describe_match(rt, s) for s in found[:3])
+        diags.error(sel.pos, f"quote matches {len(found)} places ({places}); add a prefix or suffix to pick one")
+    return None
+
+
+def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[tuple[int, int]]):
+    out = []
+    for a, b, entity in matcher.find(rt.norm):
+        start, end = rt.raw_span(a, b)
+        leaf = rt.leaf_at(start)
+        if leaf is None or not leaf.linkable or end > leaf.end:
+            continue
+        if any(start < tb and ta < end for ta, tb in taken):
+            continue
+        out.append(((start, end), entity, False))
+    return out
+
+
+def _hit(rt: anchor.ReaderText, entity: str, slug: str, anchor_id: str, a: int, b: int, explicit: bool) -> Hit:
+    raw = rt.raw
+    before = raw[max(0, a - SNIPPET):a]
+    cut = max(before.rfind("\n"), *(m.end() - 1 for m in re.finditer(r"[.!?][\"'”’)]?\s", before)), -1)
+    before = before[cut + 1:] if cut >= 0 else "…" + before.split(" ", 1)[-1]
+    after = raw[b:b + SNIPPET]
+    end = re.search(r"[.!?](?=[\"'”’)]?(\s|$))|\n", after)
+    after = after[:end.end()] if end else after.rsplit(" ", 1)[0] + "…"
+    clean = lambda s: anchor.WS_RUN.sub(" ", s)
+    return Hit(entity, slug, anchor_id, clean(before).lstrip(), clean(raw[a:b]), clean(after).rstrip(), explicit)
+
+
+def _fill_registry(r: Resolved) -> None:
+    for e in r.entities.values():
+        for rel in e.relations:
+            r.relations_in[rel.entity.id].append((e.id, rel.role))
+    for c in r.claims.values():
+        if c.claimant:
+            r.claims_by[c.claimant.id].append(c.id)
+        for ref in c.about:
+            r.claims_about[ref.id].append(c.id)
+        for ref in c.supports:
+            r.supported_by[ref.id].append(c.id)
+        for ref in c.contradicts:
+            r.contradicted_by[ref.id].append(c.id)
+    together: dict[str, Counter] = defaultdict(Counter)
+    for doc in r.articles:
+        for hit in doc.hits:
+            r.hits[hit.entity].append(hit)
+        present = sorted({h.entity for h in doc.hits})
+        for e in present:
+            together[e].update(x for x in present if x != e)
+    r.related = {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:12] for e, c in together.items()}
+
+
+def _warn_unmentioned(r: Resolved, diags: Diagnostics) -> None:
+    for e in r.entities.values():
+        if not r.hits.get(e.id):
+            diags.warning(Pos(e.path), f"entity '{e.id}' is never mentioned in any article")

@@ -1,0 +1,254 @@
+"""Read YAML as nodes, so every key and value keeps its line and column.
+
+PyYAML's compose() gives each node a start mark. On top of it, MapReader
+checks one mapping against the keys a schema allows and returns typed
+values, reporting each problem at the offending key or value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Iterator, Optional
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .diagnostics import Diagnostics
+from .model import Pos, Ref
+
+ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+STR_TAG = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def node_pos(path: str, node: Node) -> Pos:
+    return Pos(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def describe(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == NULL_TAG:
+        return "nothing"
+    return f"'{node.value}'"
+
+
+def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Optional[Node]:
+    """Compose one YAML document; report syntax errors and aliases."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        diags.error(Pos(path, line + line_offset, col), f"YAML syntax: {problem}")
+        return None
+    except yaml.YAMLError as exc:
+        diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {exc}")
+        return None
+    if node is None:
+        diags.error(Pos(path, 1 + line_offset, 1), "the file is empty")
+        return None
+    if line_offset:
+        _shift(node, line_offset, set())
+    if _has_alias(node, set()):
+        return _report_alias(node, path, diags)
+    return node
+
+
+def _shift(node: Node, lines: int, seen: set[int]) -> None:
+    # Front matter starts below the first line of its file.
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    node.start_mark.line += lines
+    for child in _children(node):
+        _shift(child, lines, seen)
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+def _has_alias(node: Node, seen: set[int]) -> bool:
+    # An alias makes compose() reuse a node; refusing them rules out
+    # exponential "billion laughs" documents.
+    if id(node) in seen:
+        return True
+    seen.add(id(node))
+    return any(_has_alias(child, seen) for child in _children(node))
+
+
+def _report_alias(node: Node, path: str, diags: Diagnostics) -> None:
+    diags.error(node_pos(path, node), "YAML anchors and aliases (& and *) are not supported here")
+    return None
+
+
+def did_you_mean(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class MapReader:
+    """One YAML mapping checked against the keys a schema allows."""
+
+    def __init__(self, node: Node, path: str, diags: Diagnostics, keys, what: str):
+        self.path = path
+        self.diags = diags
+        self.pos = node_pos(path, node)
+        self.values: dict[str, Node] = {}
+        self.key_pos: dict[str, Pos] = {}
+        self.ok = isinstance(node, MappingNode)
+        if not self.ok:
+            diags.error(self.pos, f"{what} must be a mapping of keys to values, found {describe(node)}")
+            return
+        for key_node, value in node.value:
+            self._add_key(key_node, value, keys, what)
+
+    def _add_key(self, key_node: Node, value: Node, keys, what: str) -> None:
+        pos = node_pos(self.path, key_node)
+        if not isinstance(key_node, ScalarNode):
+            self.diags.error(pos, f"a key in {what} must be a plain name")
+            return
+        key = key_node.value
+        if key in self.values:
+            self.diags.error(pos, f"duplicate key '{key}' (first at line {self.key_pos[key].line})")
+        elif keys is not None and key not in keys:
+            self.diags.error(pos, f"unknown key '{key}' in {what}{did_you_mean(key, keys)}")
+        else:
+            self.values[key] = value
+            self.key_pos[key] = pos
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.values
+
+    def node(self, key: str) -> Optional[Node]:
+        return self.values.get(key)
+
+    def value_pos(self, key: str) -> Pos:
+        node = self.values.get(key)
+        return node_pos(self.path, node) if node is not None else self.pos
+
+    def missing(self, key: str, what: str) -> None:
+        self.diags.error(self.pos, f"{what} lacks the required key '{key}'")
+
+    def _scalar(self, key: str, required: bool, what: str) -> Optional[ScalarNode]:
+        node = self.values.get(key)
+        if node is None:
+            if required:
+                self.missing(key, what)
+            return None
+        if not isinstance(node, ScalarNode) or node.tag == NULL_TAG:
+            self.diags.error(node_pos(self.path, node), f"'{key}' must be text, found {describe(node)}")
+            return None
+        return node
+
+    def text(self, key: str, required: bool = False, what: str = "this mapping") -> str:
+        """Any scalar as the text the user typed (`no` stays "no")."""
+        node = self._scalar(key, required, what)
+        if node is None:
+            return ""
+        value = node.value.strip() if node.tag != STR_TAG else node.value
+        if required and not value.strip():
+            self.diags.error(node_pos(self.path, node), f"'{key}' must not be empty")
+        return value
+
+    def ident(self, key: str, required: bool = False, what: str = "this mapping") -> Optional[Ref]:
+        node = self._scalar(key, required, what)
+        return self._ref(node) if node is not None else None
+
+    def _ref(self, node: Node) -> Optional[Ref]:
+        pos = node_pos(self.path, node)
+        if not isinstance(node, ScalarNode) or node.tag == NULL_TAG:
+            self.diags.error(pos, f"expected an id, found {describe(node)}")
+            return None
+        if not ID_RE.match(node.value):
+            self.diags.error(pos, f"'{node.value}' is not a valid id (lowercase letters, digits and single hyphens)")
+            return None
+        return Ref(node.value, pos)
+
+    def ident_list(self, key: str) -> tuple[Ref, ...]:
+        refs = (self._ref(item) for item in self._items(key))
+        return tuple(r for r in refs if r is not None)
+
+    def text_list(self, key: str) -> tuple[str, ...]:
+        out = []
+        for item in self._items(key):
+            if isinstance(item, ScalarNode) and item.tag != NULL_TAG and item.value.strip():
+                out.append(item.value.strip())
+            else:
+                self.diags.error(node_pos(self.path, item), f"each item of '{key}' must be text, found {describe(item)}")
+        return tuple(out)
+
+    def _items(self, key: str) -> list[Node]:
+        node = self.values.get(key)
+        if node is None or (isinstance(node, ScalarNode) and node.tag == NULL_TAG):
+            return []
+        if isinstance(node, ScalarNode):
+            return [node]  # a single value stands for a list of one
+        if isinstance(node, SequenceNode):
+            return list(node.value)
+        self.diags.error(node_pos(self.path, node), f"'{key}' must be a list, found {describe(node)}")
+        return []
+
+    def date(self, key: str) -> Optional[dt.date]:
+        node = self._scalar(key, False, "")
+        if node is None:
+            return None
+        raw = node.value.strip()
+        try:
+            if DATE_RE.match(raw):
+                return dt.date.fromisoformat(raw)
+        except ValueError:
+            pass
+        self.diags.error(node_pos(self.path, node), f"'{key}' must be a date written YYYY-MM-DD, found '{raw}'")
+        return None
+
+    def url(self, key: str) -> str:
+        value = self.text(key)
+        if value and not re.match(r"https?://[^\s/$.?#][^\s]*\Z", value, re.I):
+            self.diags.error(self.value_pos(key), f"'{key}' must be an http(s) URL, found '{value}'")
+            return ""
+        return value
+
+    def boolean(self, key: str, default: Optional[bool]) -> Optional[bool]:
+        node = self.values.get(key)
+        if node is None:
+            return default
+        if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:bool":
+            return node.value.lower() in ("true", "yes", "on", "y")
+        self.diags.error(node_pos(self.path, node), f"'{key}' must be true or false, found {describe(node)}")
+        return default
+
+    def mapping(self, key: str, keys, what: str) -> Optional[MapReader]:
+        node = self.values.get(key)
+        if node is None:
+            return None
+        reader = MapReader(node, self.path, self.diags, keys, what)
+        return reader if reader.ok else None
+
+    def mappings(self, key: str, keys, what: str) -> list[MapReader]:
+        readers = [MapReader(item, self.path, self.diags, keys, what) for item in self._items(key)]
+        return [r for r in readers if r.ok]
+
+    def pairs(self, key: str) -> tuple[tuple[str, str, Pos], ...]:
+        """A mapping of free names to text values, e.g. external links."""
+        reader = self.mapping(key, None, f"'{key}'")
+        if reader is None:
+            return ()
+        out = []
+        for name in reader.values:
+            value = reader.text(name)
+            if value:
+                out.append((name, value, reader.value_pos(name)))
+        return tuple(out)
