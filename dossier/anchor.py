@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import hashlib
 import html
 import re
 from dataclasses import dataclass, field
@@ -184,6 +185,7 @@ class NameMatcher:
 
     def __init__(self, names: dict[str, str]):
         self.size = len(names)
+        self.fingerprint = hashlib.blake2b(repr(sorted(names.items())).encode(), digest_size=16).hexdigest()
         self._automaton = ahocorasick.Automaton()
         for name, entity in names.items():
             self._automaton.add_word(name, (len(name), entity))

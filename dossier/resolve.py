@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from . import anchor
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostic, Diagnostics
 from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span
 from .yamlread import ID_RE, did_you_mean
 
@@ -44,12 +44,28 @@ class AnchoredArticle:
     hits: list[Hit]
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What one article yields to the rest of the build: small, picklable, cacheable."""
+
+    slug: str
+    body: str  # the article's HTML with mention links, claim marks and footnote refs
+    spans: tuple[Span, ...]
+    footnotes: tuple[str, ...]  # claim ids in the order of their marks
+    hits: tuple[Hit, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+# (articles, matcher, site autolink) -> one Analysis per article, in order.
+Analyser = Callable[[list[Article], anchor.NameMatcher, bool], list[Analysis]]
+
+
 @dataclass
 class Resolved:
     dossier: Dossier
     entities: dict[str, Entity]
     claims: dict[str, Claim]
-    articles: list[AnchoredArticle]
+    analyses: dict[str, Analysis]
     hits: dict[str, list[Hit]] = field(default_factory=lambda: defaultdict(list))
     claims_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     claims_about: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -62,13 +78,15 @@ class Resolved:
         return self.entities.get(article.source.publisher)
 
 
-def resolve(dossier: Dossier, diags: Diagnostics) -> Resolved:
+def resolve(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> Resolved:
     entities = _index_entities(dossier.entities, diags)
     claims = _index_claims(dossier.articles, diags)
     _check_references(dossier, entities, claims, diags)
     matcher = build_matcher(entities.values(), diags)
-    anchored = [anchor_article(a, matcher, dossier.site.autolink, diags) for a in dossier.articles]
-    resolved = Resolved(dossier, entities, claims, anchored)
+    analyses = analyse_all(list(dossier.articles), matcher, dossier.site.autolink)
+    for analysis in analyses:
+        diags.items.extend(analysis.diagnostics)
+    resolved = Resolved(dossier, entities, claims, {a.slug: a for a in analyses})
     _fill_registry(resolved)
     _warn_unmentioned(resolved, diags)
     return resolved
@@ -239,7 +257,7 @@ def _fill_registry(r: Resolved) -> None:
         for ref in c.contradicts:
             r.contradicted_by[ref.id].append(c.id)
     together: dict[str, Counter] = defaultdict(Counter)
-    for doc in r.articles:
+    for doc in r.analyses.values():
         for hit in doc.hits:
             r.hits[hit.entity].append(hit)
         present = sorted({h.entity for h in doc.hits})

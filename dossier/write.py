@@ -43,6 +43,7 @@ class StagedOutput:
         self.out = out
         self.stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
         self.written = 0
+        self.linked = 0
 
     def __enter__(self) -> StagedOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,17 @@ class StagedOutput:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         self.written += 1
+
+    def link_previous(self, rel: str) -> bool:
+        """Reuse the previous output's file as is (a hard link); False if it is gone."""
+        target = self.stage / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(self.out / rel, target)
+        except OSError:
+            return False
+        self.linked += 1
+        return True
 
     def copy_tree(self, src: Path, rel: str = "") -> None:
         """Copy a folder's files in, over what is there (hidden files skipped)."""

@@ -1,0 +1,22 @@
+"""Where each page of the output lives, relative to the output folder."""
+
+from __future__ import annotations
+
+import posixpath
+
+
+def article_path(slug: str) -> str:
+    return f"articles/{slug}/index.html"
+
+
+def entity_path(entity_id: str) -> str:
+    return f"entities/{entity_id}/index.html"
+
+
+def page_path(slug: str) -> str:
+    return f"{slug}/index.html"
+
+
+def relative(from_path: str, to_path: str) -> str:
+    """A link from one output file to another, naming the file."""
+    return posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
