@@ -37,6 +37,8 @@ class BuildResult:
     reused: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     analyses_used: dict[str, Analysis] = field(default_factory=dict)
+    rendered: list[str] = field(default_factory=list)  # pages whose inputs changed
+    changed: list[str] = field(default_factory=list)  # pages whose bytes changed
 
     @property
     def ok(self) -> bool:
@@ -118,7 +120,7 @@ def build(site: Path, out: Path) -> BuildResult:
     renderer = SiteRenderer(result.resolved, site)
     cache = BuildCache(analyses=result.analyses_used)
     with StagedOutput(out) as staged:
-        write_pages(renderer, staged, previous, cache)
+        result.rendered, result.changed = write_pages(renderer, staged, previous, cache)
         staged.copy_tree(ASSETS, "assets")
         staged.copy_tree(site / "static")
         result.pages, result.reused = staged.written + staged.linked, staged.linked
@@ -128,8 +130,13 @@ def build(site: Path, out: Path) -> BuildResult:
     return result
 
 
-def write_pages(renderer: SiteRenderer, staged: StagedOutput, previous: BuildCache, cache: BuildCache) -> None:
-    """Render each page whose inputs changed; link the others from the last output."""
+def write_pages(renderer: SiteRenderer, staged: StagedOutput, previous: BuildCache,
+                cache: BuildCache) -> tuple[list[str], list[str]]:
+    """Render each page whose inputs changed; link the others from the last output.
+
+    Returns the paths rendered and, of those, the paths whose bytes changed.
+    """
+    rendered, changed = [], []
     r = renderer.r
     lookups = {"entity": r.entities.get, "claim": r.claims.get,
                "article": {a.slug: a for a in r.dossier.articles}.get}
@@ -149,8 +156,11 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, previous: BuildCac
             cache.pages[spec.path] = old
             continue
         page = renderer.render(spec)
+        rendered.append(spec.path)
         data = page.text.encode("utf-8")
         record = PageRecord(key, {d: dep_digest(d) for d in sorted(page.deps)}, digest(data))
         if not (old and old.output == record.output and staged.link_previous(spec.path)):
             staged.write(spec.path, data)
+            changed.append(spec.path)
         cache.pages[spec.path] = record
+    return rendered, changed
