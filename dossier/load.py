@@ -14,7 +14,7 @@ from typing import Optional
 from . import yamlread
 from .diagnostics import Diagnostics
 from .model import (
-    RESERVED_SLUGS, Article, Claim, ClaimStatus, Dossier, Entity, EntityType, Mention,
+    DEFAULT_RATINGS, RESERVED_SLUGS, Article, Claim, ClaimStatus, Dossier, Entity, EntityType, Mention,
     Page, Pos, Relation, Selector, Site, Source,
 )
 from .yamlread import ID_RE, MapReader
@@ -151,9 +151,20 @@ def _entity_types(m: MapReader) -> tuple[EntityType, ...]:
 
 def _claim_statuses(m: MapReader) -> tuple[ClaimStatus, ...]:
     return tuple(
-        ClaimStatus(name, e.text("label") or name.capitalize())
-        for name, e in _declared(m, "claim_statuses", ("label",))
+        ClaimStatus(name, e.text("label") or name.capitalize(), _rating(e, name), e.text("alternate_name"))
+        for name, e in _declared(m, "claim_statuses", ("label", "rating", "alternate_name"))
     )
+
+
+def _rating(e: MapReader, name: str) -> Optional[int]:
+    """A status's ClaimReview rating, 1 (false) to 5 (true); the built-in statuses have one."""
+    raw = e.text("rating")
+    if not raw:
+        return DEFAULT_RATINGS.get(name)
+    if not re.fullmatch(r"[1-5]", raw):
+        e.diags.error(e.value_pos("rating"), f"'rating' must be a whole number from 1 (false) to 5 (true), found '{raw}'")
+        return None
+    return int(raw)
 
 
 def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:

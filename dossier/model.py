@@ -16,13 +16,14 @@ DEFAULT_ENTITY_TYPES = (
     ("place", "Place", "Places"),
     ("event", "Event", "Events"),
 )
-DEFAULT_CLAIM_STATUSES = (
-    ("unverified", "Unverified"),
-    ("corroborated", "Corroborated"),
-    ("disputed", "Disputed"),
-    ("confirmed", "Confirmed"),
-    ("refuted", "Refuted"),
+DEFAULT_CLAIM_STATUSES = (  # key, label, rating (1 false .. 5 true, for ClaimReview)
+    ("unverified", "Unverified", 3),
+    ("corroborated", "Corroborated", 4),
+    ("disputed", "Disputed", 2),
+    ("confirmed", "Confirmed", 5),
+    ("refuted", "Refuted", 1),
 )
+DEFAULT_RATINGS = {key: rating for key, _, rating in DEFAULT_CLAIM_STATUSES}
 # Top-level names the generated site uses; a free page may not take them.
 RESERVED_SLUGS = frozenset(
     {"articles", "entities", "claims", "search", "pagefind", "assets", "tags",
@@ -58,6 +59,8 @@ class EntityType:
 class ClaimStatus:
     key: str
     label: str
+    rating: Optional[int] = None  # 1 (false) .. 5 (true): the ClaimReview's reviewRating
+    alternate_name: str = ""  # the rating in words for machines; the label when empty
 
 
 @dataclass(frozen=True)
