@@ -7,9 +7,12 @@ its id remembered, so later stages do not cascade.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Optional
+
+import jinja2
 
 from . import yamlread
 from .diagnostics import Diagnostics
@@ -31,6 +34,7 @@ MENTION_KEYS = ("entity", "quote", "prefix", "suffix")
 CLAIM_KEYS = ("id", "quote", "prefix", "suffix", "claimant", "about", "status", "date",
               "note", "supports", "contradicts")
 PAGE_KEYS = ("title", "description")
+LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 
 
@@ -42,6 +46,8 @@ def load(root: Path, diags: Diagnostics) -> Dossier:
     entities = load_entities(files, site, diags, broken)
     articles = load_articles(files, site, diags, broken)
     pages = load_pages(files, diags)
+    files.listing("static", recursive=True)  # reports links leading out of the site
+    check_templates(files, diags)
     return Dossier(site, tuple(articles), tuple(entities), tuple(pages), frozenset(broken))
 
 
@@ -58,36 +64,65 @@ class SiteFiles:
         except ValueError:
             return path.as_posix()
 
-    def listing(self, folder: str, pattern: str) -> list[Path]:
-        base = self.root / folder
-        if not base.is_dir():
-            return []
-        return sorted(p for p in base.glob(pattern)
-                      if not any(part.startswith(".") for part in p.relative_to(base).parts))
+    def listing(self, folder: str, recursive: bool = False) -> list[Path]:
+        """The visible entries of a site folder, sorted; links leading out are reported, not listed.
 
-    def inside(self, path: Path) -> bool:
-        if path.resolve().is_relative_to(self.root):
-            return True
-        self.diags.error(Pos(self.rel(path)), "this file is a link to a place outside the site; copy the file in instead")
-        return False
+        Recursive listings hold files only and do not follow links to folders.
+        """
+        base = self.root / folder
+        if not base.is_dir() or not self.safe_link(base):
+            return []
+        found, todo = [], [base]
+        while todo:
+            folder_path = todo.pop()
+            try:
+                entries = sorted(os.scandir(folder_path), key=lambda e: e.name)
+            except OSError as exc:
+                self.diags.error(Pos(self.rel(folder_path)), f"cannot read the folder: {exc.strerror}")
+                continue
+            for entry in entries:
+                path = Path(entry.path)
+                if entry.name.startswith(".") or (entry.is_symlink() and not self.safe_link(path)):
+                    continue
+                if recursive and entry.is_dir():
+                    if entry.is_symlink():
+                        self.diags.warning(Pos(self.rel(path)), "this is a link to a folder; links to folders are not followed")
+                    else:
+                        todo.append(path)
+                else:
+                    found.append(path)
+        return sorted(found)
+
+    def safe_link(self, path: Path) -> bool:
+        """False, with an error, if a path leads outside the site or nowhere."""
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self.root):
+            self.diags.error(Pos(self.rel(path)), "this is a link to a place outside the site; copy the file in instead")
+            return False
+        if not real.exists():
+            self.diags.error(Pos(self.rel(path)), "this link leads nowhere (its target is missing, or it loops)")
+            return False
+        return True
 
     def read(self, path: Path) -> Optional[str]:
         rel = self.rel(path)
-        if not self.inside(path):
+        if not self.safe_link(path):
             return None
         try:
-            data = path.read_bytes()
+            size = path.stat().st_size
+            data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
         except OSError as exc:
             self.diags.error(Pos(rel), f"cannot read the file: {exc.strerror}")
             return None
-        if len(data) > MAX_FILE_BYTES:
-            self.diags.error(Pos(rel), f"the file is too large ({len(data) // 1048576} MiB; the limit is 20 MiB)")
+        if size > MAX_FILE_BYTES:
+            self.diags.error(Pos(rel), f"the file is too large ({size / 1048576:.0f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB)")
             return None
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
             line = data.count(b"\n", 0, exc.start) + 1
-            col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
             self.diags.error(Pos(rel, line, col), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8")
             return None
         return text.replace("\r\n", "\n").replace("\r", "\n")
@@ -119,7 +154,7 @@ def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
     return Site(
         title=m.text("title", required=True, what="site.yaml"),
         description=m.text("description"),
-        language=m.text("language") or "en",
+        language=_language(m),
         base_url=base_url,
         entity_types=_entity_types(m) or defaults.entity_types,
         claim_statuses=_claim_statuses(m) or defaults.claim_statuses,
@@ -127,10 +162,20 @@ def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
     )
 
 
+def _language(m: MapReader) -> str:
+    language = m.text("language") or "en"
+    if not LANGUAGE_RE.match(language):
+        m.diags.error(m.value_pos("language"), f"'language' must be a language tag such as en or pt-BR, found '{language}'")
+        return "en"
+    return language
+
+
 def _declared(m: MapReader, key: str, fields) -> list[tuple[str, MapReader]]:
     table = m.mapping(key, None, f"'{key}'")
     if table is None:
         return []
+    if not table.values:
+        m.diags.error(m.value_pos(key), f"'{key}' declares nothing; declare at least one, or leave the key out for the defaults")
     out = []
     for name, node in table.values.items():
         if not ID_RE.match(name):
@@ -176,9 +221,7 @@ def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
 
 def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Entity]:
     entities = []
-    for path in files.listing("content/entities", "**/*"):
-        if path.is_dir():
-            continue
+    for path in files.listing("content/entities", recursive=True):
         if path.suffix != ".yaml":
             diags.error(Pos(files.rel(path)), "only .yaml files belong in content/entities")
             continue
@@ -229,7 +272,7 @@ def _entity(files: SiteFiles, path: Path, site: Site) -> Optional[Entity]:
 def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Article]:
     texts: dict[str, Path] = {}
     sidecars: dict[str, Path] = {}
-    for path in files.listing("content/articles", "*"):
+    for path in files.listing("content/articles"):
         if path.is_dir():
             diags.error(Pos(files.rel(path)), "content/articles holds files only, no folders")
         elif path.suffix in (".md", ".txt"):
@@ -264,13 +307,11 @@ def _article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: 
         broken.add(slug)
         broken.update(_claim_ids_in(files, sidecar))
         return None
-    if text is None:
-        return None
     rel = files.rel(sidecar)
-    return Article(
+    article = Article(
         slug=slug,
         title=m.text("title", required=True, what="the sidecar"),
-        text=text,
+        text=text or "",
         text_format=text_path.suffix[1:],
         path=files.rel(text_path),
         sidecar=rel,
@@ -283,6 +324,11 @@ def _article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: 
         claims=tuple(c for r in m.mappings("claims", CLAIM_KEYS, "a claim")
                      if (c := _claim(r, slug, site)) is not None),
     )
+    if text is None:  # the sidecar was still checked; its claims stay quiet elsewhere
+        broken.add(slug)
+        broken.update(c.id for c in article.claims)
+        return None
+    return article
 
 
 def _claim_ids_in(files: SiteFiles, sidecar: Path) -> set[str]:
@@ -349,7 +395,7 @@ def _claim(r: MapReader, slug: str, site: Site) -> Optional[Claim]:
 
 def load_pages(files: SiteFiles, diags: Diagnostics) -> list[Page]:
     pages = []
-    for path in files.listing("content/pages", "*"):
+    for path in files.listing("content/pages"):
         rel = files.rel(path)
         if path.suffix != ".md" or path.is_dir():
             diags.error(Pos(rel), "content/pages holds .md files only")
@@ -379,3 +425,16 @@ def _page(slug: str, text: str, rel: str, diags: Diagnostics) -> Page:
         heading = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
         title = heading.group(1) if heading else slug.replace("-", " ").capitalize()
     return Page(slug, title, text, rel, description)
+
+
+def check_templates(files: SiteFiles, diags: Diagnostics) -> None:
+    """Parse the site's own templates, so that a syntax error is reported like any other."""
+    env = jinja2.Environment()
+    for path in files.listing("templates", recursive=True):
+        source = files.read(path)
+        if source is None:
+            continue
+        try:
+            env.parse(source, name=path.name)
+        except jinja2.TemplateSyntaxError as exc:
+            diags.error(Pos(files.rel(path), exc.lineno or 1), f"template syntax: {exc.message}")

@@ -161,6 +161,8 @@ def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.Name
     for e in entities:
         for name in (e.name, *e.aliases):
             key = anchor.norm_text(name).strip()
+            if not key:
+                continue  # a missing or wrong name is reported by load
             if len(key) < MIN_ALIAS:
                 diags.warning(Pos(e.path), f"'{name}' is shorter than {MIN_ALIAS} characters and is not autolinked")
                 continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from typing import Iterator, Optional
+from typing import Optional
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -39,59 +39,115 @@ def describe(node: Node) -> str:
 
 
 def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Optional[Node]:
-    """Compose one YAML document; report syntax errors and aliases."""
+    """Compose one YAML document into nodes; report what YAML cannot read.
+
+    Nodes are built from libyaml's event stream with an explicit stack, so
+    no nesting depth can exhaust the Python or C stack, and aliases are
+    refused as they arrive ("billion laughs" documents never expand).
+    """
+    bad = FORBIDDEN_CHARS.search(text)
+    if bad:
+        line, col = _line_col(text, bad.start())
+        diags.error(Pos(path, line + line_offset, col),
+                    f"the file contains the control character U+{ord(bad.group()):04X}, which YAML does not allow")
+        return None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return _compose(text, path, diags, line_offset)
+    except _Refused as refused:
+        diags.error(refused.pos, refused.message)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         diags.error(Pos(path, line + line_offset, col), f"YAML syntax: {problem}")
-        return None
     except yaml.YAMLError as exc:
-        diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {exc}")
-        return None
-    if node is None:
+        diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {str(exc).splitlines()[0]}")
+    return None
+
+
+# YAML's printable set excludes these (tab, line ends and U+0085 are allowed).
+FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
+                      ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Refused(Exception):
+    def __init__(self, pos: Pos, message: str):
+        self.pos, self.message = pos, message
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _compose(text: str, path: str, diags: Diagnostics, line_offset: int) -> Optional[Node]:
+    loader = _Loader(text)
+    try:
+        root: Optional[Node] = None
+        stack: list[Node] = []
+        documents = 0
+        while (event := loader.get_event()) is not None:
+            pos = Pos(path, event.start_mark.line + 1 + line_offset, event.start_mark.column + 1)
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _Refused(pos, "a second YAML document ('---'): one file holds one document")
+                continue
+            node = _node(loader, event, pos, line_offset)
+            if node is None:
+                if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                    node = _finish(stack.pop())
+                else:
+                    continue
+            elif isinstance(node, (SequenceNode, MappingNode)):
+                stack.append(node)
+                continue
+            if stack:
+                stack[-1].value.append(node)
+            else:
+                root = node
+    finally:
+        loader.dispose()
+    if root is None:
         diags.error(Pos(path, 1 + line_offset, 1), "the file is empty")
+    return root
+
+
+def _node(loader, event, pos: Pos, line_offset: int) -> Optional[Node]:
+    """The node an event opens or is; None for events that open nothing."""
+    if isinstance(event, yaml.AliasEvent):
+        raise _Refused(pos, "YAML aliases (*name) are not supported here; write the value out")
+    kinds = {yaml.ScalarEvent: ScalarNode, yaml.SequenceStartEvent: SequenceNode,
+             yaml.MappingStartEvent: MappingNode}
+    kind = kinds.get(type(event))
+    if kind is None:
         return None
-    if line_offset:
-        _shift(node, line_offset, set())
-    if _has_alias(node, set()):
-        return _report_alias(node, path, diags)
+    tag = event.tag
+    if tag in (None, "!"):
+        tag = loader.resolve(kind, event.value if kind is ScalarNode else None, event.implicit)
+    elif tag not in CORE_TAGS:
+        shown = event.tag.replace("tag:yaml.org,2002:", "!!")
+        raise _Refused(pos, f"the YAML tag '{shown}' is not supported here; remove it")
+    mark = event.start_mark
+    start = yaml.Mark(pos.path, mark.index, mark.line + line_offset, mark.column, None, None)
+    if kind is ScalarNode:
+        return ScalarNode(tag, event.value, start, start, style=event.style)
+    return kind(tag, [], start, start, flow_style=event.flow_style)
+
+
+def _finish(node: Node) -> Node:
+    if isinstance(node, MappingNode):  # collected flat: key, value, key, value...
+        flat = node.value
+        node.value = list(zip(flat[::2], flat[1::2]))
     return node
 
 
-def _shift(node: Node, lines: int, seen: set[int]) -> None:
-    # Front matter starts below the first line of its file.
-    if id(node) in seen:
-        return
-    seen.add(id(node))
-    node.start_mark.line += lines
-    for child in _children(node):
-        _shift(child, lines, seen)
-
-
-def _children(node: Node) -> Iterator[Node]:
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            yield key
-            yield value
-    elif isinstance(node, SequenceNode):
-        yield from node.value
-
-
-def _has_alias(node: Node, seen: set[int]) -> bool:
-    # An alias makes compose() reuse a node; refusing them rules out
-    # exponential "billion laughs" documents.
-    if id(node) in seen:
-        return True
-    seen.add(id(node))
-    return any(_has_alias(child, seen) for child in _children(node))
-
-
-def _report_alias(node: Node, path: str, diags: Diagnostics) -> None:
-    diags.error(node_pos(path, node), "YAML anchors and aliases (& and *) are not supported here")
-    return None
+def id_problem(value: str) -> str:
+    if "/" in value or "\\" in value or value.startswith("."):
+        return f"'{value}' is not a valid id: an id names something in the dossier, never a path"
+    return f"'{value}' is not a valid id (lowercase letters, digits and single hyphens)"
 
 
 def did_you_mean(word: str, choices) -> str:
@@ -173,7 +229,7 @@ class MapReader:
             self.diags.error(pos, f"expected an id, found {describe(node)}")
             return None
         if not ID_RE.match(node.value):
-            self.diags.error(pos, f"'{node.value}' is not a valid id (lowercase letters, digits and single hyphens)")
+            self.diags.error(pos, id_problem(node.value))
             return None
         return Ref(node.value, pos)
 
