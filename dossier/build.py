@@ -16,6 +16,7 @@ from typing import Optional
 
 from . import load as load_stage
 from . import markup
+from . import search as search_stage
 from .anchor import NameMatcher
 from .cache import CACHE_FILE, FORMAT, BuildCache, PageRecord, digest
 from .diagnostics import Diagnostics
@@ -51,8 +52,9 @@ class BuildResult:
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         total = sum(self.timings.values())
         reused = f" ({self.reused} unchanged)" if self.reused else ""
-        return (f"{len(d.articles)} articles, {len(d.entities)} entities, {len(self.resolved.claims)} claims, "
-                f"{self.pages} pages{reused} in {total:.2f}s ({stages})")
+        pages = f", {self.pages} pages{reused}" if self.pages else ""
+        return (f"{len(d.articles)} articles, {len(d.entities)} entities, {len(self.resolved.claims)} claims"
+                f"{pages} in {total:.2f}s ({stages})")
 
 
 def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
@@ -110,7 +112,7 @@ def check(site: Path, cache: Optional[BuildCache] = None) -> BuildResult:
     return result
 
 
-def build(site: Path, out: Path) -> BuildResult:
+def build(site: Path, out: Path, search: bool = True) -> BuildResult:
     check_output_dir(site, out)
     previous = BuildCache.load(out)
     result = check(site, previous)
@@ -126,6 +128,10 @@ def build(site: Path, out: Path) -> BuildResult:
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         staged.write(CACHE_FILE, cache.dump())
         result.timings["render+write"] = time.perf_counter() - clock
+        if search:  # before the swap: a failing index leaves the old output as it was
+            clock = time.perf_counter()
+            search_stage.index(staged.stage, result.resolved)
+            result.timings["search"] = time.perf_counter() - clock
         staged.commit()
     return result
 
