@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import linkcheck
 from . import load as load_stage
 from . import markup
 from . import search as search_stage
@@ -109,6 +110,17 @@ def check(site: Path, cache: Optional[BuildCache] = None) -> BuildResult:
     clock = time.perf_counter()
     result.resolved = resolve(dossier, result.diagnostics, make_analyser(cache, result.analyses_used))
     result.timings["resolve"] = time.perf_counter() - clock
+    return result
+
+
+def check_site(site: Path) -> BuildResult:
+    """The `check` command: `check`, then every internal link of the site rendered in memory."""
+    result = check(site)
+    if result.ok:
+        clock = time.perf_counter()
+        linkcheck.check_rendered(SiteRenderer(result.resolved, site), site,
+                                 [(ASSETS, "assets"), (site / "static", "")], result.diagnostics)
+        result.timings["links"] = time.perf_counter() - clock
     return result
 
 

@@ -40,7 +40,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_USAGE
     try:
         if args.command == "check":
-            return report(pipeline.check(site), "checked")
+            return report(pipeline.check_site(site), "checked")
         if args.command == "build":
             out = Path(args.output) if args.output else site / "output"
             return report(pipeline.build(site, out), f"built into {out}")

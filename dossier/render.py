@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 from markupsafe import Markup
 
-from . import markup
+from . import export, markup
 from .model import Article, Claim, Entity
 from .resolve import Analysis, Resolved
 from .urls import article_path, entity_path, page_path
@@ -83,6 +83,7 @@ class SiteRenderer:
             get_claim=self._claim, get_article=self._article, status=self._status,
             entity_type=self.site.entity_type, nav_pages=self._nav_pages(),
         )
+        self.env.globals.update(export.template_globals(self.site, self._entity))
 
     # -- what templates may look up; each look-up is recorded -------------
     def _entity(self, entity_id: str) -> Optional[Entity]:
@@ -147,6 +148,8 @@ class SiteRenderer:
         yield PageSpec("404.html", "404.html", {"base": self.site.base_url})
         if self.site.base_url:
             yield PageSpec("sitemap.xml", text=self.sitemap(articles))
+        for path, text in export.files(self.r):
+            yield PageSpec(path, text=text)
 
     def pages(self) -> Iterator[RenderedPage]:
         return (self.render(spec) for spec in self.specs())

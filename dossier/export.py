@@ -1,0 +1,373 @@
+"""Data for other tools: dossier.json, claims.csv, feed.xml, robots.txt, JSON-LD.
+
+Everything here is made from the resolved dossier alone, in every build.
+`files()` gives the export files (path, text); `template_globals()` gives
+the functions templates call to put JSON-LD in a page's head. JSON-LD is
+built as dicts and serialised by `script_tag`, which escapes `<`, `>` and
+`&` so that no text in it can end the script element early.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+from xml.sax.saxutils import escape as xml_escape, quoteattr
+
+import jinja2
+from markupsafe import Markup
+
+from . import __version__, markup
+from .model import Article, Claim, ClaimStatus, Entity, Site
+from .resolve import Resolved
+from .urls import article_path, entity_path
+
+# dossier.json's format: the major number changes when a field changes
+# meaning or goes away; the minor one when fields are added.
+FORMAT_VERSION = "1.0"
+SCHEMA = Path(__file__).parent / "schema" / "dossier.schema.json"
+SCHEMA_NAME = "dossier.schema.json"
+FEED_LIMIT = 50  # newest articles in feed.xml
+BEST_RATING, WORST_RATING = 5, 1
+SCHEMA_TYPES = {"person": "Person", "organization": "Organization", "place": "Place", "event": "Event"}
+LIST_SEPARATOR = "; "  # between ids in one CSV cell
+CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "claimant_name", "about",
+               "date", "note", "supports", "contradicts", "article", "article_title", "publisher",
+               "published", "source_url", "page", "url")
+
+
+# -- the export files ---------------------------------------------------
+
+def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
+    """Every export file of a build: (path in the output, text)."""
+    data = dossier_data(resolved)
+    yield "dossier.json", json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
+    yield "claims.csv", claims_csv(resolved)
+    yield "robots.txt", robots_txt(resolved.dossier.site)
+    if resolved.dossier.site.base_url:
+        yield "feed.xml", atom_feed(resolved)
+
+
+def ordered_articles(resolved: Resolved) -> list[Article]:
+    """Newest first, undated last: the order of the home page."""
+    from .render import article_order  # render imports this module
+    return sorted(resolved.dossier.articles, key=article_order)
+
+
+def ordered_claims(resolved: Resolved) -> Iterator[tuple[Claim, int]]:
+    """Claims by article (newest first), then in text order, with footnote numbers."""
+    for article in ordered_articles(resolved):
+        analysis = resolved.analyses.get(article.slug)
+        numbers = {cid: n for n, cid in enumerate(analysis.footnotes if analysis else (), 1)}
+        for claim in sorted(article.claims, key=lambda c: numbers.get(c.id, len(numbers) + 1)):
+            if resolved.claims.get(claim.id) is claim:  # a duplicate id is an error, not a second claim
+                yield claim, numbers.get(claim.id, 0)
+
+
+def _iso(day: Optional[dt.date]) -> Optional[str]:
+    return day.isoformat() if day else None
+
+
+def _compact(fields: dict) -> dict:
+    """Leave out what the user left out: empty text, empty lists, no date."""
+    return {k: v for k, v in fields.items() if v not in (None, "", [], {})}
+
+
+def _absolute(site: Site, path: str) -> Optional[str]:
+    return site.base_url + path if site.base_url else None
+
+
+def dossier_data(resolved: Resolved) -> dict:
+    """dossier.json: everything a tool needs, ids as in the sidecars (see the schema)."""
+    site = resolved.dossier.site
+    return {
+        "$schema": SCHEMA_NAME,
+        "version": FORMAT_VERSION,
+        "generator": f"dossier {__version__}",
+        "site": _compact({
+            "title": site.title, "description": site.description, "language": site.language,
+            "base_url": site.base_url,
+            "entity_types": [{"key": t.key, "label": t.label, "plural": t.plural} for t in site.entity_types],
+            "claim_statuses": [_status_data(s) for s in site.claim_statuses],
+        }),
+        "articles": [_article_data(a, resolved) for a in ordered_articles(resolved)],
+        "entities": [_entity_data(e, site) for e in sorted(resolved.entities.values(), key=lambda e: e.id)],
+        "relations": [{"from": e.id, "role": rel.role, "to": rel.entity.id}
+                      for e in sorted(resolved.entities.values(), key=lambda e: e.id) for rel in e.relations],
+        "claims": [_claim_data(c, n, resolved) for c, n in ordered_claims(resolved)],
+    }
+
+
+def _status_data(s: ClaimStatus) -> dict:
+    return _compact({"key": s.key, "label": s.label, "rating": s.rating, "alternate_name": s.alternate_name})
+
+
+def _article_data(a: Article, resolved: Resolved) -> dict:
+    site, src = resolved.dossier.site, a.source
+    path = article_path(a.slug)
+    analysis = resolved.analyses.get(a.slug)
+    return _compact({
+        "slug": a.slug, "title": a.title, "path": path, "url": _absolute(site, path),
+        "text_file": a.path, "sidecar": a.sidecar, "summary": a.summary, "tags": list(a.tags),
+        "source": _compact({
+            "publisher": src.publisher,
+            "publisher_entity": src.publisher if src.publisher in resolved.entities else None,
+            "url": src.url, "published": _iso(src.published), "authors": list(src.authors),
+            "retrieved": _iso(src.retrieved), "archive_url": src.archive_url,
+        }),
+        "mentions": [_compact({"entity": m.entity.id, "quote": m.selector.quote,
+                               "prefix": m.selector.prefix, "suffix": m.selector.suffix}) for m in a.mentions],
+        "claims": list(analysis.footnotes) if analysis else [c.id for c in a.claims],
+    })
+
+
+def same_as(entity: Entity) -> list[str]:
+    """An entity's external links as URLs (a Wikidata item id becomes its page)."""
+    return [f"https://www.wikidata.org/wiki/{value}" if name == "wikidata" else value
+            for name, value in entity.links]
+
+
+def _entity_data(e: Entity, site: Site) -> dict:
+    path = entity_path(e.id)
+    return _compact({
+        "id": e.id, "name": e.name, "type": e.type, "path": path, "url": _absolute(site, path), "file": e.path,
+        "aliases": list(e.aliases), "description": e.description, "links": dict(e.links), "same_as": same_as(e),
+    })
+
+
+def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
+    site = resolved.dossier.site
+    status = site.claim_status(c.status)
+    page = f"{article_path(c.article)}#claim-{c.id}"
+    return _compact({
+        "id": c.id, "article": c.article,
+        "quote": c.selector.quote, "prefix": c.selector.prefix, "suffix": c.selector.suffix,
+        "claimant": c.claimant.id if c.claimant else None,
+        "about": [r.id for r in c.about],
+        "status": c.status, "status_label": status.label if status else c.status,
+        "rating": status.rating if status else None,
+        "date": _iso(c.date), "note": c.note,
+        "supports": [r.id for r in c.supports], "contradicts": [r.id for r in c.contradicts],
+        "anchor": f"claim-{c.id}", "footnote": number or None,
+        "path": page, "url": _absolute(site, page),
+        "sidecar": c.pos.path, "line": c.pos.line,
+    })
+
+
+def claims_csv(resolved: Resolved) -> str:
+    """claims.csv: one row per claim, for spreadsheets (UTF-8, comma, CRLF, header row)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    site = resolved.dossier.site
+    articles = {a.slug: a for a in resolved.dossier.articles}
+    for claim, _ in ordered_claims(resolved):
+        row = _claim_data(claim, 0, resolved)
+        article = articles[claim.article]
+        claimant = resolved.entities.get(row.get("claimant", ""))
+        publisher = resolved.entities.get(article.source.publisher)
+        row.update(
+            about=LIST_SEPARATOR.join(row.get("about", ())),
+            supports=LIST_SEPARATOR.join(row.get("supports", ())),
+            contradicts=LIST_SEPARATOR.join(row.get("contradicts", ())),
+            claimant_name=claimant.name if claimant else "",
+            article_title=article.title,
+            publisher=publisher.name if publisher else article.source.publisher,
+            published=_iso(article.source.published),
+            source_url=article.source.url,
+            page=row["path"], url=_absolute(site, row["path"]),
+        )
+        writer.writerow("" if row.get(k) is None else row.get(k, "") for k in CSV_COLUMNS)
+    return out.getvalue()
+
+
+def robots_txt(site: Site) -> str:
+    lines = ["User-agent: *", "Disallow:"]
+    if site.base_url:
+        lines.append(f"Sitemap: {site.base_url}sitemap.xml")
+    return "\n".join(lines) + "\n"
+
+
+def _atom_time(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def atom_feed(resolved: Resolved) -> str:
+    """feed.xml: the newest articles as an Atom feed (needs base_url: Atom ids are absolute)."""
+    site = resolved.dossier.site
+    articles = ordered_articles(resolved)[:FEED_LIMIT]
+    days = [d for a in resolved.dossier.articles for d in (a.source.published, a.source.retrieved) if d]
+    newest = max(days, default=dt.date(1970, 1, 1))
+    head = [
+        '<?xml version="1.0" encoding="utf-8"?>',
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang={quoteattr(site.language)}>',
+        f"  <title>{xml_escape(site.title)}</title>",
+    ]
+    if site.description:
+        head.append(f"  <subtitle>{xml_escape(site.description)}</subtitle>")
+    head += [
+        f"  <id>{xml_escape(site.base_url)}</id>",
+        f'  <link rel="self" type="application/atom+xml" href={quoteattr(site.base_url + "feed.xml")}/>',
+        f'  <link rel="alternate" type="text/html" href={quoteattr(site.base_url + "index.html")}/>',
+        f"  <updated>{_atom_time(newest)}</updated>",
+        f"  <author><name>{xml_escape(site.title)}</name></author>",
+        f'  <generator version="{__version__}">dossier</generator>',
+    ]
+    entries = [_atom_entry(a, resolved, newest) for a in articles]
+    return "\n".join(head + entries + ["</feed>"]) + "\n"
+
+
+def _atom_entry(a: Article, resolved: Resolved, fallback: dt.date) -> str:
+    url = resolved.dossier.site.base_url + article_path(a.slug)
+    day = a.source.published or a.source.retrieved or fallback
+    publisher = resolved.entities.get(a.source.publisher)
+    parts = [
+        "  <entry>",
+        f"    <title>{xml_escape(a.title)}</title>",
+        f"    <id>{xml_escape(url)}</id>",
+        f'    <link rel="alternate" type="text/html" href={quoteattr(url)}/>',
+    ]
+    if a.source.url:
+        parts.append(f'    <link rel="via" href={quoteattr(a.source.url)}/>')
+    parts.append(f"    <updated>{_atom_time(day)}</updated>")
+    if a.source.published:
+        parts.append(f"    <published>{_atom_time(a.source.published)}</published>")
+    parts += [f"    <author><name>{xml_escape(name)}</name></author>" for name in a.source.authors]
+    parts += [f"    <category term={quoteattr(tag)}/>" for tag in a.tags]
+    if a.summary:
+        parts.append(f"    <summary>{xml_escape(a.summary)}</summary>")
+    if a.source.publisher:
+        parts.append(f"    <source><title>{xml_escape(publisher.name if publisher else a.source.publisher)}</title></source>")
+    parts.append("  </entry>")
+    return "\n".join(parts)
+
+
+# -- JSON-LD --------------------------------------------------------------
+
+def script_tag(data: dict) -> Markup:
+    """A JSON-LD block; `<`, `>` and `&` are escaped so no text can close the script."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(f'<script type="application/ld+json">{text}</script>')
+
+
+def plain(markdown_text: str) -> str:
+    """Markdown as the plain text a reader sees (for descriptions in metadata)."""
+    return Markup(markup.markdown(markdown_text)).striptags() if markdown_text else ""
+
+
+class LinkedData:
+    """schema.org descriptions of the pages of one site.
+
+    `entity` looks an entity up the way templates do (so the build cache
+    sees the look-up); `root` and `path` are those of the page being
+    rendered: links are absolute with base_url, else relative to the page.
+    """
+
+    def __init__(self, site: Site, entity: Callable[[str], Optional[Entity]]):
+        self.site = site
+        self.entity = entity
+
+    def link(self, root: str, path: str) -> str:
+        return (self.site.base_url or root) + path
+
+    def _site_node(self, root: str) -> dict:
+        return {"@type": "WebSite", "@id": self.link(root, "index.html#site"), "name": self.site.title,
+                "url": self.link(root, "index.html")}
+
+    def _reviewer(self, root: str) -> dict:
+        return {"@type": "Organization", "name": self.site.title, "url": self.link(root, "index.html")}
+
+    def entity_node(self, root: str, e: Entity, full: bool = False) -> dict:
+        node = {"@type": SCHEMA_TYPES.get(e.type, "Thing"), "@id": self.link(root, entity_path(e.id) + "#entity"),
+                "name": e.name, "url": self.link(root, entity_path(e.id))}
+        if full:
+            node.update(_compact({"alternateName": list(e.aliases), "description": plain(e.description)}))
+        if same_as(e):
+            node["sameAs"] = same_as(e)
+        return node
+
+    def _party(self, root: str, entity_id: str, text: str = "") -> Optional[dict]:
+        """An entity by id, else a named organization (a publisher given as plain text)."""
+        e = self.entity(entity_id) if entity_id else None
+        if e is not None:
+            return self.entity_node(root, e)
+        return {"@type": "Organization", "name": text} if text else None
+
+    def page(self, root: str, path: str, title: str, description: str) -> dict:
+        site_node = self._site_node(root)
+        if path == "index.html":
+            return {"@context": "https://schema.org", **site_node, "description": description,
+                    "inLanguage": self.site.language}
+        kind = {"entities/index.html": "CollectionPage", "claims/index.html": "CollectionPage",
+                "search/index.html": "SearchResultsPage"}.get(path, "WebPage")
+        return {"@context": "https://schema.org", "@type": kind, "name": title or self.site.title,
+                "description": description, "url": self.link(root, path), "inLanguage": self.site.language,
+                "isPartOf": site_node}
+
+    def entity_page(self, root: str, e: Entity) -> dict:
+        node = self.entity_node(root, e, full=True)
+        node["mainEntityOfPage"] = self.link(root, entity_path(e.id))
+        return {"@context": "https://schema.org", **node}
+
+    def article_page(self, root: str, article: Article, claims: list[Claim], publisher: Optional[Entity]) -> dict:
+        path = article_path(article.slug)
+        src = article.source
+        publisher_node = self._party(root, publisher.id if publisher else "", src.publisher)
+        authors = [{"@type": "Person", "name": name} for name in src.authors]
+        original = _compact({
+            "@type": "NewsArticle", "headline": article.title, "url": src.url, "datePublished": _iso(src.published),
+            "author": authors, "publisher": publisher_node, "archivedAt": src.archive_url,
+        })
+        node = _compact({
+            "@type": "NewsArticle", "@id": self.link(root, path + "#article"), "headline": article.title,
+            "name": article.title, "description": article.summary, "url": self.link(root, path),
+            "mainEntityOfPage": self.link(root, path), "datePublished": _iso(src.published),
+            "author": authors, "publisher": publisher_node, "keywords": list(article.tags),
+            "inLanguage": self.site.language, "isPartOf": self._site_node(root),
+            "isBasedOn": original if len(original) > 2 else None,
+        })
+        reviews = [self.claim_review(root, c, article, original) for c in claims]
+        return {"@context": "https://schema.org", "@graph": [node, *reviews]}
+
+    def claim_review(self, root: str, c: Claim, article: Article, appearance: dict) -> dict:
+        status = self.site.claim_status(c.status)
+        rating = {"@type": "Rating", "alternateName": (status.alternate_name or status.label) if status else c.status}
+        if status and status.rating:
+            rating.update(ratingValue=status.rating, bestRating=BEST_RATING, worstRating=WORST_RATING)
+        claim = _compact({
+            "@type": "Claim",
+            "author": self._party(root, c.claimant.id) if c.claimant else None,
+            "datePublished": _iso(c.date),
+            "appearance": {k: v for k, v in appearance.items() if k in ("@type", "headline", "url", "datePublished", "publisher")},
+            "about": [n for r in c.about if (n := self._party(root, r.id))],
+        })
+        url = self.link(root, f"{article_path(article.slug)}#claim-{c.id}")
+        return _compact({
+            "@type": "ClaimReview", "@id": url, "url": url, "claimReviewed": c.selector.quote,
+            "itemReviewed": claim, "reviewRating": rating, "reviewBody": plain(c.note),
+            "author": self._reviewer(root),
+        })
+
+
+def template_globals(site: Site, entity: Callable[[str], Optional[Entity]]) -> dict:
+    """The JSON-LD functions templates call: each returns a ready script element."""
+    ld = LinkedData(site, entity)
+
+    @jinja2.pass_context
+    def ld_page(ctx, title="", description=""):
+        return script_tag(ld.page(ctx["root"], ctx["path"], Markup(title).striptags(), Markup(description).striptags()))
+
+    @jinja2.pass_context
+    def ld_entity(ctx, e):
+        return script_tag(ld.entity_page(ctx["root"], e))
+
+    @jinja2.pass_context
+    def ld_article(ctx, article, footnotes, publisher=None):
+        return script_tag(ld.article_page(ctx["root"], article, [fn.claim for fn in footnotes], publisher))
+
+    return {"ld_page": ld_page, "ld_entity": ld_entity, "ld_article": ld_article, "plain": plain}
