@@ -215,7 +215,8 @@ def _rating(e: MapReader, name: str) -> Optional[int]:
 def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
     if ID_RE.match(path.stem):
         return True
-    files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase letters, digits and single hyphens, e.g. 'oleksandr-syrsky.yaml'")
+    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "some-name"
+    files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase letters, digits and single hyphens, e.g. '{slug}{path.suffix}'")
     return False
 
 

@@ -58,17 +58,29 @@ def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Opt
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = _problem(exc, text)
         diags.error(Pos(path, line + line_offset, col), f"YAML syntax: {problem}")
     except yaml.YAMLError as exc:
         diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {str(exc).splitlines()[0]}")
     return None
 
 
+def _problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """libyaml's message, with the hint a user needs most."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark, context = exc.problem_mark, exc.context_mark
+    if mark is not None and text[mark.index:mark.index + 1] == "\t":
+        return "a tab cannot indent YAML; use spaces"
+    if context is not None and exc.context and mark is not None and context.line != mark.line:
+        problem += f" ({exc.context} that starts at line {context.line + 1}, column {context.column + 1})"
+    return problem
+
+
 # YAML's printable set excludes these (tab, line ends and U+0085 are allowed).
 FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 CORE_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in
                       ("str", "int", "float", "bool", "null", "timestamp", "map", "seq"))
+MAX_DEPTH = 64
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -102,6 +114,8 @@ def _compose(text: str, path: str, diags: Diagnostics, line_offset: int) -> Opti
                 else:
                     continue
             elif isinstance(node, (SequenceNode, MappingNode)):
+                if len(stack) >= MAX_DEPTH:  # deeper is no dossier, and costs libyaml quadratic time
+                    raise _Refused(pos, f"the YAML nests more than {MAX_DEPTH} levels deep")
                 stack.append(node)
                 continue
             if stack:
@@ -164,6 +178,7 @@ class MapReader:
         self.pos = node_pos(path, node)
         self.values: dict[str, Node] = {}
         self.key_pos: dict[str, Pos] = {}
+        self.misspelt: set[str] = set()  # did-you-mean hints given for unknown keys
         self.ok = isinstance(node, MappingNode)
         if not self.ok:
             diags.error(self.pos, f"{what} must be a mapping of keys to values, found {describe(node)}")
@@ -180,7 +195,9 @@ class MapReader:
         if key in self.values:
             self.diags.error(pos, f"duplicate key '{key}' (first at line {self.key_pos[key].line})")
         elif keys is not None and key not in keys:
-            self.diags.error(pos, f"unknown key '{key}' in {what}{did_you_mean(key, keys)}")
+            hint = did_you_mean(key, keys)
+            self.diags.error(pos, f"unknown key '{key}' in {what}{hint}")
+            self.misspelt.add(hint)
         else:
             self.values[key] = value
             self.key_pos[key] = pos
@@ -196,6 +213,8 @@ class MapReader:
         return node_pos(self.path, node) if node is not None else self.pos
 
     def missing(self, key: str, what: str) -> None:
+        if did_you_mean(key, [key]) in self.misspelt:
+            return  # already told: "unknown key 'titel' (did you mean 'title'?)"
         self.diags.error(self.pos, f"{what} lacks the required key '{key}'")
 
     def _scalar(self, key: str, required: bool, what: str) -> Optional[ScalarNode]:

@@ -1,0 +1,322 @@
+"""Broken dossiers: each gives exit 1, one exact `path:line:col: error:` line, no traceback,
+and leaves the previous output as it was. `check` reports exactly what `build` does.
+
+Every case is a change to the fixture site tests/fixtures/basic (path -> new
+text, bytes, or None to delete), and the one error line it must produce.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.sitekit import BASIC, error_lines, make_site, run, snapshot
+
+A = "content/articles/"
+E = "content/entities/"
+CLOSED = (BASIC / A / "bridge-closed.yaml").read_text()  # lines 25-29 hold claim six-weeks
+KOVAC = (BASIC / E / "people/anna-kovac.yaml").read_text()
+KNOWN_TYPES = "(known: person, organization, place, event)"
+KNOWN_STATUSES = "(known: unverified, corroborated, disputed, confirmed, refuted)"
+
+
+def closed(old: str, new: str) -> dict:
+    assert old in CLOSED
+    return {A + "bridge-closed.yaml": CLOSED.replace(old, new, 1)}
+
+
+def kovac(old: str, new: str) -> dict:
+    assert old in KOVAC
+    return {E + "people/anna-kovac.yaml": KOVAC.replace(old, new, 1)}
+
+
+SIX_WEEKS_CLAIMANT = "    claimant: anna-kovac\n    status: disputed"
+
+CASES = [
+    # -- YAML that does not parse, or has the wrong shape ------------------------------------
+    ("malformed yaml", {E + "places/north-bridge.yaml": "name: [North Bridge\ntype: place\n"},
+     "content/entities/places/north-bridge.yaml:2:5: error: YAML syntax: did not find expected ',' or ']' "
+     "(while parsing a flow sequence that starts at line 1, column 7)"),
+    ("tab indentation", {A + "beta-note.yaml": "title: Beta note\nsource:\n\tpublished: 2024-01-01\n"},
+     "content/articles/beta-note.yaml:3:1: error: YAML syntax: a tab cannot indent YAML; use spaces"),
+    ("sidecar is a list", {A + "beta-note.yaml": "- title: Beta note\n"},
+     "content/articles/beta-note.yaml:1:1: error: a sidecar must be a mapping of keys to values, found a list"),
+    ("sidecar is a scalar", {A + "beta-note.yaml": "Beta note\n"},
+     "content/articles/beta-note.yaml:1:1: error: a sidecar must be a mapping of keys to values, found 'Beta note'"),
+    ("empty sidecar", {A + "beta-note.yaml": ""},
+     "content/articles/beta-note.yaml:1:1: error: the file is empty"),
+    ("entity of comments only", {E + "places/north-bridge.yaml": "# to do\n"},
+     "content/entities/places/north-bridge.yaml:1:1: error: the file is empty"),
+    ("site.yaml is a list", {"site.yaml": "- title: T\n"},
+     "site.yaml:1:1: error: site.yaml must be a mapping of keys to values, found a list"),
+    ("claims is a mapping", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  id: x\n"},
+     "content/articles/beta-note.yaml:3:3: error: 'claims' must be a list, found a mapping"),
+    ("mention is a scalar", {A + "beta-note.yaml": "title: Beta note\nmentions:\n  - north-bridge\n"},
+     "content/articles/beta-note.yaml:3:5: error: a mention must be a mapping of keys to values, found 'north-bridge'"),
+    ("aliases is a mapping", {E + "places/north-bridge.yaml": "name: North Bridge\ntype: place\naliases: {a: b}\n"},
+     "content/entities/places/north-bridge.yaml:3:10: error: 'aliases' must be a list, found a mapping"),
+    ("quote is a list", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: beta-claim\n    quote: [North, Bridge]\n"},
+     "content/articles/beta-note.yaml:4:12: error: 'quote' must be text, found a list"),
+    ("duplicate key", {A + "beta-note.yaml": "title: Beta note\nsummary: one\ntitle: Again\n"},
+     "content/articles/beta-note.yaml:3:1: error: duplicate key 'title' (first at line 1)"),
+    ("yaml alias", {A + "beta-note.yaml": "title: &t Beta note\nsummary: *t\n"},
+     "content/articles/beta-note.yaml:2:10: error: YAML aliases (*name) are not supported here; write the value out"),
+    ("yaml python tag", {A + "beta-note.yaml": "title: !!python/object/apply:os.system [ls]\n"},
+     "content/articles/beta-note.yaml:1:8: error: the YAML tag '!!python/object/apply:os.system' is not supported here; remove it"),
+    ("second yaml document", {A + "beta-note.yaml": "title: Beta note\n---\ntitle: Other\n"},
+     "content/articles/beta-note.yaml:2:1: error: a second YAML document ('---'): one file holds one document"),
+    # -- encodings and line ends -------------------------------------------------------------
+    ("non-UTF-8 sidecar", {A + "beta-note.yaml": b"title: Caf\xe9 note\n"},
+     "content/articles/beta-note.yaml:1:11: error: the file is not UTF-8 text (byte 0xe9); save it as UTF-8"),
+    ("non-UTF-8 article", {A + "beta-note.md": b"A note about the North Bridge.\n\xff\xfe\n"},
+     "content/articles/beta-note.md:2:1: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"),
+    ("control character", {A + "beta-note.yaml": "title: Beta\x07 note\n"},
+     "content/articles/beta-note.yaml:1:12: error: the file contains the control character U+0007, which YAML does not allow"),
+    ("CRLF line ends", {E + "places/north-bridge.yaml": b"name: North Bridge\r\ndescription: x\r\ntype: plaice\r\n"},
+     f"content/entities/places/north-bridge.yaml:3:7: error: unknown entity type 'plaice' (did you mean 'place'?); "
+     f"declare it under entity_types in site.yaml {KNOWN_TYPES}"),
+    ("byte order mark", {E + "places/north-bridge.yaml": b"\xef\xbb\xbftype: plaice\nname: North Bridge\n"},
+     f"content/entities/places/north-bridge.yaml:1:7: error: unknown entity type 'plaice' (did you mean 'place'?); "
+     f"declare it under entity_types in site.yaml {KNOWN_TYPES}"),
+    # -- schema: keys, types, values ---------------------------------------------------------
+    ("unknown key, close to a known one", {A + "beta-note.yaml": "titel: Beta note\n"},
+     "content/articles/beta-note.yaml:1:1: error: unknown key 'titel' in a sidecar (did you mean 'title'?)"),
+    ("unknown key in a claim", closed(SIX_WEEKS_CLAIMANT, SIX_WEEKS_CLAIMANT.replace("claimant", "claimnt")),
+     "content/articles/bridge-closed.yaml:27:5: error: unknown key 'claimnt' in a claim (did you mean 'claimant'?)"),
+    ("site.yaml unknown key", {"site.yaml": "title: T\nbase-url: https://example.org/\n"},
+     "site.yaml:2:1: error: unknown key 'base-url' in site.yaml (did you mean 'base_url'?)"),
+    ("missing type", {E + "places/north-bridge.yaml": "name: North Bridge\ndescription: x\n"},
+     "content/entities/places/north-bridge.yaml:1:1: error: the entity lacks the required key 'type'"),
+    ("missing claim quote", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: beta-claim\n    status: unverified\n"},
+     "content/articles/beta-note.yaml:3:5: error: the claim lacks the required key 'quote'"),
+    ("site.yaml without title", {"site.yaml": "description: x\n"},
+     "site.yaml:1:1: error: site.yaml lacks the required key 'title'"),
+    ("empty title", {A + "beta-note.yaml": "title: ''\n"},
+     "content/articles/beta-note.yaml:1:8: error: 'title' must not be empty"),
+    ("undeclared entity type", {E + "places/north-bridge.yaml": "name: North Bridge\ntype: plaice\n"},
+     f"content/entities/places/north-bridge.yaml:2:7: error: unknown entity type 'plaice' (did you mean 'place'?); "
+     f"declare it under entity_types in site.yaml {KNOWN_TYPES}"),
+    ("undeclared claim status", closed("status: disputed", "status: disputd"),
+     f"content/articles/bridge-closed.yaml:28:13: error: unknown claim status 'disputd' (did you mean 'disputed'?) {KNOWN_STATUSES}"),
+    ("status YAML reads as a boolean", closed("status: disputed", "status: false"),
+     f"content/articles/bridge-closed.yaml:28:13: error: unknown claim status 'false' {KNOWN_STATUSES}"),
+    ("impossible date", closed("published: 2024-03-02", "published: 2024-02-30"),
+     "content/articles/bridge-closed.yaml:5:14: error: 'published' must be a date written YYYY-MM-DD, found '2024-02-30'"),
+    ("URL without scheme", closed("url: https://example.com/courier/bridge-closed", "url: example.com/courier"),
+     "content/articles/bridge-closed.yaml:4:8: error: 'url' must be an http(s) URL, found 'example.com/courier'"),
+    ("javascript: URL", closed("url: https://example.com/courier/bridge-closed", "url: javascript:alert(1)"),
+     "content/articles/bridge-closed.yaml:4:8: error: 'url' must be an http(s) URL, found 'javascript:alert(1)'"),
+    ("bad wikidata link", {E + "organizations/river-agency.yaml":
+                           "name: River Agency\ntype: organization\nlinks: {wikidata: 'wikidata.org/Q1'}\n"},
+     "content/entities/organizations/river-agency.yaml:3:19: error: a wikidata link is an item id such as Q4355815, found 'wikidata.org/Q1'"),
+    ("claim id syntax", closed("id: six-weeks", "id: Six_Weeks"),
+     "content/articles/bridge-closed.yaml:25:9: error: 'Six_Weeks' is not a valid id (lowercase letters, digits and single hyphens)"),
+    ("bad language tag", {"site.yaml": "title: T\nlanguage: '\"><script>'\n"},
+     "site.yaml:2:11: error: 'language' must be a language tag such as en or pt-BR, found '\"><script>'"),
+    # -- references --------------------------------------------------------------------------
+    ("unknown mention entity", closed("  - entity: anna-kovac", "  - entity: anna-kovak"),
+     "content/articles/bridge-closed.yaml:10:13: error: unknown entity 'anna-kovak' (did you mean 'anna-kovac'?)"),
+    ("unknown claimant", closed(SIX_WEEKS_CLAIMANT, SIX_WEEKS_CLAIMANT.replace("anna-kovac", "bob")),
+     "content/articles/bridge-closed.yaml:27:15: error: unknown entity 'bob'"),
+    ("unknown about", closed("about: [north-bridge]\n    status: unverified", "about: [south-bridge]\n    status: unverified"),
+     "content/articles/bridge-closed.yaml:23:13: error: unknown entity 'south-bridge' (did you mean 'north-bridge'?)"),
+    ("unknown contradicted claim", closed("contradicts: [reopened-early]", "contradicts: [reopened-late]"),
+     "content/articles/bridge-closed.yaml:29:19: error: unknown claim 'reopened-late' (did you mean 'reopened-early'?)"),
+    ("unknown relation target", kovac("entity: river-agency", "entity: river-agencies"),
+     "content/entities/people/anna-kovac.yaml:6:14: error: unknown entity 'river-agencies' (did you mean 'river-agency'?)"),
+    ("reference climbing out of the site", kovac("entity: river-agency", "entity: ../../secret"),
+     "content/entities/people/anna-kovac.yaml:6:14: error: '../../secret' is not a valid id: an id names something in the dossier, never a path"),
+    ("duplicate claim id", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: six-weeks\n    quote: North Bridge\n"},
+     "content/articles/bridge-closed.yaml:25:9: error: claim id 'six-weeks' is already used at content/articles/beta-note.yaml:3; "
+     "claim ids are unique in the whole dossier"),
+    ("duplicate entity id", {E + "organizations/north-bridge.yaml": "name: North Bridge Company\ntype: organization\n"},
+     "content/entities/places/north-bridge.yaml:1:1: error: entity id 'north-bridge' is already defined in "
+     "content/entities/organizations/north-bridge.yaml; ids are unique across all subfolders"),
+    # -- quotes ------------------------------------------------------------------------------
+    ("wrong quote", closed("quote: repairs would take six weeks", "quote: repairs would need six weeks"),
+     "content/articles/bridge-closed.yaml:26:12: error: quote not found in the article; the closest text is “repairs would take six weeks”"),
+    ("ambiguous quote", {A + "beta-note.md": "The bridge is old. The bridge is long.\n",
+                         A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: beta-claim\n    quote: The bridge is\n"},
+     "content/articles/beta-note.yaml:4:12: error: quote matches 2 places (…[The bridge is] old. The bridge is long.…; "
+     "…The bridge is old. [The bridge is] long.…); add a prefix or suffix to pick one"),
+    ("prefix that excludes every match", {A + "beta-note.yaml": "title: Beta note\nmentions:\n  - entity: north-bridge\n"
+                                          "    quote: North Bridge\n    prefix: 'the old '\n"},
+     "content/articles/beta-note.yaml:4:12: error: quote not found in the article with this prefix/suffix; the closest text is “North Bridge”"),
+    # -- files -------------------------------------------------------------------------------
+    ("article without sidecar", {A + "beta-note.yaml": None},
+     "content/articles/beta-note.md:1:1: error: this article has no sidecar: create content/articles/beta-note.yaml with at least a title"),
+    ("sidecar without article", {A + "beta-note.md": None},
+     "content/articles/beta-note.yaml:1:1: error: this sidecar has no article: expected content/articles/beta-note.md (or .txt)"),
+    ("two texts for one article", {A + "beta-note.txt": "Another text.\n"},
+     "content/articles/beta-note.txt:1:1: error: two texts for one article: beta-note.md and beta-note.txt"),
+    ("bad entity file name", {E + "places/North_Bridge.yaml": "name: Other bridge\ntype: place\n"},
+     "content/entities/places/North_Bridge.yaml:1:1: error: 'North_Bridge.yaml' is not a valid entity file name: "
+     "use lowercase letters, digits and single hyphens, e.g. 'north-bridge.yaml'"),
+    ("bad article file name", {A + "Beta Note.md": "Text.\n"},
+     "content/articles/Beta Note.md:1:1: error: 'Beta Note.md' is not a valid article file name: "
+     "use lowercase letters, digits and single hyphens, e.g. 'beta-note.md'"),
+    ("stray file among entities", {E + "places/notes.txt": "some notes\n"},
+     "content/entities/places/notes.txt:1:1: error: only .yaml files belong in content/entities"),
+    ("no site.yaml", {"site.yaml": None},
+     "site.yaml:1:1: error: there is no site.yaml: every dossier needs one, with at least a title"),
+    ("page with a reserved name", {"content/pages/claims.md": "# Claims\n"},
+     "content/pages/claims.md:1:1: error: a page may not be called 'claims': the site uses /claims/ itself; rename the file"),
+    ("template syntax error", {"templates/home.html": "{% extends 'base.html' %}\n{% block content %}\n{% if %}\n{% endblock %}\n"},
+     "templates/home.html:3:1: error: template syntax: Expected an expression, got 'end of statement block'"),
+]
+
+
+@pytest.fixture(scope="module")
+def previous_output(tmp_path_factory) -> Path:
+    """An output built from the intact fixture: every broken build must leave a copy of it alone."""
+    out = tmp_path_factory.mktemp("prev") / "output"
+    code, _, err = run("build", str(BASIC), "-o", str(out), "--no-search")
+    assert code == 0, err
+    return out
+
+
+def test_there_are_at_least_30_cases():
+    assert len(CASES) >= 30
+    assert len({name for name, _, _ in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("changes,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_broken_dossier(tmp_path, previous_output, changes, expected):
+    site = make_site(tmp_path / "site", changes)
+    out = tmp_path / "output"
+    shutil.copytree(previous_output, out)
+    before = snapshot(out)
+
+    code, stdout, stderr = run("build", str(site), "-o", str(out), "--no-search")
+
+    assert code == 1, stderr
+    assert expected in stderr.splitlines(), stderr
+    expected_path = expected.split(":", 1)[0]
+    assert {line.split(":", 1)[0] for line in error_lines(stderr)} == {expected_path}, stderr
+    assert "Traceback" not in stderr + stdout
+    assert snapshot(out) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".output")], "staging folder left behind"
+
+    # `check` reports exactly what `build` reported, and writes nothing.
+    check_code, _, check_err = run("check", str(site))
+    assert check_code == 1
+    assert _diagnostics(check_err) == _diagnostics(stderr)
+    assert not (site / "output").exists()
+
+
+def _diagnostics(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ": error: " in line or ": warning: " in line]
+
+
+def test_all_errors_of_a_run_come_at_once_sorted_by_file_and_line(tmp_path):
+    site = make_site(tmp_path / "site", {
+        **closed("status: disputed", "status: disputd"),
+        E + "places/north-bridge.yaml": "name: North Bridge\ntype: plaice\nbogus: 1\n",
+        A + "beta-note.yaml": "titel: Beta note\n",
+        "site.yaml": "title: T\nlanguage: 1 2\n",
+    })
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    errors = error_lines(stderr)
+    assert [e.split(": error:")[0] for e in errors] == [
+        "content/articles/beta-note.yaml:1:1",
+        "content/articles/bridge-closed.yaml:28:13",
+        "content/entities/places/north-bridge.yaml:2:7",
+        "content/entities/places/north-bridge.yaml:3:1",
+        "site.yaml:2:11",
+    ]
+    assert stderr.splitlines()[-1].startswith("5 errors")
+
+
+def test_a_broken_sidecar_does_not_make_its_claims_unknown_elsewhere(tmp_path):
+    # bridge-closed.yaml fails to parse; reopened-early still "supports: [structural-damage]".
+    site = make_site(tmp_path / "site", {A + "bridge-closed.yaml": CLOSED + "  - [\n"})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert [e.split(":")[0] for e in error_lines(stderr)] == ["content/articles/bridge-closed.yaml"]
+
+
+def test_an_unreadable_article_does_not_make_its_claims_unknown_elsewhere(tmp_path):
+    site = make_site(tmp_path / "site", {A + "bridge-closed.md": b"\xff not UTF-8\n"})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert [e.split(":")[0] for e in error_lines(stderr)] == ["content/articles/bridge-closed.md"]
+
+
+@pytest.mark.parametrize("target", ["outside", "loop", "dangling"])
+def test_links_leading_out_of_the_site_or_nowhere(tmp_path, target):
+    site = make_site(tmp_path / "site")
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("name: Secret\ntype: place\n")
+    link = site / E / "places/secret.yaml"
+    if target == "outside":
+        link.symlink_to(secret)
+        message = "this is a link to a place outside the site; copy the file in instead"
+    elif target == "loop":
+        link.symlink_to(link)
+        message = "this link leads nowhere (its target is missing, or it loops)"
+    else:
+        link.symlink_to(site / "missing.yaml")
+        message = "this link leads nowhere (its target is missing, or it loops)"
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert error_lines(stderr) == [f"content/entities/places/secret.yaml:1:1: error: {message}"]
+
+
+def test_static_files_linked_from_outside_are_refused(tmp_path):
+    site = make_site(tmp_path / "site")
+    (site / "static").mkdir()
+    (site / "static/passwd").symlink_to("/etc/passwd")
+    out = tmp_path / "out"
+    code, _, stderr = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 1
+    assert error_lines(stderr) == ["static/passwd:1:1: error: this is a link to a place outside the site; copy the file in instead"]
+    assert not out.exists()
+
+
+def test_huge_file_is_refused_without_reading_it_all(tmp_path):
+    site = make_site(tmp_path / "site")
+    with open(site / A / "beta-note.md", "ab") as f:
+        f.truncate(21 * 1024 * 1024)  # sparse: cheap to make
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert error_lines(stderr) == ["content/articles/beta-note.md:1:1: error: the file is too large (21 MiB; the limit is 20 MiB)"]
+
+
+def test_deeply_nested_yaml_is_an_error_not_a_crash(tmp_path):
+    deep = "title: " + "[" * 200_000 + "]" * 200_000 + "\n"
+    site = make_site(tmp_path / "site", {A + "beta-note.yaml": deep})
+    result = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "build.py"), "check", str(site)],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 1, result.stderr
+    assert error_lines(result.stderr) == ["content/articles/beta-note.yaml:1:71: error: the YAML nests more than 64 levels deep"]
+
+
+def test_warnings_build_but_are_reported(tmp_path):
+    site = make_site(tmp_path / "site", {
+        E + "places/quiet-lake.yaml": "name: Quiet Lake\ntype: place\n",
+        E + "places/north-bridge.yaml": "name: North Bridge\ntype: place\naliases: [NB, Kovač]\n",
+        **closed("contradicts: [reopened-early]", "contradicts: [six-weeks]"),
+    })
+    code, _, stderr = run("check", str(site))
+    assert code == 0, stderr
+    warnings = [line for line in stderr.splitlines() if ": warning: " in line]
+    assert warnings == [
+        "content/articles/bridge-closed.yaml:29:19: warning: claim 'six-weeks' contradicts itself",
+        "content/entities/people/anna-kovac.yaml:1:1: warning: the name 'Kovač' belongs to several entities "
+        "(anna-kovac, north-bridge) and is not autolinked",
+        "content/entities/places/north-bridge.yaml:1:1: warning: 'NB' is shorter than 3 characters and is not autolinked",
+        "content/entities/places/quiet-lake.yaml:1:1: warning: entity 'quiet-lake' is never mentioned in any article",
+    ]
+
+
+def test_publisher_that_looks_like_an_id_but_names_no_entity_is_a_warning(tmp_path):
+    site = make_site(tmp_path / "site", closed("publisher: daily-courier", "publisher: daily-couriers"))
+    code, _, stderr = run("check", str(site))
+    assert code == 0
+    assert ("content/articles/bridge-closed.yaml:3:14: warning: publisher 'daily-couriers' looks like an id but "
+            "names no entity (did you mean 'daily-courier'?); it is shown as plain text") in stderr.splitlines()
