@@ -127,7 +127,7 @@ def reader_text(tokens: list[dict]) -> ReaderText:
                 leaf(tok, tok["raw"], False, False)
                 add("\n")
             elif kind in ("softbreak", "linebreak"):
-                add("\n")
+                leaf(tok, "\n", in_link, False)  # a leaf, so a mark can hold the line end
             elif kind == "image" or "children" not in tok:
                 continue  # alt text and raw HTML are not read as text
             elif kind in INLINE:
@@ -164,8 +164,11 @@ def closest(rt: ReaderText, quote: str) -> str:
     m = difflib.SequenceMatcher(None, text, q, autojunk=False).find_longest_match(0, len(text), 0, len(q))
     if m.size < 3:
         return ""
-    start = max(0, m.a - m.b)
-    return text[start:start + len(q)].strip()
+    # Around the longest common run, keep the span from the first to the last matching piece.
+    lo = max(0, m.a - m.b - 10)
+    window = text[lo:m.a + len(q) - m.b + 10]
+    blocks = [b for b in difflib.SequenceMatcher(None, window, q, autojunk=False).get_matching_blocks() if b.size]
+    return window[blocks[0].a:blocks[-1].a + blocks[-1].size].strip()
 
 
 def describe_match(rt: ReaderText, span: tuple[int, int]) -> str:

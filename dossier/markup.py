@@ -137,6 +137,8 @@ class _Weaver:
         kind = leaf.token["type"]
         if kind == "codespan":
             return f"<code>{inner}</code>"
+        if kind == "linebreak":
+            return f"<br />{inner}"
         if kind == "block_code":
             info = (leaf.token.get("attrs") or {}).get("info", "")
             lang = f' class="language-{escape(info.split()[0])}"' if info.strip() else ""

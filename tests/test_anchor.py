@@ -1,0 +1,288 @@
+"""Anchoring quotes on the text a reader sees, and weaving marks and links into it.
+
+Each test builds a one-article site and reads the article page back with a
+strict HTML parser (badly nested HTML fails the parse).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dossier import anchor
+from dossier.model import Article, Selector, Pos
+from fixtures.htmltree import Element, norm, parse
+from fixtures.sitekit import error_lines, run, tiny_site
+
+
+def build(tmp_path: Path, text: str, sidecar: str, **kw) -> tuple[Element, str]:
+    """Build a one-article site; the article page's body and the build's stderr."""
+    site = tiny_site(tmp_path / "site", text, sidecar, **kw)
+    out = tmp_path / "out"
+    code, _, stderr = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 0, stderr
+    page = parse((out / "articles/a/index.html").read_text("utf-8"))
+    body = page.find("div", class_="body")
+    assert body is not None
+    return body, stderr
+
+
+def marks(body: Element, claim: str) -> list[Element]:
+    return body.find_all("mark", data_claim=claim)
+
+
+def mark_text(body: Element, claim: str) -> str:
+    """The claim's marked text, pieces joined; footnote numbers are never part of it."""
+    return "".join(m.text(skip=lambda e: "fnref" in e.classes) for m in marks(body, claim))
+
+
+def fnrefs(body: Element) -> list[Element]:
+    return body.find_all("sup", class_="fnref")
+
+
+def claim_yaml(*claims: tuple, mentions: tuple = ()) -> str:
+    """A sidecar from (id, quote[, extra yaml lines]) tuples and (entity, quote) mentions."""
+    lines = ["title: A", "claims:"]
+    for c in claims:
+        lines += [f"  - id: {c[0]}", f"    quote: {json.dumps(c[1])}"] + [f"    {x}" for x in c[2:]]
+    if mentions:
+        lines.append("mentions:")
+        for entity, quote in mentions:
+            lines += [f"  - entity: {entity}", f"    quote: {json.dumps(quote)}"]
+    return "\n".join(lines) + "\n"
+
+
+def assert_claim(body: Element, claim: str, quote: str, pieces: int | None = None) -> None:
+    found = marks(body, claim)
+    assert found, f"no mark for {claim}"
+    assert found[0].get("id") == f"claim-{claim}"
+    assert all(m.get("id") is None for m in found[1:]), "only the first piece carries the id"
+    assert norm(mark_text(body, claim)) == norm(quote)
+    if pieces is not None:
+        assert len(found) == pieces
+
+
+# -- across inline markup ---------------------------------------------------------------------
+
+def test_quote_across_emphasis_becomes_pieces_inside_and_outside(tmp_path):
+    body, _ = build(tmp_path, "She said it had serious *structural* damage, all of it.\n",
+                    claim_yaml(("c", "serious structural damage")), entities={})
+    assert_claim(body, "c", "serious structural damage", pieces=3)
+    em = body.find("em")
+    assert [m.parent.tag for m in marks(body, "c")] == ["p", "em", "p"]
+    assert em.text() == "structural"
+
+
+@pytest.mark.parametrize("markdown,quote", [
+    ("It was **very** old and *quite* small.", "was very old and quite"),
+    ("See [the report](https://example.com/r) for details.", "See the report for"),
+    ("Run `make all` to build it.", "Run make all to"),
+    ("The ~~first~~ second plan.", "The first second"),
+    ("Text with an entity &amp; more.", "entity & more"),
+    ("Ends in ***bold italic***.", "in bold italic"),
+])
+def test_quote_across_other_inline_markup(tmp_path, markdown, quote):
+    body, _ = build(tmp_path, markdown + "\n", claim_yaml(("c", quote)), entities={})
+    assert_claim(body, "c", quote)
+
+
+def test_quote_across_two_paragraphs(tmp_path):
+    body, _ = build(tmp_path, "First ends here.\n\nSecond starts here.\n",
+                    claim_yaml(("c", "ends here. Second starts")), entities={})
+    # A mark cannot hold the gap between two blocks: each paragraph holds its part.
+    assert [(m.parent.tag, m.text()) for m in marks(body, "c")] == [("p", "ends here."), ("p", "Second starts")]
+    assert marks(body, "c")[0].get("id") == "claim-c"
+
+
+def test_markdown_syntax_in_a_quote_does_not_match(tmp_path):
+    site = tiny_site(tmp_path / "site", "It had *serious* damage.\n", claim_yaml(("c", "*serious* damage")), entities={})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert error_lines(stderr) == [
+        "content/articles/a.yaml:4:12: error: quote not found in the article; the closest text is “serious damage”"]
+
+
+# -- normalisation ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,quote", [
+    ("repairs would take six\u00a0weeks", "repairs would take six weeks"),
+    ("repairs would take six\nweeks", "repairs would take six weeks"),
+    ("repairs would take six  \u00a0 weeks", "repairs would take six weeks"),
+    ("repairs would take six weeks", "repairs  would\u00a0take six\tweeks"),
+    ("the agency\u2019s \u201cfinal\u201d word", "the agency's \"final\" word"),
+    ("the agency's \"final\" word", "the agency\u2019s \u201cfinal\u201d word"),
+    ("the agency\u2018s word", "the agency\u2019s word"),
+])
+def test_white_space_and_quote_marks_compare_equal(tmp_path, text, quote):
+    body, _ = build(tmp_path, f"We heard {text} today.\n", claim_yaml(("c", quote)), entities={})
+    assert_claim(body, "c", quote)
+    assert mark_text(body, "c") == text, "the marks hold the article's own characters"
+
+
+def test_normalised_match_lands_on_the_exact_raw_span():
+    raw = "a\u00a0 b \u201cc\u201d\n\n d  e"
+    norm_text, _, _ = anchor.normalize(raw)
+    assert norm_text == 'a b "c" d e'
+    rt = anchor.ReaderText(raw, [])
+    for quote in ("b \"c\" d", "d e", "a b"):
+        start = norm_text.index(quote)
+        a, b = rt.raw_span(start, start + len(quote))
+        assert norm(raw[a:b]) == quote
+        assert not raw[a].isspace() and not raw[b - 1].isspace()
+
+
+# -- prefix and suffix ------------------------------------------------------------------------
+
+def test_prefix_and_suffix_pick_one_of_several_matches(tmp_path):
+    text = "The bridge is old. The bridge is long. The bridge is wide.\n"
+    sidecar = claim_yaml(("by-prefix", "The bridge is", "prefix: 'old. '"),
+                         ("by-suffix", "bridge is", "suffix: ' wide'"),
+                         ("by-both", "The bridge", "prefix: 'is old.'", "suffix: 'is long'"))
+    body, _ = build(tmp_path, text, sidecar, entities={})
+    starts = mark_starts(body.find("p"))
+    assert starts == {"by-prefix": 19, "by-both": 19, "by-suffix": 43}
+    assert mark_text(body, "by-suffix") == "bridge is"
+
+
+def mark_starts(root: Element) -> dict[str, int]:
+    """Where each claim's first mark starts in the root's text (footnote numbers not counted)."""
+    starts: dict[str, int] = {}
+    length = 0
+
+    def walk(node: Element) -> None:
+        nonlocal length
+        if node.tag == "mark":
+            starts.setdefault(node.get("data-claim"), length)
+        for child in node.children:
+            if isinstance(child, str):
+                length += len(child)
+            elif "fnref" not in child.classes:
+                walk(child)
+
+    walk(root)
+    return starts
+
+
+def test_ambiguous_quote_lists_the_places(tmp_path):
+    site = tiny_site(tmp_path / "site", "Go left. Go right.\n", claim_yaml(("c", "Go")), entities={})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    [line] = error_lines(stderr)
+    assert line.startswith("content/articles/a.yaml:4:12: error: quote matches 2 places")
+    assert "add a prefix or suffix" in line
+
+
+def test_find_unit():
+    rt = anchor.reader_text(anchor.parse(Article("a", "A", "x y x z", "md", "a.md", "a.yaml")))
+    sel = lambda **kw: Selector(pos=Pos("a.yaml"), **kw)
+    assert len(anchor.find(rt, sel(quote="x"))) == 2
+    assert len(anchor.find(rt, sel(quote="x", suffix=" z"))) == 1
+    assert len(anchor.find(rt, sel(quote="x", prefix="y "))) == 1
+    assert anchor.find(rt, sel(quote="x", prefix="q")) == []
+
+
+# -- overlapping and nested claims, footnotes ---------------------------------------------------
+
+def test_overlapping_claims_each_mark_their_whole_quote(tmp_path):
+    text = "The agency said the bridge had serious damage and would close.\n"
+    body, _ = build(tmp_path, text, claim_yaml(("first", "bridge had serious"), ("second", "serious damage and")), entities={})
+    assert_claim(body, "first", "bridge had serious")
+    assert_claim(body, "second", "serious damage and")
+    assert [r.text() for r in fnrefs(body)] == ["1", "2"]
+
+
+def test_nested_claims_and_footnote_numbers_outside_every_mark(tmp_path):
+    text = "Officials said the bridge would stay shut for six weeks at least.\n"
+    body, _ = build(tmp_path, text, claim_yaml(("outer", "the bridge would stay shut for six weeks at"),
+                                               ("inner", "stay shut")), entities={})
+    assert_claim(body, "outer", "the bridge would stay shut for six weeks at")
+    assert_claim(body, "inner", "stay shut", pieces=1)
+    for ref in fnrefs(body):
+        assert not [a for a in ref.ancestors() if a.tag in ("mark", "a")], "a footnote number sits inside a mark or link"
+    # Numbered by where marks start: outer first, though it ends last.
+    numbers = {r.find("a").get("href"): r.text() for r in fnrefs(body)}
+    assert numbers == {"#fn-outer": "1", "#fn-inner": "2"}
+
+
+def test_footnotes_are_numbered_in_text_order_not_sidecar_order(tmp_path):
+    text = "Alpha happened. Beta happened. Gamma happened.\n"
+    body, _ = build(tmp_path, text, claim_yaml(("g", "Gamma happened"), ("a", "Alpha happened"), ("b", "Beta happened")),
+                    entities={})
+    assert [(r.find("a").get("href"), r.text()) for r in fnrefs(body)] == [("#fn-a", "1"), ("#fn-b", "2"), ("#fn-g", "3")]
+    for ref in fnrefs(body):
+        claim = ref.find("a").get("href")[4:]
+        assert ref.find("a").get("id") == f"fnref-{claim}"
+
+
+def test_claim_ending_inside_an_article_link_puts_its_number_after_the_link(tmp_path):
+    text = "Said the spokesperson of the [River Agency](https://example.com/agency) today.\n"
+    body, _ = build(tmp_path, text, claim_yaml(("c", "spokesperson of the River")), entities={})
+    assert_claim(body, "c", "spokesperson of the River", pieces=2)
+    [ref] = fnrefs(body)
+    assert not [a for a in ref.ancestors() if a.tag == "a"]
+    paragraph = body.find("p")
+    kids = [k for k in paragraph.children if isinstance(k, Element)]
+    link = next(k for k in kids if k.tag == "a" and k.get("href") == "https://example.com/agency")
+    assert kids[kids.index(link) + 1] is ref, "the footnote number follows the link directly"
+    assert link.text() == "River Agency"
+
+
+# -- mentions ---------------------------------------------------------------------------------
+
+def test_mention_inside_a_claim_is_a_link_inside_the_mark(tmp_path):
+    text = "The bridge closed, said Anna Kovač, on Monday.\n"
+    body, _ = build(tmp_path, text, claim_yaml(("c", "closed, said Anna Kovač, on"), mentions=(("anna-kovac", "Anna Kovač"),)),
+                    site_yaml="title: Tiny\nautolink: false\n")
+    assert_claim(body, "c", "closed, said Anna Kovač, on", pieces=1)
+    [link] = body.find_all("a", class_="mention")
+    assert link.text() == "Anna Kovač"
+    assert link.get("href") == "../../entities/anna-kovac/index.html"
+    assert link.get("data-entity") == "anna-kovac"
+    assert [a.tag for a in link.ancestors()][:1] == ["mark"]
+
+
+def test_claim_and_mention_on_the_same_words_put_the_mark_outside(tmp_path):
+    body, _ = build(tmp_path, "Then Anna Kovač spoke.\n",
+                    claim_yaml(("c", "Anna Kovač"), mentions=(("anna-kovac", "Anna Kovač"),)))
+    [mark] = marks(body, "c")
+    [link] = mark.find_all("a", class_="mention")
+    assert link.text() == "Anna Kovač"
+
+
+def test_mention_inside_an_article_link_keeps_the_article_link(tmp_path):
+    text = "Read [what Anna Kovač said](https://example.com/said).\n"
+    body, stderr = build(tmp_path, text, "title: A\nmentions:\n  - entity: anna-kovac\n    quote: Anna Kovač\n")
+    assert "content/articles/a.yaml:4:12: warning: this mention lies inside a link of the article; the article's link is kept" in stderr
+    links = body.find_all("a")
+    assert [a.get("href") for a in links if not {"fnref"} & a.classes] == ["https://example.com/said"]
+    for a in links:
+        assert not [x for x in a.ancestors() if x.tag == "a"], "links nest"
+
+
+def test_autolinks_skip_headings_links_code_and_explicit_mentions(tmp_path):
+    text = ("# North Bridge news\n\nThe North Bridge and [North Bridge](https://example.com) and `North Bridge` "
+            "and North Bridge again.\n")
+    body, _ = build(tmp_path, text, "title: A\nmentions:\n  - entity: river-agency\n    quote: North Bridge\n"
+                    "    suffix: ' again'\n")
+    mentions = body.find_all("a", class_="mention")
+    assert [(a.get("data-entity"), a.text()) for a in mentions] == [("north-bridge", "North Bridge"),
+                                                                     ("river-agency", "North Bridge")]
+    assert body.find("h1").find("a") is None
+    assert body.find("code").find("a") is None
+
+
+def test_mark_ids_and_data_claim_attributes(tmp_path):
+    body, _ = build(tmp_path, "One two three.\n", claim_yaml(("only-claim", "two", "status: disputed")), entities={})
+    [mark] = marks(body, "only-claim")
+    assert mark.get("id") == "claim-only-claim"
+    assert "status-disputed" in mark.classes
+
+
+def test_plain_text_article_is_anchored_and_escaped(tmp_path):
+    body, _ = build(tmp_path, "Plain <b>text</b> here.\n\nSecond para.\n", claim_yaml(("c", "<b>text</b> here")),
+                    entities={}, fmt="txt")
+    assert_claim(body, "c", "<b>text</b> here")
+    assert body.find("b") is None
+    assert len(body.find_all("p")) == 2
