@@ -64,6 +64,11 @@ class Leaf:
     end: int
     in_link: bool  # inside a link the article itself has
     linkable: bool  # autolinks may go here (not headings, links, code)
+    # Text and line breaks side by side form one leaf, so that one mark can
+    # span a line end: `more` are the tokens after `token`, `breaks` the
+    # offsets of its hard line breaks (rendered <br>).
+    more: list = field(default_factory=list)
+    breaks: list = field(default_factory=list)
 
 
 @dataclass
@@ -115,19 +120,33 @@ def reader_text(tokens: list[dict]) -> ReaderText:
         leaves.append(Leaf(tok, length, length + len(text), in_link, linkable))
         add(text)
 
+    def running_text(tok: dict, text: str, in_link: bool, linkable: bool, joins: bool) -> None:
+        if not joins:
+            leaf(tok, "", in_link, linkable)
+        last = leaves[-1]
+        if tok["type"] == "linebreak":
+            last.breaks.append(length)
+        if tok is not last.token:
+            last.more.append(tok)
+        last.end += len(text)
+        add(text)
+
     def walk(tokens: list[dict], in_link: bool, linkable: bool) -> None:
+        joins = False  # the previous token was text or a line break: join it
         for tok in tokens:
             kind = tok["type"]
-            if kind == "text":
-                leaf(tok, html.unescape(tok["raw"]), in_link, linkable)
-            elif kind == "codespan":
+            if kind in ("text", "softbreak", "linebreak"):
+                text = html.unescape(tok["raw"]) if kind == "text" else "\n"
+                running_text(tok, text, in_link, linkable, joins)
+                joins = True
+                continue
+            joins = False
+            if kind == "codespan":
                 leaf(tok, tok["raw"], in_link, False)
             elif kind == "block_code":
                 add("\n")
                 leaf(tok, tok["raw"], False, False)
                 add("\n")
-            elif kind in ("softbreak", "linebreak"):
-                leaf(tok, "\n", in_link, False)  # a leaf, so a mark can hold the line end
             elif kind == "image" or "children" not in tok:
                 continue  # alt text and raw HTML are not read as text
             elif kind in INLINE:

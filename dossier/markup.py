@@ -56,8 +56,10 @@ def render_body(tokens: list[dict], rt: ReaderText, spans: list[Span],
                 entity_href: Callable[[str], str], footnote: Callable[[str], int]) -> str:
     per_leaf = _spans_per_leaf(rt, spans)
     weave = _Weaver(entity_href, footnote)
-    leaf_html = {id(leaf.token): weave.leaf(leaf, rt.raw, per_leaf.get(id(leaf), []))
-                 for leaf in rt.leaves}
+    leaf_html = {}
+    for leaf in rt.leaves:
+        leaf_html[id(leaf.token)] = weave.leaf(leaf, rt.raw, per_leaf.get(id(leaf), []))
+        leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
     body, _ = _replace(tokens, leaf_html, in_link=False)
     return sanitize(_renderer(body, BlockState()))
 
@@ -107,7 +109,7 @@ class _Weaver:
                 tag, close = self._open(s, linked)
                 out.append(tag)
                 stack.append((s, close))
-            out.append(escape(raw[a:b], quote=False))
+            out.append(_text(raw, a, b, leaf.breaks))
             refs = [self._ref(s) for s in spans if s.kind == "claim" and s.end == b]
             if refs:
                 _close(out, stack, 0)
@@ -137,13 +139,22 @@ class _Weaver:
         kind = leaf.token["type"]
         if kind == "codespan":
             return f"<code>{inner}</code>"
-        if kind == "linebreak":
-            return f"<br />{inner}"
         if kind == "block_code":
             info = (leaf.token.get("attrs") or {}).get("info", "")
             lang = f' class="language-{escape(info.split()[0])}"' if info.strip() else ""
             return f"<pre><code{lang}>{inner}</code></pre>\n"
         return inner
+
+
+def _text(raw: str, a: int, b: int, breaks: list[int]) -> str:
+    """Escaped text of raw[a:b]; hard line breaks there become <br />."""
+    pieces, last = [], a
+    for i in breaks:
+        if a <= i < b:
+            pieces += (escape(raw[last:i], quote=False), "<br />")
+            last = i
+    pieces.append(escape(raw[last:b], quote=False))
+    return "".join(pieces)
 
 
 def _close(out: list[str], stack: list[tuple[Span, str]], keep: int) -> None:

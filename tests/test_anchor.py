@@ -117,8 +117,15 @@ def test_markdown_syntax_in_a_quote_does_not_match(tmp_path):
 ])
 def test_white_space_and_quote_marks_compare_equal(tmp_path, text, quote):
     body, _ = build(tmp_path, f"We heard {text} today.\n", claim_yaml(("c", quote)), entities={})
-    assert_claim(body, "c", quote)
+    assert_claim(body, "c", quote, pieces=1)
     assert mark_text(body, "c") == text, "the marks hold the article's own characters"
+
+
+def test_hard_line_break_inside_a_quote_stays_in_one_mark(tmp_path):
+    body, _ = build(tmp_path, "We heard repairs would take six\\\nweeks today.\n",
+                    claim_yaml(("c", "take six weeks")), entities={})
+    assert_claim(body, "c", "take six weeks", pieces=1)
+    assert marks(body, "c")[0].find("br") is not None
 
 
 def test_normalised_match_lands_on_the_exact_raw_span():
