@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import build as pipeline
+from .search import SearchError
 from .write import UsageError
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
@@ -19,12 +20,14 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="build a site into a folder of HTML")
     b.add_argument("site", nargs="?", default=".", help="the site folder (default: .)")
     b.add_argument("-o", "--output", help="output folder (default: SITE/output)")
+    b.add_argument("--no-search", action="store_true", help="skip the search index, for quicker builds")
     c = sub.add_parser("check", help="validate a site; write nothing")
     c.add_argument("site", nargs="?", default=".")
     s = sub.add_parser("serve", help="build, serve on 127.0.0.1 and rebuild on change")
     s.add_argument("site", nargs="?", default=".")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("-o", "--output", help="output folder (default: SITE/output)")
+    s.add_argument("--port", type=int, default=None,
+                   help="port on 127.0.0.1 (default: 8000, or the next free one; a port given here must be free)")
+    s.add_argument("--no-search", action="store_true", help="skip the search index, for quicker rebuilds")
     return p
 
 
@@ -43,12 +46,15 @@ def main(argv: Optional[list[str]] = None) -> int:
             return report(pipeline.check_site(site), "checked")
         if args.command == "build":
             out = Path(args.output) if args.output else site / "output"
-            return report(pipeline.build(site, out), f"built into {out}")
+            return report(pipeline.build(site, out, search=not args.no_search), f"built into {out}")
         from .serve import serve
-        return serve(site, Path(args.output) if args.output else site / "output", args.port)
+        return serve(site, args.port, search=not args.no_search)
     except UsageError as exc:
         print(f"dossier: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SearchError as exc:  # the binary is missing or failed; the old output is untouched
+        print(f"dossier: error: {exc}; the previous output is unchanged", file=sys.stderr)
+        return EXIT_CONTENT
     except KeyboardInterrupt:
         print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
         return 130

@@ -1,0 +1,472 @@
+"""`serve`: the real CLI in a subprocess, talked to over HTTP, its event stream and Chromium.
+
+Every wait polls with a deadline; nothing relies on a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import markupsafe
+import pytest
+
+from conftest import REPO, run_cli
+from dossier.build import build
+from dossier.serve import ChangeQueue, SiteWatcher, open_server
+
+pytestmark = pytest.mark.timeout(120)
+
+# The demo article these tests edit: one with claims, so that it ties into the rest.
+SLUG = "moscow-ombudsman-account"
+ARTICLE = f"/articles/{SLUG}/"
+WAIT = 30  # seconds; generous for a loaded CI machine, never waited out when things work
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = WAIT, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Served:
+    """`python build.py serve SITE --port P` running; its output collected line by line."""
+
+    def __init__(self, site: Path, *options: str):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, str(REPO / "build.py"), "serve", str(site), "--port", str(self.port), *options],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        url = self.wait_for_line(r"serving at (http://127\.0\.0\.1:\d+/)").group(1)
+        assert url == f"http://127.0.0.1:{self.port}/"
+        self.url = url
+        self.workdir = Path(self.wait_for_line(r"into (\S+) \(removed on exit\)").group(1))
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def mark(self) -> int:
+        return len(self.lines)
+
+    def wait_for_line(self, pattern: str, since: int = 0, timeout: float = WAIT) -> re.Match:
+        def found():
+            assert self.proc.poll() is None or any(re.search(pattern, l) for l in self.lines), \
+                f"serve exited ({self.proc.returncode}):\n{self.output}"
+            return next((m for l in self.lines[since:] if (m := re.search(pattern, l))), None)
+        return wait_until(found, timeout, f"{pattern!r} in the output:\n{self.output}")
+
+    def get(self, path: str) -> tuple[int, dict[str, str], str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read().decode("utf-8")
+        finally:
+            conn.close()
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"serve did not stop on signal {sig}:\n{self.output}")
+
+
+class EventStream:
+    """A raw client of /__dossier/events: every event as (name, data)."""
+
+    def __init__(self, port: int):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.sock.sendall(f"GET /__dossier/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                          "Accept: text/event-stream\r\n\r\n".encode())
+        self.status_line = ""
+        self.events: list[tuple[str, dict]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.sock.makefile("r", encoding="utf-8", newline="\n")
+        try:
+            self.status_line = stream.readline().strip()
+            while stream.readline().strip():  # headers
+                pass
+            name, data = "message", []
+            for line in stream:
+                line = line.rstrip("\r\n")
+                if line.startswith("event:"):
+                    name = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+                elif not line and data:
+                    self.events.append((name, json.loads("\n".join(data))))
+                    name, data = "message", []
+        except OSError:
+            pass
+
+    def wait_for(self, name: str, since: int = 0, timeout: float = WAIT) -> dict:
+        found = wait_until(lambda: next((d for n, d in self.events[since:] if n == name), None),
+                          timeout, f"event {name!r}; got {self.events}")
+        return found
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+@pytest.fixture
+def served(demo_copy):
+    running: list[Served] = []
+
+    def start(*options: str, site: Path = demo_copy) -> Served:
+        s = Served(site, *options)
+        running.append(s)
+        return s
+
+    yield start
+    for s in running:
+        if s.proc.poll() is None:
+            assert s.stop() == 0, s.output
+
+
+def sidecar(site: Path, slug: str = SLUG) -> Path:
+    return site / "content" / "articles" / f"{slug}.yaml"
+
+
+def title_html(site: Path) -> str:
+    """The article's title as its page shows it (escaped as Jinja2 does)."""
+    title = re.search(r"(?m)^title: (.*)$", sidecar(site).read_text(encoding="utf-8")).group(1)
+    return str(markupsafe.escape(title.strip().strip("'\"")))
+
+
+def set_title(site: Path, title: str) -> None:
+    path = sidecar(site)
+    text = re.sub(r"(?m)^title: .*$", f"title: {title}", path.read_text(encoding="utf-8"), count=1)
+    path.write_text(text, encoding="utf-8")
+
+
+# -- serving ----------------------------------------------------------------------
+
+def test_serves_the_build_like_a_web_server(served, demo_copy):
+    s = served("--no-search")
+
+    status, headers, body = s.get("/")
+    assert status == 200 and headers["content-type"] == "text/html; charset=utf-8"
+    assert '<script src="/__dossier/reload.js"' in body and "defer" in body
+    assert headers["cache-control"] == "no-store"
+
+    status, _, body = s.get(ARTICLE)  # a folder serves its index.html
+    assert status == 200 and title_html(demo_copy) in body
+    status, headers, _ = s.get(ARTICLE.rstrip("/"))
+    assert status == 301 and headers["location"] == ARTICLE
+    assert s.get(ARTICLE + "index.html")[0] == 200
+
+    status, headers, _ = s.get("/assets/dossier.css")
+    assert status == 200 and headers["content-type"].startswith("text/css")
+    status, headers, body = s.get("/__dossier/reload.js")
+    assert status == 200 and headers["content-type"].startswith("text/javascript") and "EventSource" in body
+    status, headers, _ = s.get("/__dossier/overlay.css")
+    assert status == 200 and headers["content-type"].startswith("text/css")
+
+    status, headers, body = s.get("/no/such/page/")
+    assert status == 404 and headers["content-type"].startswith("text/html")
+    assert "Page not found" in body and "/__dossier/reload.js" in body
+    for hidden in ("/.dossier-cache", "/../site.yaml", "/%2e%2e/site.yaml", "/articles/../../site.yaml"):
+        assert s.get(hidden)[0] == 404, hidden
+
+    # The script is added on the way out, never written into the build on disk.
+    built = s.workdir / "site"
+    pages = list(built.rglob("*.html"))
+    assert len(pages) > 10
+    assert not any("__dossier" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_a_normal_build_has_no_trace_of_serve(tmp_path, demo_copy):
+    out = tmp_path / "out"
+    result = run_cli("build", str(demo_copy), "-o", str(out), "--no-search")
+    assert result.returncode == 0, result.stderr
+    files = [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert not any(p.name in ("reload.js", "overlay.css") for p in files)
+    assert not any(b"__dossier" in p.read_bytes() for p in files)
+
+
+# -- the edit / break / fix cycle --------------------------------------------------
+
+def test_edit_break_and_fix_while_serving(served, demo_copy):
+    s = served("--no-search")
+    events = EventStream(s.port)
+    try:
+        hello = events.wait_for("hello")
+        assert events.status_line.endswith("200 OK") and hello["ok"] is True
+
+        # An edit: the page changes and a reload event arrives; the terminal says what was rebuilt.
+        since, seen = s.mark(), len(events.events)
+        set_title(demo_copy, "Edited while serving")
+        reload = events.wait_for("reload", since=seen)
+        assert reload["build"] != hello["build"]
+        assert "Edited while serving" in s.get(ARTICLE)[2]
+        line = s.wait_for_line(rf"content/articles/{SLUG}\.yaml changed; rebuilt (\d+) pages? .* of (\d+) in \d+ ms",
+                               since)
+        assert 0 < int(line.group(1)) < int(line.group(2))
+
+        # Broken YAML: an errors event with path:line:col lines; the last good site stays, under an overlay.
+        since, seen = s.mark(), len(events.events)
+        path = sidecar(demo_copy)
+        good = path.read_text(encoding="utf-8")
+        path.write_text(good.replace("title: Edited while serving", "title: [Edited while serving"), encoding="utf-8")
+        errors = events.wait_for("errors", since=seen)["errors"]
+        assert errors and all(re.match(r"^\S+:\d+:\d+: error: ", e) for e in errors), errors
+        assert any(e.startswith(f"content/articles/{SLUG}.yaml:") for e in errors), errors
+        s.wait_for_line(rf"^content/articles/{SLUG}\.yaml:\d+:\d+: error: ", since)
+        s.wait_for_line(r"build failed with \d+ errors?.*still serving the last good build", since)
+        status, _, body = s.get(ARTICLE)
+        assert status == 200 and "Edited while serving" in body
+        assert 'id="dossier-overlay"' in body and f"content/articles/{SLUG}.yaml:" in body
+        assert 'id="dossier-overlay"' in s.get("/entities/index.html")[2]  # on every page
+
+        # A page opened now learns of the errors at once.
+        late = EventStream(s.port)
+        try:
+            assert late.wait_for("hello")["ok"] is False
+            assert late.wait_for("errors")["errors"] == errors
+        finally:
+            late.close()
+
+        # Fixed: reload, no overlay, the new text.
+        seen = len(events.events)
+        path.write_text(good.replace("title: Edited while serving", "title: Fixed while serving"), encoding="utf-8")
+        events.wait_for("reload", since=seen)
+        body = s.get(ARTICLE)[2]
+        assert "Fixed while serving" in body and 'id="dossier-overlay"' not in body
+        assert s.proc.poll() is None
+    finally:
+        events.close()
+
+
+def test_first_build_broken_then_fixed(served, demo_copy):
+    path = sidecar(demo_copy)
+    good = path.read_text(encoding="utf-8")
+    path.write_text("title: [unclosed\n" + good, encoding="utf-8")
+    s = served("--no-search")
+    status, _, body = s.get(ARTICLE)
+    assert status == 200 and 'id="dossier-overlay"' in body
+    assert re.search(rf"content/articles/{SLUG}\.yaml:\d+:\d+: error: YAML", body)
+    events = EventStream(s.port)
+    try:
+        events.wait_for("errors")
+        path.write_text(good, encoding="utf-8")
+        events.wait_for("reload")
+        body = s.get(ARTICLE)[2]
+        assert title_html(demo_copy) in body and 'id="dossier-overlay"' not in body
+    finally:
+        events.close()
+
+
+# -- what a one-article edit rebuilds -----------------------------------------------
+
+def connected_pages(resolved, slug: str) -> set[str]:
+    """Pages with a real tie to one article: itself, its entities, the claims linked to its claims."""
+    claims = {c.id for c in resolved.claims.values() if c.article == slug}
+    for cid in list(claims):
+        c = resolved.claims[cid]
+        claims |= {r.id for r in (*c.supports, *c.contradicts)}
+        claims |= set(resolved.supported_by.get(cid, ())) | set(resolved.contradicted_by.get(cid, ()))
+    linked = [resolved.claims[c] for c in claims if c in resolved.claims]
+    articles = {slug} | {c.article for c in linked}
+    entities = {e for e, hits in resolved.hits.items() if any(h.article == slug for h in hits)}
+    entities |= {c.claimant.id for c in linked if c.claimant} | {r.id for c in linked for r in c.about}
+    return {f"articles/{a}/index.html" for a in articles} | {f"entities/{e}/index.html" for e in entities}
+
+
+def test_one_article_edit_rebuilds_a_bounded_set(tmp_path, demo_copy, served):
+    out = tmp_path / "out"
+    first = build(demo_copy, out, search=False)
+    assert first.ok and f"articles/{SLUG}/index.html" in first.rendered
+    assert build(demo_copy, out, search=False).rendered == []  # nothing changed: nothing rendered
+
+    path = sidecar(demo_copy)
+    good = path.read_text(encoding="utf-8")
+    path.write_text(re.sub(r"(?m)^summary: .*$", "summary: A one-line edit.", good), encoding="utf-8")
+    result = build(demo_copy, out, search=False)
+    rendered = set(result.rendered)
+    per_item = {p for p in rendered if p.startswith(("articles/", "entities/"))}
+    all_per_item = {p.relative_to(out).as_posix() for p in out.glob("*/*/index.html")
+                    if p.parts[-3] in ("articles", "entities")}
+    assert f"articles/{SLUG}/index.html" in rendered
+    connected = connected_pages(result.resolved, SLUG)
+    assert per_item <= connected, per_item - connected
+    assert all_per_item - connected, "the demo must have pages with no tie to the edited article"
+
+    # serve reports the same work for the same edit.
+    path.write_text(good, encoding="utf-8")
+    s = served("--no-search")
+    since = s.mark()
+    path.write_text(re.sub(r"(?m)^summary: .*$", "summary: A one-line edit.", good), encoding="utf-8")
+    line = s.wait_for_line(rf"{SLUG}\.yaml changed; rebuilt (\d+) pages? \((.*)\) of (\d+) in", since)
+    assert int(line.group(1)) == len(rendered)
+    assert int(line.group(3)) == len(result.rendered) + result.reused
+
+
+# -- in the browser -------------------------------------------------------------------
+
+def test_browser_reloads_by_itself_and_keeps_its_place(served, demo_copy, page):
+    s = served("--no-search")
+    page.set_viewport_size({"width": 700, "height": 400})
+    page.goto(s.url + ARTICLE.lstrip("/"))
+    page.wait_for_selector("html[data-dossier-serve=live]", state="attached")  # listening to the event stream
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height > 1500, "the article must be long enough to scroll"
+    page.evaluate("window.scrollTo(0, 900); window.__notReloaded = true")
+
+    set_title(demo_copy, "Seen without pressing reload")
+    page.wait_for_function("() => document.querySelector('h1').textContent.includes('Seen without pressing reload')",
+                           timeout=WAIT * 1000)
+    assert page.evaluate("window.__notReloaded") is None  # a new document, not a patched one
+    page.wait_for_function("() => Math.abs(window.scrollY - 900) <= 2", timeout=5000)
+
+    # Broken: the overlay comes without a reload and names the place.
+    page.evaluate("window.__notReloaded = true")
+    path = sidecar(demo_copy)
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("title: Seen", "title: [Seen"), encoding="utf-8")
+    overlay = page.wait_for_selector("#dossier-overlay", timeout=WAIT * 1000)
+    assert re.search(rf"content/articles/{SLUG}\.yaml:\d+:\d+: error: ", overlay.inner_text())
+    assert overlay.is_visible()
+    assert page.evaluate("window.__notReloaded") is True
+
+    # Fixed: reloaded, the overlay gone, still in place.
+    path.write_text(good.replace("title: Seen", "title: Mended, seen"), encoding="utf-8")
+    page.wait_for_function("() => document.querySelector('h1').textContent.includes('Mended, seen')",
+                           timeout=WAIT * 1000)
+    assert page.query_selector("#dossier-overlay") is None
+    page.wait_for_function("() => Math.abs(window.scrollY - 900) <= 2", timeout=5000)
+    assert page.errors == []  # no CSP violation, no script error
+
+
+def test_search_follows_rebuilds(served, demo_copy, page):
+    s = served()
+    s.wait_for_line(r"search index updated")
+    query = """async (word) => {
+        const pagefind = await import('/pagefind/pagefind.js');
+        const found = await pagefind.search(word);
+        return found.results.length;
+    }"""
+    page.goto(s.url)
+    assert page.evaluate(query, "quetzalcoatlus") == 0
+
+    since = s.mark()
+    text = demo_copy / "content" / "articles" / f"{SLUG}.md"
+    text.write_text(text.read_text(encoding="utf-8") + "\nA quetzalcoatlus was not among the prisoners.\n",
+                    encoding="utf-8")
+    s.wait_for_line(r"search index updated", since)
+    page.goto(s.url)  # a fresh page: Pagefind fetches the new index
+    assert page.evaluate(query, "quetzalcoatlus") >= 1
+
+
+# -- stopping, ports ----------------------------------------------------------------
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_stops_cleanly(served, sig):
+    s = served()  # with search: its thread and the Pagefind process must stop too
+    events = EventStream(s.port)
+    try:
+        events.wait_for("hello")
+        assert s.workdir.is_dir()
+        assert s.stop(sig) == 0
+    finally:
+        events.close()
+    assert "dossier: stopped" in s.output
+    assert "Traceback" not in s.output
+    assert not s.workdir.exists()
+
+
+def test_a_port_in_use_is_a_usage_error(demo_copy):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", str(demo_copy), "--port", str(port))
+    assert result.returncode == 2
+    assert re.fullmatch(rf"dossier: error: port {port} is in use; try --port \d+\n", result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_default_port_moves_on_when_taken():
+    first, _ = open_server(None)
+    try:
+        second, note = open_server(None)
+        try:
+            taken, moved = first.server_address[1], second.server_address[1]
+            assert moved > taken
+            assert note == f"dossier: port 8000 is in use; serving on port {moved} instead"
+        finally:
+            second.server_close()
+    finally:
+        first.server_close()
+
+
+# -- watching -------------------------------------------------------------------------
+
+def test_watcher_collapses_an_editor_save_and_ignores_noise(demo_copy):
+    (demo_copy / "output").mkdir()
+    changes = ChangeQueue()
+    watcher = SiteWatcher(demo_copy.resolve(), changes.push)
+    watcher.start()
+    try:
+        folder = demo_copy / "content" / "articles"
+        target = folder / f"{SLUG}.yaml"
+        # vim: probe file, swap file, backup by rename, write, remove the rest
+        (folder / "4913").write_text("")
+        (folder / "4913").unlink()
+        (folder / f".{SLUG}.yaml.swp").write_bytes(b"swap")
+        os.rename(target, folder / f"{SLUG}.yaml~")
+        (folder / f"{SLUG}.yaml~").rename(folder / f"{SLUG}.yaml.tmp")  # a temp file...
+        os.rename(folder / f"{SLUG}.yaml.tmp", target)  # ...renamed into place
+        (folder / f".{SLUG}.yaml.swp").unlink()
+        (folder / f".#{SLUG}.yaml").symlink_to("nobody@host")  # an Emacs lock
+        assert changes.next_batch(timeout=WAIT) == {f"content/articles/{SLUG}.yaml"}
+
+        (demo_copy / "output" / "index.html").write_text("not ours to watch")
+        (demo_copy / "notes.txt").write_text("beside the site, not in it")
+        assert changes.next_batch(timeout=1.0) == set()
+
+        (demo_copy / "site.yaml").write_text((demo_copy / "site.yaml").read_text())
+        (demo_copy / "templates").mkdir()  # a folder made later is watched too
+        assert changes.next_batch(timeout=WAIT) == {"site.yaml", "templates"}
+        wait_until(lambda: "templates" in watcher._watches, what="a watch on templates/")
+        (demo_copy / "templates" / "page.html").write_text("{% extends 'base.html' %}")
+        assert changes.next_batch(timeout=WAIT) == {"templates/page.html"}
+    finally:
+        watcher.stop()
+        changes.close()
+    assert changes.next_batch() is None
