@@ -20,7 +20,7 @@ from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
 from .cache import CACHE_FILE, FORMAT, BuildCache, PageRecord, digest
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article
 from .render import SiteRenderer
 from .resolve import Analysis, Resolved, anchor_article, resolve
@@ -134,7 +134,14 @@ def build(site: Path, out: Path, search: bool = True) -> BuildResult:
     renderer = SiteRenderer(result.resolved, site)
     cache = BuildCache(analyses=result.analyses_used)
     with StagedOutput(out) as staged:
-        result.rendered, result.changed = write_pages(renderer, staged, previous, cache)
+        try:
+            result.rendered, result.changed = write_pages(renderer, staged, previous, cache)
+        except Exception as exc:  # a site's own template failed: report it like any content error
+            pos = template_error_pos(exc, site)
+            if pos is None:
+                raise
+            result.diagnostics.error(pos, template_error_message(exc))
+            return result
         staged.copy_tree(ASSETS, "assets")
         staged.copy_tree(site / "static")
         result.pages, result.reused = staged.written + staged.linked, staged.linked

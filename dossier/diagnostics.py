@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
 
 from .model import Pos
 
@@ -44,3 +47,30 @@ class Diagnostics:
 
     def extend(self, other: Diagnostics) -> None:
         self.items.extend(other.items)
+
+
+def template_error_pos(exc: BaseException, site: Path) -> Optional[Pos]:
+    """Where in the site's own templates a rendering error arose; None if not there.
+
+    Jinja2 maps compiled template code back to template file and line in
+    tracebacks (and syntax errors carry them), so the innermost frame in
+    SITE/templates is the line to blame.
+    """
+    templates = site.resolve() / "templates"
+    places = [(getattr(exc, "filename", None), getattr(exc, "lineno", None))]
+    places += [(f.filename, f.lineno) for f in reversed(traceback.extract_tb(exc.__traceback__))]
+    for filename, line in places:
+        if filename and Path(filename).resolve().is_relative_to(templates):
+            return Pos(Path(filename).resolve().relative_to(site.resolve()).as_posix(), line or 1)
+    if type(exc).__module__ == "jinja2.exceptions" and templates.is_dir() and any(templates.iterdir()):
+        return Pos("templates")  # a default template broke on something an override changed
+    return None
+
+
+def template_error_message(exc: BaseException) -> str:
+    detail = str(exc) or type(exc).__name__
+    if type(exc).__name__ == "TemplateNotFound":
+        detail = f"template not found: {detail}"
+    elif type(exc).__module__ != "jinja2.exceptions":
+        detail = f"{type(exc).__name__}: {detail}"
+    return f"template error: {detail}"
