@@ -1,0 +1,257 @@
+"""Stage 5, search: index the staged output with Pagefind.
+
+Runs on the staging folder before it is swapped in, so a failing index
+leaves the previous output as it was. The Pagefind binary (from the
+`pagefind-bin` package) reads the rendered pages; which pages and which
+parts of them count is said in the templates with data-pagefind-*
+attributes: articles, entities and free pages carry data-pagefind-body,
+index pages do not, so they never double a result. Claims have no page of
+their own: each gets a record whose URL is its mark in the article, with
+filters and metadata of its own. The bundle, with the pagefind.js that
+assets/search.js loads, is written to output/pagefind/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Callable, Optional
+
+from . import markup
+from .model import Article, Claim
+from .resolve import Resolved
+
+BUNDLE_DIR = "pagefind"
+IN_FLIGHT = 32  # records sent ahead of their answers: keeps the binary busy, memory flat
+CLAIM_WEIGHT = 10  # Pagefind's top weight; an h1 is 7, body text 1
+HINT = "install it with `pip install pagefind-bin`, or build with --no-search"
+
+Progress = Callable[[str], None]
+
+
+class SearchError(Exception):
+    """The search index could not be made: the binary is missing or failed."""
+
+
+@dataclass(frozen=True)
+class SearchStats:
+    pages: int
+    records: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"indexed {self.pages} pages and {self.records} claim records in {self.seconds:.2f} s"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A search record that is not a page of its own: HTML for Pagefind, and where it leads."""
+
+    url: str
+    html: str
+
+
+def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) -> SearchStats:
+    """Write a Pagefind bundle into stage/pagefind for the pages and claims staged there."""
+    progress = progress or _to_stderr
+    clock = time.perf_counter()
+    executable = find_binary()
+    d = resolved.dossier
+    progress(f"search: indexing {len(d.articles) + len(d.entities) + len(d.pages)} pages "
+             f"and {len(resolved.claims)} claims with {executable}")
+    try:
+        pages, records = asyncio.run(_index(executable, stage.resolve(), resolved, progress))
+    except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
+        raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
+    stats = SearchStats(pages, records, time.perf_counter() - clock)
+    progress(f"search: {stats}")
+    return stats
+
+
+def find_binary() -> Path:
+    """The Pagefind executable; PAGEFIND_BINARY_PATH overrides the packaged one."""
+    try:
+        from pagefind.service import get_executable
+    except ImportError:
+        raise SearchError("the pagefind package is not installed; "
+                          "install it with `pip install pagefind pagefind-bin`, or build with --no-search") from None
+    path = get_executable()
+    if path is None:
+        raise SearchError(f"the Pagefind binary was not found; {HINT}")
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise SearchError(f"the Pagefind binary {path} is missing or not executable; {HINT}")
+    return path
+
+
+# -- claim records -----------------------------------------------------------
+
+def claim_records(resolved: Resolved) -> list[Record]:
+    articles = {a.slug: a for a in resolved.dossier.articles}
+    return [claim_record(c, articles[c.article], resolved)
+            for c in sorted(resolved.claims.values(), key=lambda c: c.id)]
+
+
+def claim_record(c: Claim, article: Article, r: Resolved) -> Record:
+    """A claim as a small HTML document: the quote weighs most, then who and what."""
+    status = r.dossier.site.claim_status(c.status)
+    claimant = r.entities.get(c.claimant.id) if c.claimant else None
+    publisher = r.publisher_entity(article)
+    values = {
+        "kind": "claim",
+        "status": status.label if status else c.status,
+        "status_key": c.status,
+        "claimant": claimant.name if claimant else "",
+        "date": c.date.isoformat() if c.date else "",
+        "publisher": publisher.name if publisher else article.source.publisher,
+        "quote": c.selector.quote,
+    }
+    values = {k: v for k, v in values.items() if v}
+    filters = [k for k in ("kind", "status", "publisher") if k in values]
+    # Pagefind searches metadata too: the article's title or publisher there would
+    # make every claim match the words of its article's title, so they stay out.
+    meta = [k for k in ("kind", "status", "status_key", "claimant", "date") if k in values]
+    about = [r.entities[ref.id].name for ref in c.about if ref.id in r.entities]
+    body = [f'<p data-pagefind-weight="{CLAIM_WEIGHT}">{escape(c.selector.quote)}</p>']
+    body += [f"<p>Claimed by {escape(claimant.name)}</p>"] if claimant else []
+    body += [f"<p>About {escape(', '.join(about))}</p>"] if about else []
+    body += [markup.markdown(c.note)] if c.note.strip() else []
+    body += [f'<span data-pagefind-filter="tag[data-tag]" data-tag="{escape(t)}"></span>' for t in article.tags]
+    attrs = " ".join(f'data-{k}="{escape(v)}"' for k, v in values.items())
+    html = (f'<!doctype html><html lang="{escape(r.dossier.site.language)}"><body>'
+            f'<div data-pagefind-body {attrs} data-pagefind-filter="{_captures(filters)}" '
+            f'data-pagefind-meta="title[data-quote], {_captures(meta)}">{"".join(body)}</div></body></html>')
+    return Record(f"/articles/{c.article}/index.html#claim-{c.id}", html)
+
+
+def _captures(keys: list[str]) -> str:
+    """Pagefind's syntax for taking each key's value from a data- attribute."""
+    return ", ".join(f"{k}[data-{k}]" for k in keys)
+
+
+# -- talking to the binary -----------------------------------------------------
+
+async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> tuple[int, int]:
+    """Index the staged pages and the claims; returns (pages indexed, claim records)."""
+    from pagefind.index import IndexConfig
+
+    # Claim records are made on a thread while the binary reads the pages.
+    making = asyncio.get_running_loop().run_in_executor(None, claim_records, resolved)
+    service = _service_class()(executable)
+    try:
+        await service.launch()
+        config = IndexConfig(keep_index_url=True, force_language=resolved.dossier.site.language)
+        idx = await service.create_index(config)
+        clock = time.perf_counter()
+        files = (await idx.add_directory(str(stage)))["page_count"]
+        progress(f"search: read {files} HTML files in {time.perf_counter() - clock:.2f} s")
+        records = await making
+        await _add_records(idx, records, progress)
+        progress("search: writing the index to pagefind/")
+        await idx.write_files(str(stage / BUNDLE_DIR))
+    finally:
+        await service.stop()
+        await asyncio.gather(making, return_exceptions=True)
+    return _indexed_total(stage / BUNDLE_DIR) - len(records), len(records)
+
+
+async def _add_records(idx, records: list[Record], progress: Progress) -> None:
+    window = asyncio.Semaphore(IN_FLIGHT)
+    step = max(1000, len(records) // 10)
+    done = 0
+
+    async def add(record: Record) -> None:
+        nonlocal done
+        async with window:
+            await idx.add_html_file(content=record.html, url=record.url)
+        done += 1
+        if done % step == 0 or done == len(records):
+            progress(f"search: {done}/{len(records)} claim records added")
+
+    await asyncio.gather(*(add(r) for r in records))
+
+
+def _indexed_total(bundle: Path) -> int:
+    """Records in the written index (pages without data-pagefind-body are not among them)."""
+    entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+    return sum(language["page_count"] for language in entry["languages"].values())
+
+
+@functools.cache
+def _service_class():
+    from pagefind.service import PagefindService
+
+    class Service(PagefindService):
+        """The pagefind package's service, with a reader that keeps up.
+
+        The stock reader sleeps 0.1 s before each answer (ten records a
+        second) and waits forever if the binary dies; this one reads answers
+        as they come and fails every pending request when the binary stops.
+        """
+
+        def __init__(self, executable: Path):
+            super().__init__()
+            self._bin = executable
+
+        async def send(self, payload):
+            if self._poll_task.done():  # the binary has stopped: nobody would answer
+                raise SearchError("the Pagefind binary stopped before indexing finished")
+            try:
+                return await super().send(payload)
+            except ConnectionError:  # it died while we wrote to it
+                raise SearchError(f"the Pagefind binary stopped (exit status {await self._backend.wait()})") from None
+
+        async def _wait_for_responses(self) -> None:
+            try:
+                while True:
+                    self._deliver(await self._backend.stdout.readuntil(b","))
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+                code = await self._backend.wait()
+                reason = f"exit status {code}" if code else f"unreadable answer: {_describe(exc)}"
+                self._fail_all(SearchError(f"the Pagefind binary stopped ({reason})"))
+
+        def _deliver(self, chunk: bytes) -> None:
+            response = json.loads(base64.b64decode(chunk[:-1]))
+            payload = response.get("payload") or {}
+            message_id = response.get("message_id")
+            if message_id is None and payload.get("original_message"):
+                message_id = json.loads(payload["original_message"]).get("message_id")
+            future = self._responses.get(message_id)
+            if future is None or future.done():
+                return
+            if payload.get("type") == "Error":
+                future.set_exception(SearchError(f"Pagefind: {payload.get('message', 'unknown error')}"))
+            else:
+                future.set_result(payload)
+
+        def _fail_all(self, error: Exception) -> None:
+            for future in self._responses.values():
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # marks it seen: a request that failed to send never awaits it
+
+        async def stop(self) -> None:
+            if not hasattr(self, "_backend"):
+                return  # it never started
+            self._poll_task.cancel()
+            if self._backend.returncode is None:
+                self._backend.terminate()
+            await self._backend.wait()
+
+    return Service
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc.args[0]) if exc.args else ""
+    return text.strip() or type(exc).__name__
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
