@@ -32,6 +32,7 @@ from .resolve import Resolved
 BUNDLE_DIR = "pagefind"
 IN_FLIGHT = 32  # records sent ahead of their answers: keeps the binary busy, memory flat
 CLAIM_WEIGHT = 10  # Pagefind's top weight; an h1 is 7, body text 1
+STOP_GRACE = 120  # seconds the binary may take to finish writing once told to stop
 HINT = "install it with `pip install pagefind-bin`, or build with --no-search"
 
 Progress = Callable[[str], None]
@@ -238,12 +239,18 @@ def _service_class():
                     future.exception()  # marks it seen: a request that failed to send never awaits it
 
         async def stop(self) -> None:
+            """Let the binary finish and exit: its last writes may still be in flight
+            when it answers, so it is told to end (stdin closed), not killed."""
             if not hasattr(self, "_backend"):
                 return  # it never started
+            if not self._backend.stdin.is_closing():
+                self._backend.stdin.close()
+            try:
+                await asyncio.wait_for(self._backend.wait(), STOP_GRACE)
+            except asyncio.TimeoutError:
+                self._backend.kill()
+                await self._backend.wait()
             self._poll_task.cancel()
-            if self._backend.returncode is None:
-                self._backend.terminate()
-            await self._backend.wait()
 
     return Service
 
