@@ -67,9 +67,6 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2", ".woff": "font/woff", ".webmanifest": "application/manifest+json",
 }
 
-Say = Callable[[str], None]
-
-
 def say(line: str) -> None:
     print(line, flush=True)
 
@@ -85,9 +82,10 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     server, note = open_server(port)
     site = site.resolve()
     workdir = Path(tempfile.mkdtemp(prefix="dossier-serve-"))
-    room = WritingRoom(site, workdir, server, search)
     restore_sigterm = _sigterm_as_interrupt()
+    room = None
     try:
+        room = WritingRoom(site, workdir, server, search)
         if note:
             say(note)
         say(f"dossier: building {site} into {workdir} (removed on exit)")
@@ -100,7 +98,10 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the clean-up
         try:
-            room.stop()
+            if room:
+                room.stop()
+            else:
+                server.server_close()
             shutil.rmtree(workdir, ignore_errors=True)
         finally:
             signal.signal(signal.SIGINT, previous)
@@ -315,6 +316,10 @@ class Rebuilder:
         if errors:
             return self._failed(changed, lines, elapsed, errors)
         self._report_warnings(lines)
+        _, old_errors, had_good_build = self.live.snapshot()
+        if not (result.changed or _touches_static(changed) or old_errors or not had_good_build):
+            say(rebuilt_line(changed, result, elapsed) + "; no page changed")
+            return  # a save without an edit: no reason to disturb the reader
         say(rebuilt_line(changed, result, elapsed))
         self.live.succeeded()
         if self.indexer:
@@ -337,6 +342,11 @@ class Rebuilder:
             for line in warnings:
                 say_error(line)
         self._warnings = warnings
+
+
+def _touches_static(changed: set[str]) -> bool:
+    """Static files are copied on every build, so build() cannot say whether they changed."""
+    return any(p == "static" or p.startswith("static/") for p in changed)
 
 
 def rebuilt_line(changed: set[str], result: pipeline.BuildResult, elapsed: float) -> str:
@@ -536,6 +546,8 @@ class SearchIndexer:
         self._serial = itertools.count(1)
 
     def submit(self, out: Path, resolved) -> None:
+        if self._closed:
+            return
         snapshot = self.workdir / f"search-{next(self._serial)}"
         link_tree(out, snapshot)
         with self._cond:
@@ -564,7 +576,7 @@ class SearchIndexer:
     def run(self) -> None:
         while (job := self._next()) is not None:
             if not self._index(*job):
-                return
+                self.close()  # search cannot work this session; stop making snapshots for it
 
     def _index(self, snapshot: Path, resolved) -> bool:
         """Index one snapshot; False if search cannot work at all (no binary)."""

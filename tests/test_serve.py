@@ -229,6 +229,12 @@ def test_edit_break_and_fix_while_serving(served, demo_copy):
         hello = events.wait_for("hello")
         assert events.status_line.endswith("200 OK") and hello["ok"] is True
 
+        # A save without an edit changes nothing on the site: no reload.
+        since, seen = s.mark(), len(events.events)
+        sidecar(demo_copy).write_bytes(sidecar(demo_copy).read_bytes())
+        s.wait_for_line(rf"{SLUG}\.yaml changed; rebuilt 0 pages of \d+ in \d+ ms; no page changed", since)
+        assert [name for name, _ in events.events[seen:]] == []
+
         # An edit: the page changes and a reload event arrives; the terminal says what was rebuilt.
         since, seen = s.mark(), len(events.events)
         set_title(demo_copy, "Edited while serving")
@@ -288,6 +294,29 @@ def test_first_build_broken_then_fixed(served, demo_copy):
         events.wait_for("reload")
         body = s.get(ARTICLE)[2]
         assert title_html(demo_copy) in body and 'id="dossier-overlay"' not in body
+    finally:
+        events.close()
+
+
+def test_static_and_templates_made_while_serving_are_watched(served, demo_copy):
+    s = served("--no-search")
+    events = EventStream(s.port)
+    try:
+        events.wait_for("hello")
+        seen = len(events.events)
+        (demo_copy / "static").mkdir()
+        (demo_copy / "static" / "notes.txt").write_text("kept beside the dossier\n", encoding="utf-8")
+        events.wait_for("reload", since=seen)
+        status, headers, body = wait_until(lambda: (r := s.get("/notes.txt"))[0] == 200 and r, what="/notes.txt")
+        assert headers["content-type"] == "text/plain; charset=utf-8" and body == "kept beside the dossier\n"
+
+        seen = len(events.events)
+        (demo_copy / "templates").mkdir()
+        (demo_copy / "templates" / "page.html").write_text(
+            '{% extends "base.html" %}{% block content %}<p>Overridden while serving</p>{% endblock %}',
+            encoding="utf-8")
+        events.wait_for("reload", since=seen)
+        wait_until(lambda: "Overridden while serving" in s.get("/about/")[2], what="the new template in use")
     finally:
         events.close()
 
