@@ -1,0 +1,289 @@
+"""The machine-readable output: dossier.json and its schema, claims.csv,
+feed.xml, robots.txt, and the metadata (JSON-LD, OpenGraph) in every page."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO, run_cli
+from dossier.export import script_tag
+
+BASE = "https://example.org/kursk/"
+ATOM = "{http://www.w3.org/2005/Atom}"
+HOSTILE = "Ends </script><script>alert(1)</script> & <!-- here"
+LD_RE = re.compile(r'<script type="application/ld\+json">(.*?)</script>', re.S)
+
+
+def copy_demo(folder: Path, extra_site_yaml: str = "") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "site.yaml").write_text((REPO / "site.yaml").read_text("utf-8") + extra_site_yaml, "utf-8")
+    shutil.copytree(REPO / "content", folder / "content")
+    return folder
+
+
+def build(site: Path, out: Path) -> Path:
+    done = run_cli("build", str(site), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> tuple[Path, Path]:
+    """The demo with base_url set and one summary that tries to break out of a script."""
+    root = tmp_path_factory.mktemp("published")
+    site = copy_demo(root / "site", f"base_url: {BASE}\n")
+    sidecar = site / "content/articles/sbu-special-forces-haul.yaml"
+    text = re.sub(r"(?m)^summary: .*$", "summary: " + json.dumps(HOSTILE), sidecar.read_text("utf-8"))
+    sidecar.write_text(text, "utf-8")
+    return site, build(site, root / "out")
+
+
+@pytest.fixture(scope="module")
+def plain_build(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("plain")
+    return build(copy_demo(root / "site"), root / "out")
+
+
+def sidecar_claims(site: Path) -> dict[str, dict]:
+    claims = {}
+    for path in sorted((site / "content/articles").glob("*.yaml")):
+        for claim in yaml.safe_load(path.read_text("utf-8")).get("claims") or []:
+            claims[claim["id"]] = {**claim, "article": path.stem}
+    return claims
+
+
+def json_ld(html: str) -> list[dict]:
+    return [json.loads(block) for block in LD_RE.findall(html)]
+
+
+def nodes(blocks: list[dict]) -> list[dict]:
+    return [n for b in blocks for n in b.get("@graph", [b])]
+
+
+# -- dossier.json ------------------------------------------------------------
+
+def test_dossier_json_validates_against_the_published_schema(published):
+    _, out = published
+    data = json.loads((out / "dossier.json").read_text("utf-8"))
+    schema = json.loads((out / data["$schema"]).read_text("utf-8"))
+    assert schema == json.loads((REPO / "dossier/schema/dossier.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(data)] == []
+    assert data["version"].startswith("1.")
+    assert data["site"]["base_url"] == BASE
+
+
+def test_the_schema_rejects_what_it_should(published):
+    _, out = published
+    data = json.loads((out / "dossier.json").read_text("utf-8"))
+    validator = jsonschema.Draft202012Validator(json.loads((out / "dossier.schema.json").read_text("utf-8")))
+    broken = json.loads(json.dumps(data))
+    del broken["claims"][0]["status"]
+    broken["claims"][1]["rating"] = 9
+    broken["entities"][0]["id"] = "Not An Id"
+    broken["version"] = "2.0"
+    assert len(list(validator.iter_errors(broken))) == 4
+
+
+def test_dossier_json_round_trips_every_sidecar_claim(published):
+    site, out = published
+    data = json.loads((out / "dossier.json").read_text("utf-8"))
+    exported = {c["id"]: c for c in data["claims"]}
+    written = sidecar_claims(site)
+    assert exported.keys() == written.keys()
+    for cid, claim in written.items():
+        for key, value in claim.items():
+            value = value.isoformat() if isinstance(value, dt.date) else value
+            assert exported[cid][key] == value, (cid, key)
+        assert set(exported[cid]) - set(claim) <= {
+            "status", "status_label", "rating", "anchor", "footnote", "path", "url", "sidecar", "line"}
+        assert exported[cid]["url"] == BASE + exported[cid]["path"]
+        assert exported[cid]["path"].endswith("/index.html#claim-" + cid)
+
+
+def test_claim_anchors_in_dossier_json_exist_on_the_pages(published):
+    _, out = published
+    data = json.loads((out / "dossier.json").read_text("utf-8"))
+    for claim in data["claims"]:
+        page, anchor = claim["path"].split("#")
+        html = (out / page).read_text("utf-8")
+        assert f'id="{anchor}"' in html
+        assert f'id="fnref-{claim["id"]}"' in html
+    for article in data["articles"]:
+        numbers = [c["footnote"] for c in data["claims"] if c["article"] == article["slug"]]
+        assert numbers == list(range(1, len(numbers) + 1))
+
+
+def test_dossier_json_lists_entities_relations_and_statuses(published):
+    site, out = published
+    data = json.loads((out / "dossier.json").read_text("utf-8"))
+    syrsky = next(e for e in data["entities"] if e["id"] == "oleksandr-syrsky")
+    assert syrsky["file"] == "content/entities/people/oleksandr-syrsky.yaml"
+    assert {"from": "oleksandr-syrsky", "role": "directed", "to": "kursk-incursion"} in data["relations"]
+    ratings = {s["key"]: s["rating"] for s in data["site"]["claim_statuses"]}
+    assert ratings == {"unverified": 3, "corroborated": 4, "disputed": 2, "confirmed": 5, "refuted": 1}
+    entity_files = {p.stem for p in (site / "content/entities").rglob("*.yaml")}
+    assert {e["id"] for e in data["entities"]} == entity_files
+
+
+# -- claims.csv -------------------------------------------------------------
+
+def test_claims_csv_has_one_row_per_claim(published):
+    site, out = published
+    with open(out / "claims.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    written = sidecar_claims(site)
+    assert [r["id"] for r in rows] == [c["id"] for c in json.loads((out / "dossier.json").read_text())["claims"]]
+    for row in rows:
+        claim = written[row["id"]]
+        assert row["quote"] == claim["quote"]
+        assert row["status"] == claim.get("status", "unverified")
+        assert row["about"].split("; ") == (claim.get("about") or [""])
+        assert row["note"] == claim.get("note", "")
+        assert row["url"] == BASE + row["page"]
+
+
+# -- feed, robots, sitemap -----------------------------------------------------
+
+def test_atom_feed_lists_articles_with_absolute_links(published):
+    site, out = published
+    feed = ET.parse(out / "feed.xml").getroot()
+    assert feed.tag == f"{ATOM}feed"
+    assert feed.find(f"{ATOM}id").text == BASE
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == len(list((site / "content/articles").glob("*.yaml")))
+    for entry in entries:
+        href = entry.find(f"{ATOM}link[@rel='alternate']").get("href")
+        assert href.startswith(BASE + "articles/") and href.endswith("/index.html")
+        assert (out / href[len(BASE):]).is_file()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT00:00:00Z", entry.find(f"{ATOM}updated").text)
+    published = [getattr(e.find(f"{ATOM}published"), "text", "") for e in entries]
+    dated = [d for d in published if d]
+    assert published == sorted(dated, reverse=True) + [""] * (len(published) - len(dated)), "newest first, undated last"
+
+
+def test_robots_and_sitemap_point_at_the_published_site(published):
+    _, out = published
+    assert f"Sitemap: {BASE}sitemap.xml" in (out / "robots.txt").read_text()
+    urls = [loc.text for loc in ET.parse(out / "sitemap.xml").getroot().iter("{http://www.sitemaps.org/schemas/sitemap/0.9}loc")]
+    assert urls and all(u.startswith(BASE) and (out / u[len(BASE):]).is_file() for u in urls)
+
+
+def test_without_base_url_there_is_no_feed_and_no_absolute_link(plain_build):
+    out = plain_build
+    assert not (out / "feed.xml").exists() and not (out / "sitemap.xml").exists()
+    assert (out / "robots.txt").read_text() == "User-agent: *\nDisallow:\n"
+    assert (out / "dossier.json").is_file() and (out / "claims.csv").is_file()
+    home = (out / "index.html").read_text()
+    assert 'rel="canonical"' not in home and "feed.xml" not in home
+
+
+# -- metadata in the pages ----------------------------------------------------
+
+def test_every_page_has_title_description_canonical_opengraph_and_json_ld(published):
+    _, out = published
+    for path in sorted(out.rglob("*.html")):
+        rel = path.relative_to(out).as_posix()
+        if rel.startswith("pagefind/") or rel == "404.html":
+            continue
+        html = path.read_text("utf-8")
+        assert re.search(r"<title>[^<]+</title>", html), rel
+        assert re.search(r'<meta name="description" content="[^"]+">', html), rel
+        assert f'<link rel="canonical" href="{BASE}{rel}">' in html, rel
+        for prop in ("og:title", "og:description", "og:type", "og:url", "og:site_name"):
+            assert f'<meta property="{prop}" content="' in html, (rel, prop)
+        assert '<meta name="twitter:card" content="summary">' in html
+        assert json_ld(html), rel
+
+
+def test_article_json_ld_is_a_news_article_with_a_claim_review_per_claim(published):
+    site, out = published
+    data = json.loads((out / "dossier.json").read_text())
+    statuses = {s["key"]: s for s in data["site"]["claim_statuses"]}
+    entities = {e["id"]: e for e in data["entities"]}
+    for article in data["articles"]:
+        graph = nodes(json_ld((out / article["path"]).read_text("utf-8")))
+        news = [n for n in graph if n["@type"] == "NewsArticle"]
+        assert len(news) == 1 and news[0]["url"] == article["url"]
+        if article["source"].get("url"):
+            assert news[0]["isBasedOn"]["url"] == article["source"]["url"]
+        reviews = {n["claimReviewed"]: n for n in graph if n["@type"] == "ClaimReview"}
+        claims = [c for c in data["claims"] if c["article"] == article["slug"]]
+        assert len(reviews) == len(claims)
+        for claim in claims:
+            review = reviews[claim["quote"]]
+            assert review["url"] == claim["url"]
+            rating = review["reviewRating"]
+            assert rating["ratingValue"] == statuses[claim["status"]]["rating"]
+            assert (rating["bestRating"], rating["worstRating"]) == (5, 1)
+            assert rating["alternateName"] == statuses[claim["status"]]["label"]
+            item = review["itemReviewed"]
+            assert item["@type"] == "Claim"
+            if "claimant" in claim:
+                assert item["author"]["name"] == entities[claim["claimant"]]["name"]
+            if article["source"].get("url"):
+                assert item["appearance"]["url"] == article["source"]["url"]
+
+
+def test_entity_json_ld_has_its_type_and_same_as(published):
+    site, out = published
+    data = json.loads((out / "dossier.json").read_text())
+    kinds = {"person": "Person", "organization": "Organization", "place": "Place", "event": "Event"}
+    linked = 0
+    for entity in data["entities"]:
+        (node,) = nodes(json_ld((out / entity["path"]).read_text("utf-8")))
+        assert node["@type"] == kinds.get(entity["type"], "Thing")
+        assert node["name"] == entity["name"] and node["url"] == entity["url"]
+        assert node.get("sameAs", []) == entity.get("same_as", [])
+        linked += bool(entity.get("same_as"))
+    assert linked, "the demo should have entities with external links"
+
+
+def test_json_ld_cannot_be_broken_out_of(published):
+    _, out = published
+    html = (out / "articles/sbu-special-forces-haul/index.html").read_text("utf-8")
+    assert "alert(1)</script>" not in html
+    assert html.count("<script") == html.count("</script>")
+    (news,) = [n for n in nodes(json_ld(html)) if n["@type"] == "NewsArticle"]
+    assert news["description"] == HOSTILE
+
+
+def test_script_tag_escapes_markup_characters():
+    tag = script_tag({"a": "</script><b>&"})
+    assert "</script>" not in tag[:-len("</script>")] and "<b>" not in tag
+    assert json.loads(LD_RE.search(tag).group(1)) == {"a": "</script><b>&"}
+
+
+# -- the rating mapping in site.yaml --------------------------------------------
+
+def test_site_yaml_declares_ratings_and_rejects_bad_ones(tmp_path):
+    site = copy_demo(tmp_path / "site")
+    text = (site / "site.yaml").read_text("utf-8")
+    text = re.sub(r"(?m)^  disputed: \{label: Disputed\}$",
+                  "  disputed: {label: Disputed, rating: 2, alternate_name: Mixed}", text)
+    text = re.sub(r"(?m)^  refuted: \{label: Refuted\}$", "  refuted: {label: Refuted, rating: 7}", text)
+    (site / "site.yaml").write_text(text, "utf-8")
+    done = run_cli("check", str(site))
+    line = next(n for n, s in enumerate(text.splitlines(), 1) if "rating: 7" in s)
+    assert done.returncode == 1
+    assert re.search(rf"^site\.yaml:{line}:\d+: error: 'rating' must be a whole number from 1 \(false\) to 5 \(true\), found '7'$",
+                     done.stderr, re.M), done.stderr
+    (site / "site.yaml").write_text(text.replace("rating: 7", "rating: 1"), "utf-8")
+    out = build(site, tmp_path / "out")
+    statuses = json.loads((out / "dossier.json").read_text())["site"]["claim_statuses"]
+    assert {"key": "disputed", "label": "Disputed", "rating": 2, "alternate_name": "Mixed"} in statuses
+    disputed = next(c for c in json.loads((out / "dossier.json").read_text())["claims"] if c["status"] == "disputed")
+    review = next(n for n in nodes(json_ld((out / disputed["path"].split("#")[0]).read_text()))
+                  if n.get("claimReviewed") == disputed["quote"])
+    assert review["reviewRating"]["alternateName"] == "Mixed"

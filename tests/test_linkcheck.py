@@ -1,0 +1,133 @@
+"""`check` verifies every internal link and #fragment of the site it would build."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from conftest import REPO, run_cli
+from dossier.linkcheck import LinkChecker, check_folder
+
+
+def problems(pages: dict[str, str], files=(), base_url: str = "", later=()) -> list[tuple[str, int, int, str]]:
+    checker = LinkChecker(base_url, tuple(later))
+    for path, html in pages.items():
+        checker.add_page(path, html)
+    for path in files:
+        checker.add_file(path)
+    return sorted((p.page, p.line, p.col, p.url) for p in checker.check())
+
+
+def test_links_that_land_are_quiet():
+    pages = {
+        "index.html": '<a href="articles/a/index.html#claim-x">a</a><a href="#top" id="top">top</a>'
+                      '<link rel="stylesheet" href="assets/site.css"><a href="https://example.com/">out</a>'
+                      '<a href="mailto:x@example.com">mail</a><img src="data:image/png;base64,AAAA" alt="">'
+                      '<form action="search/index.html"></form><a href="search/index.html?q=kursk">q</a>',
+        "articles/a/index.html": "<mark id='claim-x'>x</mark><a href=../../index.html>home</a>"
+                                 '<img srcset="../../assets/a.png 1x, ../../assets/b.png 2x" alt="">',
+        "search/index.html": '<a href="../index.html#top">back</a>',
+    }
+    assert problems(pages, files=["assets/site.css", "assets/a.png", "assets/b.png"]) == []
+
+
+def test_each_kind_of_broken_link_is_found_with_its_position():
+    page = ("<p>\n"
+            '  <a href="missing/index.html">1</a>\n'
+            '<a href="other/">2</a> <a href="other/index.html#nowhere">3</a>\n'
+            '<a href="/other/index.html">4</a><a href="../../outside.html">5</a>\n'
+            '<a href="#not-here">6</a><img src="img/none.png" alt="">\n'
+            "</p>")
+    found = problems({"index.html": page, "other/index.html": "<h1 id='here'>x</h1>"})
+    assert found == [
+        ("index.html", 2, 3, "missing/index.html"),
+        ("index.html", 3, 1, "other/"),
+        ("index.html", 3, 24, "other/index.html#nowhere"),
+        ("index.html", 4, 1, "/other/index.html"),
+        ("index.html", 4, 34, "../../outside.html"),
+        ("index.html", 5, 1, "#not-here"),
+        ("index.html", 5, 26, "img/none.png"),
+    ]
+
+
+def test_a_folder_named_without_its_file_is_an_error_even_if_it_exists():
+    found = problems({"index.html": '<a href="other">x</a>', "other/index.html": ""})
+    assert found == [("index.html", 1, 1, "other")]
+
+
+def test_comments_scripts_and_text_are_not_links():
+    page = ('<!-- <a href="gone.html">old</a> -->'
+            '<script type="application/ld+json">{"url": "<a href=\\"gone.html\\">"}</script>'
+            "<p>write href=&quot;gone.html&quot; to link</p><title>a <a href=gone.html></title>")
+    assert problems({"index.html": page}) == []
+
+
+def test_entities_and_percent_escapes_are_decoded():
+    pages = {"index.html": '<a href="a%20b.html#caf%C3%A9">x</a><a href="q.html?a=1&amp;b=2">y</a>',
+             "a b.html": '<p id="café">z</p>', "q.html": ""}
+    assert problems(pages) == []
+
+
+def test_base_url_links_are_checked_as_internal():
+    base = "https://example.org/kursk/"
+    pages = {"404.html": f'<link rel="stylesheet" href="{base}assets/site.css"><a href="{base}index.html">home</a>'
+                         f'<a href="{base}gone/index.html">x</a><a href="https://example.org/elsewhere/">y</a>',
+             "index.html": f'<link rel="canonical" href="{base}index.html">'}
+    assert problems(pages, files=["assets/site.css"], base_url=base) == [("404.html", 1, 128, f"{base}gone/index.html")]
+
+
+def test_folders_generated_later_are_taken_on_trust():
+    page = '<script src="../pagefind/pagefind-ui.js"></script><a href="../pagefind/">x</a>'
+    assert problems({"search/index.html": page}, later=["pagefind/"]) == [("search/index.html", 1, 51, "../pagefind/")]
+
+
+def test_a_fresh_build_has_no_broken_link(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.yaml").write_text((REPO / "site.yaml").read_text() + "base_url: https://example.org/kursk/\n")
+    shutil.copytree(REPO / "content", site / "content")
+    done = run_cli("build", str(site), "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert check_folder(tmp_path / "out", "https://example.org/kursk/") == []
+    assert check_folder(tmp_path / "out") == []  # absolute links to base_url are not followed then
+
+
+def test_check_reports_broken_links_at_the_source_file(demo_copy):
+    assert run_cli("check", str(demo_copy)).returncode == 0
+    article = demo_copy / "content/articles/sbu-special-forces-haul.md"
+    lines = article.read_text("utf-8").splitlines()
+    lines.append("")
+    lines.append("See [the method](../../method/) and [a claim](../../claims/index.html#status-nope).")
+    article.write_text("\n".join(lines) + "\n", "utf-8")
+    about = demo_copy / "content/pages/about.md"
+    about.write_text(about.read_text("utf-8") + "\nMore [here](/articles/index.html).\n", "utf-8")
+    (demo_copy / "static/notes").mkdir(parents=True)
+    (demo_copy / "static/notes/index.html").write_text(
+        '<!doctype html>\n<html lang="en"><title>n</title>\n<p><a href="../nowhere.html">x</a></p></html>\n')
+    done = run_cli("check", str(demo_copy))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if ": error: " in line]
+    n = len(lines)
+    about_line = len(about.read_text("utf-8").splitlines())
+    assert errors == [
+        f"content/articles/sbu-special-forces-haul.md:{n}:18: error: the link '../../method/' names a folder: "
+        "name the file ('../../method/index.html'), or it breaks when the site is opened from disk",
+        f"content/articles/sbu-special-forces-haul.md:{n}:47: error: broken link "
+        "'../../claims/index.html#status-nope': claims/index.html has no element with id 'status-nope'",
+        f"content/pages/about.md:{about_line}:13: error: the link '/articles/index.html' starts with '/': it breaks "
+        "when the site is published under a sub-path or opened from disk; make it relative",
+        "static/notes/index.html:3:4: error: broken link '../nowhere.html': the site has no file nowhere.html",
+    ]
+    assert not (demo_copy / "output").exists(), "check writes nothing"
+
+
+def test_check_reports_links_of_custom_templates_at_the_built_page(demo_copy):
+    (demo_copy / "templates").mkdir()
+    claims = (REPO / "dossier/templates/claims.html").read_text("utf-8")
+    (demo_copy / "templates/claims.html").write_text(
+        claims.replace("{% block content %}", '{% block content %}\n<a href="{{ root }}tags/index.html">Tags</a>'))
+    done = run_cli("check", str(demo_copy))
+    assert done.returncode == 1
+    assert re.search(r"^output/claims/index\.html:\d+:1: error: broken link '\.\./tags/index\.html': "
+                     r"the site has no file tags/index\.html$", done.stderr, re.M), done.stderr
