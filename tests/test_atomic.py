@@ -1,0 +1,192 @@
+"""Nothing lost: a failed, killed or interrupted build leaves the previous output
+byte for byte as it was, and an output folder that would cost the user's work
+is refused (exit 2) with nothing deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fixtures.sitekit import BASIC, make_site, run, snapshot, write
+
+REPO = Path(__file__).resolve().parent.parent
+ARTICLES = 1500  # enough that writing pages takes seconds, so a signal lands mid-write
+
+
+def cli(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(REPO / "build.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+@pytest.fixture
+def big_site(tmp_path) -> Path:
+    site = make_site(tmp_path / "big")
+    text = "The North Bridge was closed on Monday, said Anna Kovač of the River Agency. " * 6
+    for i in range(ARTICLES):
+        write(site, f"content/articles/gen-{i:05d}.md", f"# Report {i}\n\n{text}\n\nMore about report {i}.\n")
+        write(site, f"content/articles/gen-{i:05d}.yaml",
+              f"title: Report {i}\nsource: {{published: 2024-01-{1 + i % 28:02d}}}\n"
+              f"claims:\n  - id: gen-{i}\n    quote: More about report {i}.\n")
+    return site
+
+
+@pytest.fixture
+def previous(tmp_path) -> Path:
+    """An output from the small fixture site: what every broken build must leave alone."""
+    out = tmp_path / "output"
+    code, _, err = run("build", str(BASIC), "-o", str(out), "--no-search")
+    assert code == 0, err
+    return out
+
+
+def staging_folders(out: Path) -> list[Path]:
+    return [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}") and p.is_dir()]
+
+
+def wait_until_writing(proc: subprocess.Popen, out: Path, timeout: float = 120) -> int:
+    """Block until the build's staging folder holds article pages; return how many."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the build ended before it could be interrupted: {proc.communicate()}"
+        for stage in staging_folders(out):
+            articles = stage / "articles"
+            written = sum(1 for _ in articles.glob("gen-*/index.html")) if articles.is_dir() else 0
+            if written >= 50:
+                return written
+        time.sleep(0.01)
+    raise AssertionError("the build never reached the write stage")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGINT"])
+def test_a_build_stopped_while_writing_leaves_the_old_output(big_site, previous, how):
+    before = snapshot(previous)
+    proc = cli("build", str(big_site), "-o", str(previous), "--no-search")
+    try:
+        written = wait_until_writing(proc, previous)
+        os.killpg(proc.pid, getattr(signal, how))  # the whole group, as a terminal's Ctrl-C or a kill would
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert written < ARTICLES, "the build had finished writing before the signal"
+    assert snapshot(previous) == before
+    if how == "SIGINT":
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr
+        assert "interrupted" in stderr
+        assert staging_folders(previous) == [], "an interrupted build removes its staging folder"
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    # The next build succeeds and sweeps up what a killed build left.
+    code, _, err = run("build", str(BASIC), "-o", str(previous), "--no-search")
+    assert code == 0, err
+    assert staging_folders(previous) == []
+    assert snapshot(previous) == before
+
+
+def test_a_build_with_content_errors_leaves_the_old_output(tmp_path, previous):
+    before = snapshot(previous)
+    site = make_site(tmp_path / "s", {"content/articles/beta-note.yaml": "title: [\n"})
+    code, _, err = run("build", str(site), "-o", str(previous), "--no-search")
+    assert code == 1
+    assert "nothing was written" in err
+    assert snapshot(previous) == before
+    assert staging_folders(previous) == []
+
+
+def test_a_template_failing_midway_leaves_the_old_output(tmp_path, previous):
+    before = snapshot(previous)
+    site = make_site(tmp_path / "s", {"templates/entity.html": "{{ e.name }}{{ e.no_such_field.x }}\n"})
+    code, _, err = run("build", str(site), "-o", str(previous), "--no-search")
+    assert code == 1
+    assert "templates/entity.html:1:1: error: template error:" in err
+    assert snapshot(previous) == before
+    assert staging_folders(previous) == []
+
+
+def test_check_writes_nothing(tmp_path):
+    site = make_site(tmp_path / "s")
+    before = snapshot(site)
+    code, stdout, _ = run("check", str(site))
+    assert code == 0
+    assert snapshot(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_a_successful_build_replaces_the_output_whole(tmp_path, previous):
+    (previous / "articles/stale-article").mkdir()
+    (previous / "articles/stale-article/index.html").write_text("old")
+    site = make_site(tmp_path / "s", {"content/articles/beta-note.md": None, "content/articles/beta-note.yaml": None})
+    code, _, err = run("build", str(site), "-o", str(previous), "--no-search")
+    assert code == 0, err
+    assert not (previous / "articles/stale-article").exists()
+    assert not (previous / "articles/beta-note").exists()
+    assert (previous / "articles/bridge-closed/index.html").is_file()
+
+
+# -- refusing an output folder ---------------------------------------------------------------
+
+@pytest.mark.parametrize("where", ["site", "parent", "content", "content/articles/out", "templates", "static/out"])
+def test_refuses_an_output_folder_that_holds_or_lies_in_the_users_work(tmp_path, where):
+    site = make_site(tmp_path / "s", {"templates/home.html": "{% extends 'base.html' %}\n", "static/robots.txt": "x"})
+    out = {"site": site, "parent": tmp_path}.get(where, site / where)
+    before, around = snapshot(site), sorted(p.name for p in tmp_path.iterdir())
+    code, stdout, stderr = run("build", str(site), "-o", str(out))
+    assert code == 2, stderr
+    assert stderr.startswith("dossier: error: refusing to write the output to ")
+    assert "Traceback" not in stderr
+    assert snapshot(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == around
+
+
+def test_refuses_a_folder_that_is_not_an_earlier_output(tmp_path):
+    out = tmp_path / "photos"
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"\xff\xd8 precious")
+    code, _, stderr = run("build", str(BASIC), "-o", str(out))
+    assert code == 2
+    assert "not empty and was not made by dossier" in stderr
+    assert (out / "holiday.jpg").read_bytes() == b"\xff\xd8 precious"
+    assert sorted(p.name for p in out.iterdir()) == ["holiday.jpg"]
+
+
+def test_refuses_a_file_as_output(tmp_path):
+    out = tmp_path / "notes.txt"
+    out.write_text("mine")
+    code, _, stderr = run("build", str(BASIC), "-o", str(out))
+    assert code == 2
+    assert out.read_text() == "mine"
+
+
+def test_an_empty_folder_is_fine(tmp_path):
+    out = tmp_path / "empty"
+    out.mkdir()
+    code, _, stderr = run("build", str(BASIC), "-o", str(out), "--no-search")
+    assert code == 0, stderr
+    assert (out / "index.html").is_file()
+
+
+def test_refusal_through_the_real_command_line(tmp_path):
+    site = make_site(tmp_path / "s")
+    before = snapshot(site)
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(site)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert snapshot(site) == before
+
+
+@pytest.mark.parametrize("args", [["bogus"], ["build", "--no-such-flag"], ["build", "/no/such/folder"],
+                                  ["check", "a", "b"], ["serve", "--port", "many"]])
+def test_usage_mistakes_exit_2_without_a_traceback(args):
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip()
