@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,14 @@ class Diagnostic:
         return f"{self.path}:{self.line}:{self.col}: {self.level}: {self.message}"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """A report holds one problem per line: line ends and other controls are shown escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 @dataclass
 class Diagnostics:
     """Collects every problem of a run so that all are reported at once."""
@@ -29,10 +38,10 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
 
     def error(self, pos: Pos, message: str) -> None:
-        self.items.append(Diagnostic(pos.path, pos.line, pos.col, "error", message))
+        self.items.append(Diagnostic(one_line(pos.path), pos.line, pos.col, "error", one_line(message)))
 
     def warning(self, pos: Pos, message: str) -> None:
-        self.items.append(Diagnostic(pos.path, pos.line, pos.col, "warning", message))
+        self.items.append(Diagnostic(one_line(pos.path), pos.line, pos.col, "warning", one_line(message)))
 
     @property
     def errors(self) -> list[Diagnostic]:

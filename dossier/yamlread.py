@@ -35,7 +35,8 @@ def describe(node: Node) -> str:
         return "a list"
     if node.tag == NULL_TAG:
         return "nothing"
-    return f"'{node.value}'"
+    value = node.value if len(node.value) <= 60 else node.value[:60] + "…"
+    return f"'{value}'"
 
 
 def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Optional[Node]:
