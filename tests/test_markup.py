@@ -1,0 +1,121 @@
+"""Stage 3's Markdown: notes, descriptions and pages to safe HTML; article bodies woven with marks."""
+
+from __future__ import annotations
+
+import pytest
+
+from dossier import anchor, markup
+from dossier.model import Article, Span
+from fixtures.htmltree import parse
+
+
+def body_html(text: str, spans=(), fmt: str = "md") -> str:
+    tokens = anchor.parse(Article("a", "A", text, fmt, "a.md", "a.yaml"))
+    rt = anchor.reader_text(tokens)
+    numbers = {s.key: n for n, s in enumerate(sorted((s for s in spans if s.kind == "claim"), key=lambda s: s.start), 1)}
+    return markup.render_body(tokens, rt, list(spans), lambda e: f"../../entities/{e}/index.html", numbers.__getitem__)
+
+
+def claim(rt_text: str, quote: str, key: str = "c", occurrence: int = 0) -> Span:
+    start = -1
+    for _ in range(occurrence + 1):
+        start = rt_text.index(quote, start + 1)
+    return Span(start, start + len(quote), "claim", key, f"claim-{key}", "unverified")
+
+
+def reader(text: str) -> str:
+    return anchor.reader_text(anchor.parse(Article("a", "A", text, "md", "a.md", "a.yaml"))).raw
+
+
+def test_markdown_keeps_ordinary_formatting():
+    html = markup.markdown("Some *em*, **strong**, `code`, [a link](https://example.org/x) and\n\n- a\n- b\n")
+    tree = parse(html)
+    assert tree.find("em").text() == "em" and tree.find("strong").text() == "strong"
+    assert tree.find("code").text() == "code"
+    assert tree.find("a").get("href") == "https://example.org/x"
+    assert [li.text() for li in tree.find_all("li")] == ["a", "b"]
+
+
+def test_relative_links_in_pages_survive():
+    tree = parse(markup.markdown("See [the bridge](../entities/north-bridge/index.html)."))
+    assert tree.find("a").get("href") == "../entities/north-bridge/index.html"
+
+
+def test_table_alignment_is_a_class_not_a_style():
+    tree = parse(markup.markdown("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |\n"))
+    cells = tree.find_all("td")
+    assert [c.get("class") for c in cells] == ["align-left", "align-center", "align-right"]
+    assert all("style" not in c.attrs for c in tree.iter())
+
+
+@pytest.mark.parametrize("dangerous", [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<iframe src='https://evil.example/'></iframe>",
+    "[x](javascript:alert(1))",
+    "<a href='javascript:alert(1)'>x</a>",
+    "<a href='  JaVaScRiPt:alert(1)'>x</a>",
+    "<p style='background:red' onclick='alert(1)'>x</p>",
+    "<svg onload=alert(1)></svg>",
+    "<object data='x'></object><embed src='x'>",
+    "<form action='https://evil.example/'><input name=q></form>",
+    "<base href='https://evil.example/'>",
+    "<meta http-equiv=refresh content='0;url=https://evil.example/'>",
+    "<style>body{display:none}</style>",
+    "<a href='data:text/html,<script>alert(1)</script>'>x</a>",
+])
+def test_markdown_output_is_sanitized(dangerous):
+    tree = parse(markup.markdown(f"Before {dangerous} after."))
+    for e in tree.iter():
+        assert e.tag not in {"script", "iframe", "svg", "object", "embed", "form", "input", "base", "meta", "style"}
+        assert not [a for a in e.attrs if a.startswith("on") or a == "style"]
+        for attr in ("href", "src", "action"):
+            assert not (e.get(attr) or "").strip().lower().startswith(("javascript:", "data:")), e.attrs
+    assert "Before" in tree.text() and "after." in tree.text()
+
+
+def test_body_claim_marks_and_footnote_reference():
+    text = "The bridge had *serious* damage, it said."
+    html = body_html(text, [claim(reader(text), "had serious damage")])
+    tree = parse(html)
+    marks = tree.find_all("mark")
+    assert [m.text() for m in marks] == ["had ", "serious", " damage"]
+    assert marks[0].get("id") == "claim-c" and all(m.get("data-claim") == "c" for m in marks)
+    [sup] = tree.find_all("sup")
+    assert sup.find("a").get("href") == "#fn-c" and sup.text() == "1"
+
+
+def test_quote_inside_code_block_is_marked_inside_pre():
+    text = "Intro.\n\n```\nlog line one\nlog line two\n```\n"
+    tree = parse(body_html(text, [claim(reader(text), "line two")]))
+    mark = tree.find("mark")
+    assert mark.text() == "line two"
+    assert [a.tag for a in mark.ancestors()][:2] == ["code", "pre"]
+
+
+def test_image_alt_and_raw_html_are_not_reader_text():
+    assert "alt words" not in reader("See ![alt words](https://example.org/i.png) here.")
+    assert "hidden" not in reader("<div>\nhidden\n</div>\n\nShown.\n")
+
+
+def test_mentions_inside_a_claim_and_claims_outside_mentions():
+    text = "Then Anna Kovač spoke."
+    rt = reader(text)
+    a = rt.index("Anna Kovač")
+    spans = [Span(a, a + len("Anna Kovač"), "mention", "anna-kovac", "m-1"), claim(rt, "Then Anna Kovač spoke")]
+    tree = parse(body_html(text, spans))
+    mark = tree.find("mark")
+    link = mark.find("a", class_="mention")
+    assert link.get("href") == "../../entities/anna-kovac/index.html" and link.text() == "Anna Kovač"
+
+
+def test_plain_text_is_escaped_into_paragraphs():
+    tree = parse(body_html("One <b>bold</b> &amp; line\nstill one.\n\nTwo.", fmt="txt"))
+    assert [p.text() for p in tree.find_all("p")] == ["One <b>bold</b> &amp; line\nstill one.", "Two."]
+    assert tree.find("b") is None
+
+
+def test_body_html_is_sanitized_too():
+    tree = parse(body_html("Text <script>alert(1)</script> <img src=x onerror=alert(1)> more."))
+    assert tree.find("script") is None
+    assert all(not [a for a in e.attrs if a.startswith("on")] for e in tree.iter())
