@@ -16,25 +16,20 @@ import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
 from .diagnostics import Diagnostics
 from .model import Pos
 
-# A comment, a raw-text element (skipped whole, its opening tag kept) or a tag.
-# Attribute values may hold '>' when quoted.
-_ATTRS = r"((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)"
-MARKUP_RE = re.compile(
-    r"<!--.*?-->"
-    r"|<(script|style|textarea|title)\b" + _ATTRS + r">.*?</\1\s*>"
-    r"|<([a-zA-Z][a-zA-Z0-9-]*)" + _ATTRS + r">",
-    re.S | re.I,
-)
-ATTR_RE = re.compile(r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+# What is not markup: comments, and the text of raw-text elements (a JSON-LD
+# script, a style sheet); their opening tags stay, a script's src counts.
+SKIP_RE = re.compile(r"<!--.*?-->|<(script|style|textarea|title)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
+# The attributes looked at, wherever they are; those outside a tag are dropped.
+ATTR_RE = re.compile(r"""\s(id|name|href|src|srcset|action|poster|data)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
+                     re.I)
+TAG_NAME_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
 URL_ATTRS = frozenset({"href", "src", "action", "poster", "data"})
-# Most tags have none of the attributes looked at: skip them cheaply.
-WANTED_RE = re.compile(r"(?:\bid|\bname|href|src|srcset|action|poster|\bdata)\s*=", re.I)
 SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 OUTPUT_LABEL = "output"
 
@@ -62,23 +57,28 @@ def _unescape(value: str) -> str:
     return html.unescape(value) if "&" in value else value
 
 
-def scan(html_text: str) -> Iterable[tuple[int, int, str, dict[str, str]]]:
-    """Each tag of a page: (line, col, name, attributes); comments and raw text skipped."""
+def scan(html_text: str) -> Iterator[tuple[int, int, str, str, str]]:
+    """Each wanted attribute of a page's tags: (line, col of its tag, tag, attribute, value)."""
+    skips = [m.span(2) if m.group(1) else m.span() for m in SKIP_RE.finditer(html_text)]
+    skip = 0
     line, last = 1, 0
-    for m in MARKUP_RE.finditer(html_text):
-        name, attrs = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
-        if name is None or not attrs or not WANTED_RE.search(attrs):
-            continue  # a comment, or nothing to look at
-        line += html_text.count("\n", last, m.start())
-        last = m.start()
-        col = m.start() - html_text.rfind("\n", 0, m.start())
-        values = {}
-        for a in ATTR_RE.finditer(attrs or ""):
-            key = a.group(1).lower()
-            if key not in values:
-                raw = next((g for g in a.group(2, 3, 4) if g is not None), "")
-                values[key] = _unescape(raw)
-        yield line, col, name.lower(), values
+    for m in ATTR_RE.finditer(html_text):
+        at = m.start()
+        while skip < len(skips) and skips[skip][1] <= at:
+            skip += 1
+        if skip < len(skips) and skips[skip][0] <= at:
+            continue  # in a comment or a script's text
+        tag_start = html_text.rfind("<", 0, at)
+        if tag_start < 0 or html_text.rfind(">", tag_start, at) >= 0:
+            continue  # in text, not in a tag
+        tag = TAG_NAME_RE.match(html_text, tag_start)
+        if tag is None:
+            continue
+        line += html_text.count("\n", last, tag_start)
+        last = tag_start
+        col = tag_start - html_text.rfind("\n", 0, tag_start)
+        value = next(g for g in m.group(2, 3, 4) if g is not None)
+        yield line, col, tag.group(1).lower(), m.group(1).lower(), _unescape(value)
 
 
 class LinkChecker:
@@ -104,16 +104,15 @@ class LinkChecker:
         self.files.add(path)
         ids: set[str] = set()
         seen: set[str] = set()
-        for line, col, tag, attrs in scan(html_text):
-            if "id" in attrs:
-                ids.add(attrs["id"])
-            if tag == "a" and "name" in attrs:
-                ids.add(attrs["name"])
-            for key in URL_ATTRS & attrs.keys():
-                self._link(path, line, col, attrs[key], seen)
-            for candidate in attrs.get("srcset", "").split(","):
-                if candidate.strip():
-                    self._link(path, line, col, candidate.split()[0], seen)
+        for line, col, tag, attr, value in scan(html_text):
+            if attr == "id" or (attr == "name" and tag == "a"):
+                ids.add(value)
+            elif attr in URL_ATTRS:
+                self._link(path, line, col, value, seen)
+            elif attr == "srcset":
+                for candidate in value.split(","):
+                    if candidate.strip():
+                        self._link(path, line, col, candidate.split()[0], seen)
         self.ids[path] = ids
 
     def _link(self, page: str, line: int, col: int, url: str, seen: set[str]) -> None:

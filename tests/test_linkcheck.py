@@ -117,7 +117,7 @@ def test_check_reports_broken_links_at_the_source_file(demo_copy):
         "'../../claims/index.html#status-nope': claims/index.html has no element with id 'status-nope'",
         f"content/pages/about.md:{about_line}:13: error: the link '/articles/index.html' starts with '/': it breaks "
         "when the site is published under a sub-path or opened from disk; make it relative",
-        "static/notes/index.html:3:4: error: broken link '../nowhere.html': the site has no file nowhere.html",
+        "static/notes/index.html:3:13: error: broken link '../nowhere.html': the site has no file nowhere.html",
     ]
     assert not (demo_copy / "output").exists(), "check writes nothing"
 
