@@ -134,3 +134,14 @@ def test_nothing_runs_and_the_csp_holds_in_a_browser(out, page, http_root, path)
     assert dialogs == []
     assert violations == []
     assert page.evaluate("typeof window.__pwned") == "undefined"
+
+
+def test_data_files_stay_well_formed(out):
+    import xml.etree.ElementTree as ET
+
+    for name in ("feed.xml", "sitemap.xml"):
+        if (out / name).exists():
+            ET.parse(out / name)  # raises on markup that broke out of its element
+    if (out / "dossier.json").exists():
+        data = json.loads((out / "dossier.json").read_text("utf-8"))
+        assert "<script>alert('article-title')</script>" in json.dumps(data, ensure_ascii=False)
