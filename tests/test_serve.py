@@ -163,6 +163,14 @@ def sidecar(site: Path, slug: str = SLUG) -> Path:
     return site / "content" / "articles" / f"{slug}.yaml"
 
 
+def save(path: Path, content: str | bytes) -> None:
+    """Save as editors do: a hidden temporary file renamed over the old one, in one step."""
+    temp = path.with_name(f".{path.name}.saving")
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
 def title_html(site: Path) -> str:
     """The article's title as its page shows it (escaped as Jinja2 does)."""
     title = re.search(r"(?m)^title: (.*)$", sidecar(site).read_text(encoding="utf-8")).group(1)
@@ -172,7 +180,7 @@ def title_html(site: Path) -> str:
 def set_title(site: Path, title: str) -> None:
     path = sidecar(site)
     text = re.sub(r"(?m)^title: .*$", f"title: {title}", path.read_text(encoding="utf-8"), count=1)
-    path.write_text(text, encoding="utf-8")
+    save(path, text)
 
 
 # -- serving ----------------------------------------------------------------------
@@ -231,7 +239,7 @@ def test_edit_break_and_fix_while_serving(served, demo_copy):
 
         # A save without an edit changes nothing on the site: no reload.
         since, seen = s.mark(), len(events.events)
-        sidecar(demo_copy).write_bytes(sidecar(demo_copy).read_bytes())
+        save(sidecar(demo_copy), sidecar(demo_copy).read_bytes())
         s.wait_for_line(rf"{SLUG}\.yaml changed; rebuilt 0 pages of \d+ in \d+ ms; no page changed", since)
         assert [name for name, _ in events.events[seen:]] == []
 
@@ -249,7 +257,7 @@ def test_edit_break_and_fix_while_serving(served, demo_copy):
         since, seen = s.mark(), len(events.events)
         path = sidecar(demo_copy)
         good = path.read_text(encoding="utf-8")
-        path.write_text(good.replace("title: Edited while serving", "title: [Edited while serving"), encoding="utf-8")
+        save(path, good.replace("title: Edited while serving", "title: [Edited while serving"))
         errors = events.wait_for("errors", since=seen)["errors"]
         assert errors and all(re.match(r"^\S+:\d+:\d+: error: ", e) for e in errors), errors
         assert any(e.startswith(f"content/articles/{SLUG}.yaml:") for e in errors), errors
@@ -270,7 +278,7 @@ def test_edit_break_and_fix_while_serving(served, demo_copy):
 
         # Fixed: reload, no overlay, the new text.
         seen = len(events.events)
-        path.write_text(good.replace("title: Edited while serving", "title: Fixed while serving"), encoding="utf-8")
+        save(path, good.replace("title: Edited while serving", "title: Fixed while serving"))
         events.wait_for("reload", since=seen)
         body = s.get(ARTICLE)[2]
         assert "Fixed while serving" in body and 'id="dossier-overlay"' not in body
@@ -290,7 +298,7 @@ def test_first_build_broken_then_fixed(served, demo_copy):
     events = EventStream(s.port)
     try:
         events.wait_for("errors")
-        path.write_text(good, encoding="utf-8")
+        save(path, good)
         events.wait_for("reload")
         body = s.get(ARTICLE)[2]
         assert title_html(demo_copy) in body and 'id="dossier-overlay"' not in body
@@ -305,16 +313,15 @@ def test_static_and_templates_made_while_serving_are_watched(served, demo_copy):
         events.wait_for("hello")
         seen = len(events.events)
         (demo_copy / "static").mkdir()
-        (demo_copy / "static" / "notes.txt").write_text("kept beside the dossier\n", encoding="utf-8")
+        save(demo_copy / "static" / "notes.txt", "kept beside the dossier\n")
         events.wait_for("reload", since=seen)
         status, headers, body = wait_until(lambda: (r := s.get("/notes.txt"))[0] == 200 and r, what="/notes.txt")
         assert headers["content-type"] == "text/plain; charset=utf-8" and body == "kept beside the dossier\n"
 
         seen = len(events.events)
         (demo_copy / "templates").mkdir()
-        (demo_copy / "templates" / "page.html").write_text(
-            '{% extends "base.html" %}{% block content %}<p>Overridden while serving</p>{% endblock %}',
-            encoding="utf-8")
+        save(demo_copy / "templates" / "page.html",
+             '{% extends "base.html" %}{% block content %}<p>Overridden while serving</p>{% endblock %}')
         events.wait_for("reload", since=seen)
         wait_until(lambda: "Overridden while serving" in s.get("/about/")[2], what="the new template in use")
     finally:
@@ -357,10 +364,10 @@ def test_one_article_edit_rebuilds_a_bounded_set(tmp_path, demo_copy, served):
     assert all_per_item - connected, "the demo must have pages with no tie to the edited article"
 
     # serve reports the same work for the same edit.
-    path.write_text(good, encoding="utf-8")
+    save(path, good)
     s = served("--no-search")
     since = s.mark()
-    path.write_text(re.sub(r"(?m)^summary: .*$", "summary: A one-line edit.", good), encoding="utf-8")
+    save(path, re.sub(r"(?m)^summary: .*$", "summary: A one-line edit.", good))
     line = s.wait_for_line(rf"{SLUG}\.yaml changed; rebuilt (\d+) pages? \((.*)\) of (\d+) in", since)
     assert int(line.group(1)) == len(rendered)
     assert int(line.group(3)) == len(result.rendered) + result.reused
@@ -387,14 +394,14 @@ def test_browser_reloads_by_itself_and_keeps_its_place(served, demo_copy, page):
     page.evaluate("window.__notReloaded = true")
     path = sidecar(demo_copy)
     good = path.read_text(encoding="utf-8")
-    path.write_text(good.replace("title: Seen", "title: [Seen"), encoding="utf-8")
+    save(path, good.replace("title: Seen", "title: [Seen"))
     overlay = page.wait_for_selector("#dossier-overlay", timeout=WAIT * 1000)
     assert re.search(rf"content/articles/{SLUG}\.yaml:\d+:\d+: error: ", overlay.inner_text())
     assert overlay.is_visible()
     assert page.evaluate("window.__notReloaded") is True
 
     # Fixed: reloaded, the overlay gone, still in place.
-    path.write_text(good.replace("title: Seen", "title: Mended, seen"), encoding="utf-8")
+    save(path, good.replace("title: Seen", "title: Mended, seen"))
     page.wait_for_function("() => document.querySelector('h1').textContent.includes('Mended, seen')",
                            timeout=WAIT * 1000)
     assert page.query_selector("#dossier-overlay") is None
@@ -415,8 +422,7 @@ def test_search_follows_rebuilds(served, demo_copy, page):
 
     since = s.mark()
     text = demo_copy / "content" / "articles" / f"{SLUG}.md"
-    text.write_text(text.read_text(encoding="utf-8") + "\nA quetzalcoatlus was not among the prisoners.\n",
-                    encoding="utf-8")
+    save(text, text.read_text(encoding="utf-8") + "\nA quetzalcoatlus was not among the prisoners.\n")
     s.wait_for_line(r"search index updated", since)
     page.goto(s.url)  # a fresh page: Pagefind fetches the new index
     assert page.evaluate(query, "quetzalcoatlus") >= 1
