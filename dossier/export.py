@@ -91,7 +91,8 @@ def dossier_data(resolved: Resolved) -> dict:
         "site": _compact({
             "title": site.title, "description": site.description, "language": site.language,
             "base_url": site.base_url,
-            "entity_types": [{"key": t.key, "label": t.label, "plural": t.plural} for t in site.entity_types],
+            "entity_types": [{"key": t.key, "label": t.label, "plural": t.plural, "schema": schema_type(site, t.key)}
+                             for t in site.entity_types],
             "claim_statuses": [_status_data(s) for s in site.claim_statuses],
         }),
         "articles": [_article_data(a, resolved) for a in ordered_articles(resolved)],
@@ -123,6 +124,12 @@ def _article_data(a: Article, resolved: Resolved) -> dict:
                                "prefix": m.selector.prefix, "suffix": m.selector.suffix}) for m in a.mentions],
         "claims": list(analysis.footnotes) if analysis else [c.id for c in a.claims],
     })
+
+
+def schema_type(site: Site, key: str) -> str:
+    """The schema.org type of an entity type: as site.yaml says, else by its key, else Thing."""
+    declared = site.entity_type(key)
+    return (declared.schema if declared else "") or SCHEMA_TYPES.get(key, "Thing")
 
 
 def same_as(entity: Entity) -> list[str]:
@@ -283,7 +290,7 @@ class LinkedData:
         return {"@type": "Organization", "name": self.site.title, "url": self.link(root, "index.html")}
 
     def entity_node(self, root: str, e: Entity, full: bool = False) -> dict:
-        node = {"@type": SCHEMA_TYPES.get(e.type, "Thing"), "@id": self.link(root, entity_path(e.id) + "#entity"),
+        node = {"@type": schema_type(self.site, e.type), "@id": self.link(root, entity_path(e.id) + "#entity"),
                 "name": e.name, "url": self.link(root, entity_path(e.id))}
         if full:
             node.update(_compact({"alternateName": list(e.aliases), "description": plain(e.description)}))

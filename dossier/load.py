@@ -191,9 +191,19 @@ def _declared(m: MapReader, key: str, fields) -> list[tuple[str, MapReader]]:
 
 def _entity_types(m: MapReader) -> tuple[EntityType, ...]:
     return tuple(
-        EntityType(name, e.text("label") or name.capitalize(), e.text("plural") or (e.text("label") or name.capitalize()) + "s")
-        for name, e in _declared(m, "entity_types", ("label", "plural"))
+        EntityType(name, e.text("label") or name.capitalize(), e.text("plural") or (e.text("label") or name.capitalize()) + "s",
+                   _schema_type(e))
+        for name, e in _declared(m, "entity_types", ("label", "plural", "schema"))
     )
+
+
+def _schema_type(e: MapReader) -> str:
+    """The schema.org type an entity type stands for in JSON-LD, e.g. Organization."""
+    raw = e.text("schema")
+    if raw and not re.fullmatch(r"[A-Z][A-Za-z]*", raw):
+        e.diags.error(e.value_pos("schema"), f"'schema' must be a schema.org type such as Organization or Person, found '{raw}'")
+        return ""
+    return raw
 
 
 def _claim_statuses(m: MapReader) -> tuple[ClaimStatus, ...]:

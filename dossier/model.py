@@ -53,6 +53,7 @@ class EntityType:
     key: str
     label: str
     plural: str
+    schema: str = ""  # its schema.org type in JSON-LD (Person, Organization, ...); "" = by key, else Thing
 
 
 @dataclass(frozen=True)

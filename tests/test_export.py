@@ -239,11 +239,13 @@ def test_article_json_ld_is_a_news_article_with_a_claim_review_per_claim(publish
 def test_entity_json_ld_has_its_type_and_same_as(published):
     site, out = published
     data = json.loads((out / "dossier.json").read_text())
-    kinds = {"person": "Person", "organization": "Organization", "place": "Place", "event": "Event"}
+    kinds = {t["key"]: t["schema"] for t in data["site"]["entity_types"]}
+    assert kinds == {"person": "Person", "organization": "Organization", "place": "Place", "event": "Event",
+                     "unit": "Organization"}  # the demo's site.yaml says units are organizations
     linked = 0
     for entity in data["entities"]:
         (node,) = nodes(json_ld((out / entity["path"]).read_text("utf-8")))
-        assert node["@type"] == kinds.get(entity["type"], "Thing")
+        assert node["@type"] == kinds[entity["type"]]
         assert node["name"] == entity["name"] and node["url"] == entity["url"]
         assert node.get("sameAs", []) == entity.get("same_as", [])
         linked += bool(entity.get("same_as"))
@@ -286,3 +288,21 @@ def test_site_yaml_declares_ratings_and_rejects_bad_ones(tmp_path):
     review = next(n for n in nodes(json_ld((out / disputed["path"].split("#")[0]).read_text()))
                   if n.get("claimReviewed") == disputed["quote"])
     assert review["reviewRating"]["alternateName"] == "Mixed"
+
+
+def test_entity_types_may_name_their_schema_org_type(tmp_path):
+    site = copy_demo(tmp_path / "site")
+    text = (site / "site.yaml").read_text("utf-8")
+    text = re.sub(r"(?m)^  unit: .*$", "  unit: {label: Military unit, plural: Military units, schema: military unit}", text)
+    (site / "site.yaml").write_text(text, "utf-8")
+    done = run_cli("check", str(site))
+    line = next(n for n, s in enumerate(text.splitlines(), 1) if s.startswith("  unit:"))
+    assert done.returncode == 1
+    assert re.search(rf"^site\.yaml:{line}:\d+: error: 'schema' must be a schema.org type such as Organization "
+                     r"or Person, found 'military unit'$", done.stderr, re.M), done.stderr
+    (site / "site.yaml").write_text(re.sub(r"(?m)^  unit: .*$", "  unit: {label: Military unit}", text), "utf-8")
+    out = build(site, tmp_path / "out")
+    kinds = {t["key"]: t["schema"] for t in json.loads((out / "dossier.json").read_text())["site"]["entity_types"]}
+    assert kinds["unit"] == "Thing" and kinds["person"] == "Person"
+    (node,) = nodes(json_ld((out / "entities/akhmat-unit/index.html").read_text("utf-8")))
+    assert node["@type"] == "Thing"
