@@ -32,7 +32,9 @@ from .resolve import Resolved
 BUNDLE_DIR = "pagefind"
 IN_FLIGHT = 32  # records sent ahead of their answers: keeps the binary busy, memory flat
 CLAIM_WEIGHT = 10  # Pagefind's top weight; an h1 is 7, body text 1
-STOP_GRACE = 120  # seconds the binary may take to finish writing once told to stop
+LARGE = 1000  # pages and claims from which progress is shown even in a log
+STOP_GRACE = 120  # seconds the binary may take to finish writing
+SETTLE_POLL = 0.05  # seconds between two looks at the files being written
 HINT = "install it with `pip install pagefind-bin`, or build with --no-search"
 
 Progress = Callable[[str], None]
@@ -61,19 +63,28 @@ class Record:
 
 
 def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) -> SearchStats:
-    """Write a Pagefind bundle into stage/pagefind for the pages and claims staged there."""
-    progress = progress or _to_stderr
+    """Write a Pagefind bundle into stage/pagefind for the pages and claims staged there.
+
+    Every line of progress goes to `progress`; by default the last one (the
+    counts and the time) always goes to stderr, the others only on a
+    terminal or for a large dossier.
+    """
     clock = time.perf_counter()
     executable = find_binary()
     d = resolved.dossier
-    progress(f"search: indexing {len(d.articles) + len(d.entities) + len(d.pages)} pages "
-             f"and {len(resolved.claims)} claims with {executable}")
+    pages = len(d.articles) + len(d.entities) + len(d.pages)
+    if progress is None:
+        progress = _to_stderr if sys.stderr.isatty() or pages + len(resolved.claims) >= LARGE else _ignore
+        report = _to_stderr
+    else:
+        report = progress
+    progress(f"search: indexing {pages} pages and {len(resolved.claims)} claims with {executable}")
     try:
         pages, records = asyncio.run(_index(executable, stage.resolve(), resolved, progress))
     except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
         raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
     stats = SearchStats(pages, records, time.perf_counter() - clock)
-    progress(f"search: {stats}")
+    report(f"search: {stats}")
     return stats
 
 
@@ -157,6 +168,7 @@ async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Pr
         await _add_records(idx, records, progress)
         progress("search: writing the index to pagefind/")
         await idx.write_files(str(stage / BUNDLE_DIR))
+        await _settled(stage / BUNDLE_DIR)
     finally:
         await service.stop()
         await asyncio.gather(making, return_exceptions=True)
@@ -177,6 +189,27 @@ async def _add_records(idx, records: list[Record], progress: Progress) -> None:
             progress(f"search: {done}/{len(records)} claim records added")
 
     await asyncio.gather(*(add(r) for r in records))
+
+
+async def _settled(bundle: Path) -> None:
+    """Wait until every file of the bundle is written out.
+
+    Pagefind answers WriteFiles once each file is created and its bytes are
+    handed to a background writer, not once they are on disk; stopping the
+    binary at that moment can leave files empty or cut short (seen here as
+    an empty pagefind-entry.json). So the binary stays up until no file is
+    empty and no size changes between two looks.
+    """
+    deadline = time.monotonic() + STOP_GRACE
+    before: dict[str, int] = {}
+    while True:
+        sizes = {str(p): p.stat().st_size for p in bundle.rglob("*") if p.is_file()}
+        if sizes and sizes == before and all(sizes.values()):
+            return
+        if time.monotonic() > deadline:
+            raise SearchError(f"Pagefind did not finish writing {bundle}")
+        before = sizes
+        await asyncio.sleep(SETTLE_POLL)
 
 
 def _indexed_total(bundle: Path) -> int:
@@ -262,3 +295,7 @@ def _describe(exc: BaseException) -> str:
 
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _ignore(line: str) -> None:
+    pass

@@ -20,7 +20,7 @@ const GROUPS = [
 ];
 const KINDS = { article: "Articles", entity: "Entities", claim: "Claims", page: "Pages" };
 const KIND_SINGULAR = { article: "Article", entity: "Entity", claim: "Claim", page: "Page" };
-const SORTS = { "date-desc": { date: "desc" }, "date-asc": { date: "asc" } };
+const SORTS = { "date-desc": { newest: "desc" }, "date-asc": { oldest: "asc" } }; // sort keys of article pages
 
 const box = document.getElementById("search");
 const form = box.querySelector(".search-form");
@@ -132,8 +132,8 @@ async function run() {
   pending = search.results;
   list.replaceChildren();
   drawFilters(search.totalFilters);
-  statusLine.textContent = describe(search.results.length, term);
   await showMore(mine);
+  if (mine === generation) statusLine.textContent = describe(search.results.length, term); // last: the page is ready
 }
 
 function describe(count, term) {

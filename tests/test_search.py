@@ -1,0 +1,388 @@
+"""Search: the Pagefind index a build makes, and the search page in Debian's Chromium.
+
+The demo dossier is built once for the module, with the real Pagefind
+binary, and served over HTTP on 127.0.0.1 under a sub-path, as a static
+host would publish it. What each query must find is taken from the
+dossier's own files (through the loader), not written down here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html as html_module
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import REPO
+from dossier import build as pipeline
+
+SUB_PATH = "reports/kursk/"
+WAIT = 15_000  # ms; Pagefind loads its WebAssembly on first use
+
+
+# -- the built demo ---------------------------------------------------------------
+
+def build(site: Path, out: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out), *extra],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """(site, output, the build's stderr) for a copy of the demo dossier."""
+    root = tmp_path_factory.mktemp("search")
+    site = root / "site"
+    site.mkdir()
+    shutil.copy(REPO / "site.yaml", site)
+    shutil.copytree(REPO / "content", site / "content")
+    out = root / "out"
+    done = build(site, out)
+    assert done.returncode == 0, done.stderr
+    return site, out, done.stderr
+
+
+@pytest.fixture(scope="module")
+def model(demo):
+    result = pipeline.check(demo[0])
+    assert result.ok
+    return result.resolved
+
+
+@pytest.fixture
+def search_page(demo, http_root, page):
+    """Open the search page of the served demo; returns a function(query string) -> page."""
+    base = http_root(demo[1], SUB_PATH)
+
+    def open_(query: str = ""):
+        page.goto(base + "search/index.html" + (f"?{query}" if query else ""))
+        return page
+
+    open_.base = base
+    return open_
+
+
+def fragments(out: Path) -> list[dict]:
+    """Every record of the written index (Pagefind's fragment files: gzip, a marker, JSON)."""
+    records = []
+    for path in sorted((out / "pagefind" / "fragment").glob("*.pf_fragment")):
+        raw = gzip.decompress(path.read_bytes())
+        records.append(json.loads(raw[raw.index(b"{"):]))
+    return records
+
+
+def one(items, what: str):
+    found = list(items)
+    assert len(found) == 1, f"expected exactly one {what} in the demo, found {len(found)}"
+    return found[0]
+
+
+# -- the index -------------------------------------------------------------------
+
+def test_index_covers_articles_entities_pages_and_each_claim_but_no_index_page(demo, model):
+    d = model.dossier
+    expected = ({f"/articles/{a.slug}/index.html" for a in d.articles}
+                | {f"/entities/{e.id}/index.html" for e in d.entities}
+                | {f"/{p.slug}/index.html" for p in d.pages}
+                | {f"/articles/{c.article}/index.html#claim-{c.id}" for c in model.claims.values()})
+    records = fragments(demo[1])
+    urls = [r["url"] for r in records]
+    assert sorted(urls) == sorted(expected)  # each once: nothing doubled, no index page, no search page
+
+
+def test_records_carry_filters_and_metadata(demo, model):
+    by_url = {r["url"]: r for r in fragments(demo[1])}
+    site = model.dossier.site
+    for c in model.claims.values():
+        record = by_url[f"/articles/{c.article}/index.html#claim-{c.id}"]
+        assert record["filters"]["kind"] == ["claim"]
+        assert record["filters"]["status"] == [site.claim_status(c.status).label]
+        assert record["meta"]["title"] == c.selector.quote
+        if c.claimant:
+            assert record["meta"]["claimant"] == model.entities[c.claimant.id].name
+    for a in model.dossier.articles:
+        record = by_url[f"/articles/{a.slug}/index.html"]
+        assert record["filters"]["kind"] == ["article"]
+        assert sorted(record["filters"].get("tag", [])) == sorted(a.tags)
+        if a.source.published:
+            assert record["meta"]["date"] == a.source.published.isoformat()
+        publisher = model.publisher_entity(a)
+        if a.source.publisher:
+            assert record["meta"]["publisher"] == (publisher.name if publisher else a.source.publisher)
+    for e in model.dossier.entities:
+        record = by_url[f"/entities/{e.id}/index.html"]
+        assert record["filters"] == {"kind": ["entity"], "type": [site.entity_type(e.type).label]}
+        assert record["meta"]["title"] == e.name
+
+
+def test_claim_records_keep_the_article_title_out_of_what_is_searched(demo, model):
+    """Pagefind searches metadata: a claim must not match the words of its article's title."""
+    for record in fragments(demo[1]):
+        if record["filters"]["kind"] == ["claim"]:
+            assert "article" not in record["meta"]
+
+
+def test_build_reports_pages_indexed_and_time(demo, model):
+    d = model.dossier
+    pages = len(d.articles) + len(d.entities) + len(d.pages)
+    line = re.search(r"^search: indexed (\d+) pages and (\d+) claim records in [\d.]+ s$", demo[2], re.M)
+    assert line, demo[2]
+    assert (int(line[1]), int(line[2])) == (pages, len(model.claims))
+
+
+def test_no_search_skips_the_index(demo, tmp_path):
+    done = build(demo[0], tmp_path / "out", "--no-search")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "search" / "index.html").exists()
+    assert not (tmp_path / "out" / "pagefind").exists()
+    assert "search:" not in done.stderr
+
+
+def tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("binary", ["missing", "exits", "not-executable"])
+def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo, tmp_path, binary):
+    out = tmp_path / "out"
+    assert build(demo[0], out).returncode == 0
+    before = tree_digest(out)
+    fake = tmp_path / "pagefind"
+    if binary == "exits":
+        fake.write_text("#!/bin/sh\necho 'pagefind: cannot start' >&2\nexit 3\n")
+        fake.chmod(0o755)
+    elif binary == "not-executable":
+        fake.write_text("not a program\n")
+    done = build(demo[0], out, env={"PAGEFIND_BINARY_PATH": str(fake)})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("dossier: error:")]
+    assert len(error) == 1 and "Pagefind" in error[0], done.stderr
+    if binary == "exits":
+        assert "exit status 3" in error[0]
+    assert tree_digest(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []  # no staging left behind
+
+
+def test_search_page_allows_webassembly_and_has_no_inline_code(demo):
+    html = (demo[1] / "search" / "index.html").read_text()
+    csp = html_module.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)[1])
+    assert re.search(r"script-src 'self' 'wasm-unsafe-eval'", csp)
+    assert "unsafe-inline" not in csp
+    assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/ld\+json)[^>]*>", html), "inline script"
+    assert " style=" not in html and "<style" not in html, "inline style"
+    code = re.findall(r'<script[^>]*\bsrc="([^"]+)"', html)
+    code += re.findall(r'<link[^>]*rel="(?:stylesheet|modulepreload)"[^>]*href="([^"]+)"', html)
+    assert code and not [u for u in code if re.match(r"[a-z]+:|//", u)], code  # all from the site itself
+
+
+# -- the search page, in the browser ---------------------------------------------------
+
+def results(page):
+    """(kind, link) of each result shown."""
+    items = page.locator(".search-result")
+    return [(item.get_attribute("class").split("kind-")[1], item.locator(".result-title a").get_attribute("href"))
+            for item in items.all()]
+
+
+def result_count(page) -> int:
+    status = page.locator(".search-status").inner_text()
+    return int(status.split()[0]) if status[:1].isdigit() else 0
+
+
+def wait_for_results(page):
+    """Wait for a search to finish and show every result (pressing "More results" as needed)."""
+    expect(page.locator(".search-status")).to_contain_text(re.compile(r"\d+ results?|No results"), timeout=WAIT)
+    total = result_count(page)
+    while page.locator(".search-more").is_visible():
+        shown = page.locator(".search-result").count()
+        page.locator(".search-more").click()
+        expect(page.locator(".search-result")).not_to_have_count(shown, timeout=WAIT)
+    expect(page.locator(".search-result")).to_have_count(total, timeout=WAIT)
+
+
+def type_query(page, text: str):
+    box = page.locator("#search-query")
+    box.fill("")
+    box.press_sequentially(text, delay=20)
+    expect(page.locator(".search-status")).to_contain_text(f"“{text}”", timeout=WAIT)
+    wait_for_results(page)
+
+
+def hrefs(page) -> list[str]:
+    return [link for _, link in results(page)]
+
+
+def ends(links: list[str], path: str) -> bool:
+    return any(link.endswith(path) for link in links)
+
+
+def test_typed_queries_find_the_article_the_entity_and_the_claim(search_page, model):
+    d = model.dossier
+    claim_909 = one((c for c in model.claims.values() if "909" in c.selector.quote), "claim quoting 909")
+    article_909 = one((a for a in d.articles if "909" in a.title), "article titled with 909")
+    claim_1150 = one((c for c in model.claims.values() if "1,150" in c.selector.quote), "claim quoting 1,150")
+    syrsky = one((e for e in d.entities if "Syrsky" in e.aliases), "entity known as Syrsky")
+    sudzha = one((e for e in d.entities if e.name == "Sudzha"), "entity named Sudzha")
+    unit = next(e for e in d.entities if e.type == "unit")
+    page = search_page()
+    expect(page.locator(".search-status")).to_contain_text("Type", timeout=WAIT)
+
+    type_query(page, "909")
+    links = hrefs(page)
+    assert ends(links, f"articles/{article_909.slug}/index.html")
+    assert ends(links, f"articles/{claim_909.article}/index.html#claim-{claim_909.id}")
+    assert all(link.startswith(f"/{SUB_PATH}") for link in links)  # they work under the sub-path
+
+    type_query(page, "1,150")
+    assert ends(hrefs(page), f"#claim-{claim_1150.id}")
+    type_query(page, "Syrsky")
+    assert hrefs(page)[0].endswith(f"entities/{syrsky.id}/index.html")  # the alias weighs most
+    type_query(page, "Sudzha")
+    assert ends(hrefs(page), f"entities/{sudzha.id}/index.html")
+    type_query(page, unit.name)
+    assert hrefs(page)[0].endswith(f"entities/{unit.id}/index.html")
+    assert "q=" + unit.name.split()[0] in page.url  # the query is in the address: linkable
+    assert_no_errors(page)
+
+
+def test_results_show_kind_date_publisher_claimant_and_status(search_page, model):
+    claim = one((c for c in model.claims.values() if "909" in c.selector.quote), "claim quoting 909")
+    article = one((a for a in model.dossier.articles if "909" in a.title), "article titled with 909")
+    page = search_page("q=909")
+    wait_for_results(page)
+    claim_item = page.locator(".search-result", has=page.locator(f'a[href$="#claim-{claim.id}"]'))
+    expect(claim_item.locator(".result-kind")).to_contain_text("Claim")
+    expect(claim_item.locator(".badge")).to_have_text(model.dossier.site.claim_status(claim.status).label)
+    expect(claim_item.locator(".result-meta")).to_contain_text(model.entities[claim.claimant.id].name)
+    article_item = page.locator(".search-result.kind-article",
+                                has=page.locator(f'a[href$="articles/{article.slug}/index.html"]'))
+    expect(article_item.locator(".result-kind")).to_contain_text("Article")
+    publisher = model.publisher_entity(article)
+    expect(article_item.locator(".result-meta")).to_contain_text(publisher.name if publisher else article.source.publisher)
+    expect(article_item.locator(".result-meta time")).to_have_attribute("datetime", article.source.published.isoformat())
+
+
+def check_filter(page, group: str, label: str, allowed: set[str]):
+    """Tick one filter: fewer results than before, each one of the allowed links."""
+    before = result_count(page)
+    option = page.locator(f".filter-{group} label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*\("))
+    option.click()
+    expect(page.locator(".search-status")).not_to_contain_text(f"{before} result", timeout=WAIT)
+    wait_for_results(page)
+    after = hrefs(page)
+    assert 0 < len(after) < before, (group, label)
+    stray = [link for link in after if not any(link.endswith(a) for a in allowed)]
+    assert not stray, (group, label, stray)
+    option.click()  # untick: back to where we were
+    expect(page.locator(".search-status")).to_contain_text(f"{before} result", timeout=WAIT)
+    wait_for_results(page)
+
+
+def test_each_filter_narrows_the_results(search_page, model):
+    d, site = model.dossier, model.dossier.site
+    claim_urls = {c.id: f"articles/{c.article}/index.html#claim-{c.id}" for c in model.claims.values()}
+    page = search_page()
+    type_query(page, "Kursk")
+
+    check_filter(page, "kind", "Claims", set(claim_urls.values()))
+    person = site.entity_type("person").label
+    check_filter(page, "type", person, {f"entities/{e.id}/index.html" for e in d.entities if e.type == "person"})
+    disputed = [c for c in model.claims.values() if c.status == "disputed"]
+    check_filter(page, "status", site.claim_status("disputed").label, {claim_urls[c.id] for c in disputed})
+
+    def of_articles(articles):
+        slugs = {a.slug for a in articles}
+        return ({f"articles/{s}/index.html" for s in slugs}
+                | {u for c, u in claim_urls.items() if model.claims[c].article in slugs})
+
+    def publisher_name(a):
+        e = model.publisher_entity(a)
+        return e.name if e else a.source.publisher
+
+    publisher = max({publisher_name(a) for a in d.articles if publisher_name(a)},
+                    key=lambda p: sum(publisher_name(a) == p for a in d.articles))
+    check_filter(page, "publisher", publisher, of_articles(a for a in d.articles if publisher_name(a) == publisher))
+    tags = sorted({t for a in d.articles for t in a.tags}, key=lambda t: sum(t in a.tags for a in d.articles))
+    tag = next(t for t in tags if 0 < sum(t in a.tags for a in d.articles) < len(d.articles))
+    check_filter(page, "tag", tag, of_articles(a for a in d.articles if tag in a.tags))
+    assert_no_errors(page)
+
+
+def test_filters_are_in_the_address_and_a_link_restores_them(search_page, model):
+    page = search_page()
+    type_query(page, "Kursk")
+    page.locator(".filter-kind label", has_text="Claims").click()
+    expect(page).to_have_url(re.compile(r"kind=claim"), timeout=WAIT)
+    link = page.url
+    page.goto("about:blank")
+    page.goto(link)
+    wait_for_results(page)
+    expect(page.locator("#search-query")).to_have_value("Kursk")
+    expect(page.locator(".filter-kind input[value=claim]")).to_be_checked()
+    assert {kind for kind, _ in results(page)} == {"claim"}
+
+
+def test_articles_newest_and_oldest_first(search_page, model):
+    dated = sorted((a for a in model.dossier.articles if a.source.published),
+                   key=lambda a: a.source.published, reverse=True)
+    page = search_page()
+    expect(page.locator(".search-status")).to_contain_text("Type", timeout=WAIT)
+    page.locator("#search-sort").select_option("date-desc")
+    wait_for_results(page)
+    shown = [link for kind, link in results(page) if kind == "article"]
+    assert [link.split("/")[-2] for link in shown][:len(dated)] == [a.slug for a in dated]
+    page.locator("#search-sort").select_option("date-asc")
+    expect(page).to_have_url(re.compile(r"sort=date-asc"), timeout=WAIT)
+    wait_for_results(page)
+    shown = [link for kind, link in results(page) if kind == "article"]
+    assert [link.split("/")[-2] for link in shown][:len(dated)] == [a.slug for a in reversed(dated)]
+    assert {kind for kind, _ in results(page)} == {"article"}  # undated ones last, by either order
+
+
+def test_a_claim_result_lands_on_its_mark(search_page, model):
+    claim = one((c for c in model.claims.values() if "1,150" in c.selector.quote), "claim quoting 1,150")
+    page = search_page()
+    type_query(page, "1,150")
+    page.locator(f'.search-result a[href$="#claim-{claim.id}"]').first.click()
+    expect(page).to_have_url(re.compile(rf"/{SUB_PATH}articles/{claim.article}/index\.html#claim-{claim.id}$"))
+    mark = page.locator(f"mark#claim-{claim.id}")
+    expect(mark).to_have_attribute("data-claim", claim.id)
+    expect(page.locator("mark:target")).to_have_attribute("id", f"claim-{claim.id}")
+    expect(mark).to_be_in_viewport()
+
+
+def test_the_header_box_of_any_page_leads_to_the_search_page_with_the_query(demo, http_root, page, model):
+    sudzha = one((e for e in model.dossier.entities if e.name == "Sudzha"), "entity named Sudzha")
+    base = http_root(demo[1], SUB_PATH)
+    page.goto(base + f"articles/{model.dossier.articles[0].slug}/index.html")
+    page.locator("#site-search").fill("Sudzha")
+    page.locator("#site-search").press("Enter")
+    expect(page).to_have_url(re.compile(rf"/{SUB_PATH}search/index\.html\?q=Sudzha$"))
+    wait_for_results(page)
+    assert ends(hrefs(page), f"entities/{sudzha.id}/index.html")
+    expect(page.locator("#search-query")).to_have_value("Sudzha")
+
+
+def test_from_disk_the_page_says_it_needs_a_server(demo, page):
+    page.goto((demo[1] / "search" / "index.html").as_uri())
+    expect(page.locator(".search-unavailable")).to_be_visible()
+    expect(page.locator(".search-unavailable")).to_contain_text("web server")
+
+
+def assert_no_errors(page):
+    """No script error and no CSP refusal (a 404 for /favicon.ico is the browser's own request)."""
+    problems = [e for e in page.errors if not e.startswith("Failed to load resource")]
+    assert not problems, problems
