@@ -25,6 +25,7 @@ from .model import Article, Selector
 WS_RUN = re.compile(r"\s+")
 QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
+HIDDEN_HTML = re.compile(r"<(/?)(?:script|style)\b", re.I)  # nh3 drops their content
 PLUGINS = ("strikethrough", "table", "footnotes")
 
 _parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))
@@ -133,8 +134,13 @@ def reader_text(tokens: list[dict]) -> ReaderText:
 
     def walk(tokens: list[dict], in_link: bool, linkable: bool) -> None:
         joins = False  # the previous token was text or a line break: join it
+        hidden = False  # inside raw <script> or <style>, whose text the sanitizer drops
         for tok in tokens:
             kind = tok["type"]
+            if kind == "inline_html" and (tag := HIDDEN_HTML.match(tok["raw"])):
+                hidden = not tag.group(1)
+            if hidden and kind != "inline_html":
+                continue
             if kind in ("text", "softbreak", "linebreak"):
                 text = html.unescape(tok["raw"]) if kind == "text" else "\n"
                 running_text(tok, text, in_link, linkable, joins)

@@ -293,3 +293,12 @@ def test_plain_text_article_is_anchored_and_escaped(tmp_path):
     assert_claim(body, "c", "<b>text</b> here")
     assert body.find("b") is None
     assert len(body.find_all("p")) == 2
+
+
+def test_text_inside_raw_script_or_style_is_not_reader_text(tmp_path):
+    text = "Before <script>secret words</script> after <style>p {}</style> end.\n"
+    body, _ = build(tmp_path / "a", text, claim_yaml(("c", "Before after end")), entities={})
+    assert_claim(body, "c", "Before after end")
+    site = tiny_site(tmp_path / "b", text, claim_yaml(("c", "secret words")), entities={})
+    code, _, stderr = run("check", str(site))
+    assert code == 1 and "quote not found in the article" in stderr
