@@ -58,6 +58,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
         return 130
+    except OSError as exc:  # the output cannot be made or written: a file in the way, read-only, disk full
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"dossier: error: cannot write the output: {exc.strerror or exc}{where}; the previous output is unchanged",
+              file=sys.stderr)
+        return EXIT_USAGE
 
 
 def report(result: pipeline.BuildResult, done: str) -> int:

@@ -190,3 +190,14 @@ def test_usage_mistakes_exit_2_without_a_traceback(args):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip()
+
+
+def test_an_output_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("mine")
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(BASIC), "-o", str(blocker / "out"),
+                           "--no-search"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("dossier: error: cannot write the output:")
+    assert blocker.read_text() == "mine"
