@@ -13,14 +13,17 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 import jinja2
+import mistune
 from markupsafe import Markup
 
-from . import __version__, markup
+from . import __version__
+from .anchor import PLUGINS
 from .model import Article, Claim, ClaimStatus, Entity, Site
 from .resolve import Resolved
 from .urls import article_path, entity_path
@@ -262,9 +265,15 @@ def script_tag(data: dict) -> Markup:
     return Markup(f'<script type="application/ld+json">{text}</script>')
 
 
+_to_html = mistune.create_markdown(escape=False, plugins=list(PLUGINS))  # reused: one per call costs more
+MARKDOWN_SIGNS = re.compile(r"[*_`\[\]<>&#~|\\!]|^\s*[-+>]|^\s*\d+[.)]\s", re.M)
+
+
 def plain(markdown_text: str) -> str:
     """Markdown as the plain text a reader sees (for descriptions in metadata)."""
-    return Markup(markup.markdown(markdown_text)).striptags() if markdown_text else ""
+    if not MARKDOWN_SIGNS.search(markdown_text):
+        return " ".join(markdown_text.split())
+    return Markup(_to_html(markdown_text)).striptags()
 
 
 class LinkedData:
