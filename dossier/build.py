@@ -7,28 +7,28 @@ change is taken from the previous output as is (see cache.py).
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import hashlib
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import linkcheck
+from . import linkcheck, parallel
 from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import CACHE_FILE, FORMAT, BuildCache, PageRecord, digest
+from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, digest
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
-from .model import Article
-from .render import SiteRenderer
+from .model import Article, Pos
+from .progress import Progress
+from .render import PageSpec, SiteRenderer
 from .resolve import Analysis, Resolved, anchor_article, resolve
 from .urls import entity_path
 from .write import StagedOutput, check_output_dir
 
 ASSETS = Path(__file__).parent / "assets"
-POOL_THRESHOLD = 200  # fewer uncached articles than this: a pool costs more than it saves
 
 
 @dataclass
@@ -36,7 +36,8 @@ class BuildResult:
     diagnostics: Diagnostics
     resolved: Optional[Resolved] = None
     pages: int = 0
-    reused: int = 0
+    reused: int = 0  # pages whose bytes were the previous output's (linked, not written)
+    written: int = 0  # files written afresh
     timings: dict[str, float] = field(default_factory=dict)
     analyses_used: dict[str, Analysis] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)  # pages whose inputs changed
@@ -52,8 +53,8 @@ class BuildResult:
         d = self.resolved.dossier
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         total = sum(self.timings.values())
-        reused = f" ({self.reused} unchanged)" if self.reused else ""
-        pages = f", {self.pages} pages{reused}" if self.pages else ""
+        detail = f" ({len(self.rendered)} rendered, {self.written} written, {self.reused} unchanged)"
+        pages = f", {self.pages} pages{detail}" if self.pages else ""
         return (f"{len(d.articles)} articles, {len(d.entities)} entities, {len(self.resolved.claims)} claims"
                 f"{pages} in {total:.2f}s ({stages})")
 
@@ -69,46 +70,102 @@ def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
                     tuple(diags.items))
 
 
-_worker_args: tuple = ()  # (matcher, autolink), inherited by forked workers
+@dataclass
+class _Run:
+    """What one build carries between its stages."""
+
+    previous: BuildCache
+    cache: BuildCache  # filled with what this build used: becomes the next build's `previous`
+    fingerprints: Fingerprints
+    progress: Progress
+    article_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of its files
+    misses: int = 0  # entries computed afresh: the cache file must be rewritten
 
 
-def _analyse_in_worker(article: Article) -> Analysis:
-    return analyse(article, *_worker_args)
+def make_reader(run: _Run) -> load_stage.ArticleReader:
+    """An article reader for load(): cached articles first, the rest read on every core."""
+
+    def read(files: load_stage.SiteFiles, site, pairs, broken: set[str]) -> list[Article]:
+        run.progress.sized(len(pairs))
+        site_key = digest(FORMAT, site)
+        keys = [_files_key(site_key, slug, text, sidecar) for slug, text, sidecar in pairs]
+        todo = [i for i, k in enumerate(keys) if k is None or k not in run.previous.loaded]
+
+        def read_one(i: int) -> Loaded:
+            slug, text, sidecar = pairs[todo[i]]
+            own, gone = load_stage.SiteFiles(files.root, Diagnostics()), set()
+            article = load_stage.read_article(own, slug, text, sidecar, site, gone)
+            return Loaded(article, tuple(own.diags.items), frozenset(gone))
+
+        fresh = dict(zip(todo, parallel.run(read_one, len(todo), run.progress.counter("read {done}/{total} articles", len(todo)))))
+        run.misses += len(todo)
+        articles = []
+        for i, ((slug, _, _), key) in enumerate(zip(pairs, keys)):
+            loaded = fresh.get(i) or run.previous.loaded[key]
+            files.diags.items.extend(loaded.diagnostics)
+            broken.update(loaded.broken)
+            if key is not None:
+                run.cache.loaded[key] = loaded
+            if loaded.article is not None:
+                articles.append(loaded.article)
+                if key is not None:
+                    _know_article(run, loaded.article, key)
+        return articles
+
+    return read
 
 
-def make_analyser(cache: BuildCache, used: dict[str, Analysis]):
-    """An analyser for resolve(): cached results first, the rest on all cores."""
+def _files_key(site_key: str, slug: str, text: Path, sidecar: Path) -> Optional[str]:
+    """The digest of an article's two files; None (never cached) for links or unreadable files."""
+    try:
+        if text.is_symlink() or sidecar.is_symlink():
+            return None
+        return digest(site_key, slug, text.name, text.read_bytes(), sidecar.read_bytes())
+    except OSError:
+        return None
+
+
+def _know_article(run: _Run, article: Article, key: str) -> None:
+    # An article and its claims are what its two files (and the site) say: their digest is known.
+    run.article_keys[article.slug] = key
+    run.fingerprints.know(article, key)
+    for claim in article.claims:
+        run.fingerprints.know(claim, digest(key, claim.id))
+
+
+def make_analyser(run: _Run, used: dict[str, Analysis]):
+    """An analyser for resolve(): cached results first, the rest on every core."""
 
     def analyse_all(articles: list[Article], matcher: NameMatcher, autolink: bool) -> list[Analysis]:
-        global _worker_args
-        keys = [digest(FORMAT, a, matcher.fingerprint, autolink) for a in articles]
-        todo = [(k, a) for k, a in zip(keys, articles) if k not in cache.analyses]
-        _worker_args = (matcher, autolink)
-        fresh = _run_parallel([a for _, a in todo])
-        cache.analyses.update((k, r) for (k, _), r in zip(todo, fresh))
-        used.update((k, cache.analyses[k]) for k in keys)
-        return [cache.analyses[k] for k in keys]
+        keys = [digest(FORMAT, run.article_keys.get(a.slug) or run.fingerprints(a), matcher.fingerprint, autolink)
+                for a in articles]
+        todo = [i for i, k in enumerate(keys) if k not in run.previous.analyses]
+        counter = run.progress.counter("analysed {done}/{total} articles", len(todo))
+        fresh = dict(zip(todo, parallel.run(lambda i: analyse(articles[todo[i]], matcher, autolink), len(todo), counter)))
+        run.misses += len(todo)
+        out = [fresh.get(i) or run.previous.analyses[k] for i, k in enumerate(keys)]
+        used.update(zip(keys, out))
+        for key, analysis in zip(keys, out):  # a mention is what its article's analysis says
+            for n, hit in enumerate(analysis.hits):
+                run.fingerprints.know(hit, f"{key}:{n}")
+        return out
 
     return analyse_all
 
 
-def _run_parallel(articles: list[Article]) -> list[Analysis]:
-    cores = os.cpu_count() or 1
-    if len(articles) < POOL_THRESHOLD or cores < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_analyse_in_worker(a) for a in articles]
-    with multiprocessing.get_context("fork").Pool(cores) as pool:
-        return pool.map(_analyse_in_worker, articles, chunksize=max(1, len(articles) // (cores * 8)))
-
-
-def check(site: Path, cache: Optional[BuildCache] = None) -> BuildResult:
+def check(site: Path, cache: Optional[BuildCache] = None, progress: Optional[Progress] = None) -> BuildResult:
     """Load and resolve only: every error `build` would report, nothing written."""
+    run = _Run(cache or BuildCache(), BuildCache(), Fingerprints(), progress or Progress())
+    return _check(site, run)
+
+
+def _check(site: Path, run: _Run) -> BuildResult:
     result = BuildResult(Diagnostics())
-    cache = cache or BuildCache()
     clock = time.perf_counter()
-    dossier = load_stage.load(site, result.diagnostics)
+    dossier = load_stage.load(site, result.diagnostics, make_reader(run))
     result.timings["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    result.resolved = resolve(dossier, result.diagnostics, make_analyser(cache, result.analyses_used))
+    result.resolved = resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used))
     result.timings["resolve"] = time.perf_counter() - clock
     return result
 
@@ -124,68 +181,145 @@ def check_site(site: Path) -> BuildResult:
     return result
 
 
-def build(site: Path, out: Path, search: bool = True) -> BuildResult:
+def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None) -> BuildResult:
     check_output_dir(site, out)
-    previous = BuildCache.load(out)
-    result = check(site, previous)
+    run = _Run(BuildCache.load(out), BuildCache(), Fingerprints(), progress or Progress())
+    result = _check(site, run)
     if not result.ok:
         return result
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
-    cache = BuildCache(analyses=result.analyses_used)
-    with StagedOutput(out) as staged:
+    run.cache.analyses = result.analyses_used
+    # Without a search index to make over the whole output, a rebuild touches only what changed.
+    with StagedOutput(out, incremental=not search and bool(run.previous.pages)) as staged:
         try:
-            result.rendered, result.changed = write_pages(renderer, staged, previous, cache)
+            result.rendered, result.changed = write_pages(renderer, staged, run)
         except Exception as exc:  # a site's own template failed: report it like any content error
-            pos = template_error_pos(exc, site)
+            pos = exc.pos if isinstance(exc, _TemplateFailure) else template_error_pos(exc, site)
             if pos is None:
                 raise
-            result.diagnostics.error(pos, template_error_message(exc))
+            result.diagnostics.error(pos, str(exc) if isinstance(exc, _TemplateFailure) else template_error_message(exc))
             return result
         staged.copy_tree(ASSETS, "assets")
         staged.copy_tree(site / "static")
         result.pages, result.reused = staged.written + staged.linked, staged.linked
-        staged.write(CACHE_FILE, cache.dump())
+        result.written = staged.written
+        _save_cache(staged, run)
         result.timings["render+write"] = time.perf_counter() - clock
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()
             search_stage.index(staged.stage, result.resolved)
             result.timings["search"] = time.perf_counter() - clock
-        staged.commit()
+        staged.commit(last=CACHE_FILE)
+    run.cache.remember(out)
     return result
 
 
-def write_pages(renderer: SiteRenderer, staged: StagedOutput, previous: BuildCache,
-                cache: BuildCache) -> tuple[list[str], list[str]]:
-    """Render each page whose inputs changed; link the others from the last output.
+def _save_cache(staged: StagedOutput, run: _Run) -> None:
+    """Write the cache, or keep the previous file when this build computed nothing new."""
+    same = (not run.misses and run.cache.loaded.keys() == run.previous.loaded.keys()
+            and run.cache.analyses.keys() == run.previous.analyses.keys()
+            and run.cache.pages == run.previous.pages)
+    if not (same and staged.link_previous(CACHE_FILE)):
+        staged.write(CACHE_FILE, run.cache.dump())
+        staged.written -= 1  # the cache is not a page
+
+
+def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None) -> bool:
+    """Link the previous output's file if its inputs are the same; True if done."""
+    old = run.previous.pages.get(path)
+    if old and old.key == key and all(dep_digest(d) == v for d, v in old.deps.items()) \
+            and staged.link_previous(path):
+        run.cache.pages[path] = old
+        return True
+    return False
+
+
+def _write_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str) -> None:
+    """The export files, made afresh only when something in the dossier changed."""
+    r, fps = renderer.r, run.fingerprints
+    whole = digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))
+    paths = [p for p, rec in run.previous.pages.items() if rec.key == f"export:{whole}"]
+    if paths and all(_reuse(p, f"export:{whole}", run, staged) for p in paths):
+        return
+    for spec in renderer.export_specs():
+        data = spec.text.encode("utf-8")
+        staged.put(spec.path, data)
+        run.cache.pages[spec.path] = PageRecord(f"export:{whole}", {}, digest(data))
+
+
+def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
+    """Render each page whose inputs changed, on every core; link the others from the last output.
 
     Returns the paths rendered and, of those, the paths whose bytes changed.
     """
-    rendered, changed = [], []
-    r = renderer.r
+    r, fps = renderer.r, run.fingerprints
     lookups = {"entity": r.entities.get, "claim": r.claims.get,
                "article": {a.slug: a for a in r.dossier.articles}.get}
-    memo: dict[tuple[str, str], str] = {}
 
     def dep_digest(dep: tuple[str, str]) -> str:
-        if dep not in memo:
-            memo[dep] = digest(lookups[dep[0]](dep[1]))
-        return memo[dep]
+        return fps(lookups[dep[0]](dep[1]))
 
-    common = digest(FORMAT, renderer.templates_digest(), r.dossier.site, r.dossier.pages)
-    for spec in renderer.specs():
-        key = digest(common, spec.path, spec.template, spec.context, spec.text)
-        old = previous.pages.get(spec.path)
-        if old and old.key == key and all(dep_digest(d) == v for d, v in old.deps.items()) \
-                and staged.link_previous(spec.path):
-            cache.pages[spec.path] = old
-            continue
-        page = renderer.render(spec)
-        rendered.append(spec.path)
+    common = digest(FORMAT, renderer.templates_digest(), fps(r.dossier.site), fps(r.dossier.pages))
+    todo: list[tuple[PageSpec, str]] = []
+    for spec in renderer.specs(exports=False):
+        text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
+        key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
+        if not _reuse(spec.path, key, run, staged, dep_digest):
+            todo.append((spec, key))
+    _write_exports(renderer, staged, run, common)
+    if len(todo) >= parallel.POOL_THRESHOLD:
+        renderer.warm()  # compile templates once, before workers fork
+
+    def render_one(i: int):
+        spec, key = todo[i]
+        try:
+            page = renderer.render(spec)
+        except Exception as exc:  # reported by the parent, which has no traceback of ours
+            return _RenderFailure(template_error_pos(exc, renderer.site_dir), template_error_message(exc),
+                                  traceback.format_exc())
         data = page.text.encode("utf-8")
         record = PageRecord(key, {d: dep_digest(d) for d in sorted(page.deps)}, digest(data))
-        if not (old and old.output == record.output and staged.link_previous(spec.path)):
-            staged.write(spec.path, data)
+        old = run.previous.pages.get(spec.path)
+        if old and old.output == record.output and staged.link_previous(spec.path):
+            return record, False
+        staged.write(spec.path, data)
+        return record, True
+
+    counter = run.progress.counter("rendered {done}/{total} pages", len(todo))
+    written, linked = staged.written, staged.linked  # workers count in their own copies
+    results = parallel.run(render_one, len(todo), counter)
+    rendered, changed = [], []
+    for (spec, _), result in zip(todo, results):
+        if isinstance(result, _RenderFailure):
+            raise result.exception()
+        record, wrote = result
+        run.cache.pages[spec.path] = record
+        staged.note(spec.path, wrote)
+        rendered.append(spec.path)
+        if wrote:
             changed.append(spec.path)
-        cache.pages[spec.path] = record
+    run.misses += len(todo)
+    staged.written = written + len(changed)
+    staged.linked = linked + len(rendered) - len(changed)
     return rendered, changed
+
+
+@dataclass
+class _RenderFailure:
+    pos: Optional[Pos]
+    message: str
+    trace: str
+
+    def exception(self) -> Exception:
+        if self.pos is None:
+            return RuntimeError(f"a page failed to render:\n{self.trace}")
+        return _TemplateFailure(self.pos, self.message)
+
+
+class _TemplateFailure(Exception):
+    """A template error found in a worker, with the position it was found at."""
+
+    def __init__(self, pos: Pos, message: str):
+        super().__init__(message)
+        self.pos = pos

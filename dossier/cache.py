@@ -2,15 +2,28 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold.
+the output makes the next build cold. It holds three tables:
+
+- loaded: digest of an article's two files (+ site settings) -> the Article
+  read from them and the diagnostics reading gave;
+- analyses: digest of an article + the names to autolink -> its Analysis
+  (anchored spans, body HTML, mentions in context);
+- pages: output path -> the digest of the page's inputs, the registry
+  look-ups its template made, and the digest of the bytes written.
+
+A process that builds twice (serve) keeps the last cache in memory instead
+of reading it back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from . import __version__
 
@@ -20,7 +33,8 @@ CACHE_FILE = ".dossier-cache"
 def _code_digest() -> str:
     # A cache made by other code (an upgrade, a local change) is not trusted.
     h = hashlib.blake2b(digest_size=8)
-    for path in sorted(Path(__file__).parent.rglob("*.py")):
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()
 
@@ -36,6 +50,61 @@ def digest(*parts: object) -> str:
     return h.hexdigest()
 
 
+class Fingerprints:
+    """Digests of model values, each computed once per build.
+
+    Values whose digest is already known (an article: the digest of its
+    files) are never walked; other frozen dataclasses are digested field by
+    field and remembered by identity, so a claim listed on a hundred pages
+    is digested once. The values must stay alive while this is used.
+    """
+
+    def __init__(self):
+        self._memo: dict[int, str] = {}
+        self._keep: list[object] = []  # holds memoised values, so no id is reused
+        self._fields: dict[type, tuple[str, ...]] = {}
+
+    def know(self, value: object, fingerprint: str) -> None:
+        self._memo[id(value)] = fingerprint
+        self._keep.append(value)
+
+    def __call__(self, value: object) -> str:
+        kind = type(value)
+        if kind in _PLAIN:
+            return repr(value)
+        known = self._memo.get(id(value))
+        if known is not None:
+            return known
+        h = hashlib.blake2b(kind.__name__.encode(), digest_size=16)
+        if kind is list or kind is tuple:
+            for item in value:
+                h.update(self(item).encode())
+                h.update(b"\0")
+            return h.hexdigest()
+        if kind is dict:
+            for k, v in value.items():
+                h.update(f"{self(k)}:{self(v)}\0".encode())
+            return h.hexdigest()
+        if kind is set or kind is frozenset:
+            h.update("\0".join(sorted(map(self, value))).encode())
+            return h.hexdigest()
+        names = self._fields.get(kind)
+        if names is None and dataclasses.is_dataclass(value):
+            names = self._fields[kind] = tuple(f.name for f in dataclasses.fields(value))
+        if names is None:  # dates, Markup, other plain values: their repr
+            h.update(repr(value).encode())
+            return h.hexdigest()
+        for name in names:
+            h.update(self(getattr(value, name)).encode())
+            h.update(b"\0")
+        fp = h.hexdigest()
+        self.know(value, fp)
+        return fp
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+
+
 @dataclass
 class PageRecord:
     key: str  # digest of template set, site settings and the page's context
@@ -44,15 +113,29 @@ class PageRecord:
 
 
 @dataclass
+class Loaded:
+    """One article as read from its two files: the value (None if it failed) and what reading said."""
+
+    article: object  # Optional[Article]
+    diagnostics: tuple
+    broken: frozenset[str]
+
+
+@dataclass
 class BuildCache:
     format: str = FORMAT
+    loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article as read
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:
+        path = out / CACHE_FILE
+        stamp = _stamp(path)
+        if stamp is not None and _in_memory.get(str(path.absolute()), (None,))[0] == stamp:
+            return _in_memory[str(path.absolute())][1]
         try:
-            with open(out / CACHE_FILE, "rb") as f:
+            with open(path, "rb") as f:
                 cache = pickle.load(f)
         except Exception:  # missing, truncated or from another version: start cold
             return cls()
@@ -60,3 +143,22 @@ class BuildCache:
 
     def dump(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def remember(self, out: Path) -> None:
+        """Keep this cache in memory for the next build into `out` by this process."""
+        path = out / CACHE_FILE
+        stamp = _stamp(path)
+        _in_memory.clear()  # one output at a time: memory stays bounded
+        if stamp is not None:
+            _in_memory[str(path.absolute())] = (stamp, self)
+
+
+_in_memory: dict[str, tuple[tuple, BuildCache]] = {}
+
+
+def _stamp(path: Path) -> Optional[tuple]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import jinja2
 
@@ -38,13 +38,17 @@ LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 
 
-def load(root: Path, diags: Diagnostics) -> Dossier:
-    """Read a whole site folder. Check `diags` for errors afterwards."""
+def load(root: Path, diags: Diagnostics, read_articles: Optional[ArticleReader] = None) -> Dossier:
+    """Read a whole site folder. Check `diags` for errors afterwards.
+
+    `read_articles` may stand in for `read_each` (the build uses one that
+    caches and runs on every core).
+    """
     files = SiteFiles(root, diags)
     site = load_site(files, diags)
     broken: set[str] = set()
     entities = load_entities(files, site, diags, broken)
-    articles = load_articles(files, site, diags, broken)
+    articles = load_articles(files, site, diags, broken, read_articles or read_each)
     pages = load_pages(files, diags)
     files.listing("static", recursive=True)  # reports links leading out of the site
     check_templates(files, diags)
@@ -282,7 +286,8 @@ def _entity(files: SiteFiles, path: Path, site: Site) -> Optional[Entity]:
     )
 
 
-def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Article]:
+def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str],
+                  read_articles: Optional[ArticleReader] = None) -> list[Article]:
     texts: dict[str, Path] = {}
     sidecars: dict[str, Path] = {}
     for path in files.listing("content/articles"):
@@ -298,7 +303,7 @@ def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
                 sidecars[path.stem] = path
         else:
             diags.error(Pos(files.rel(path)), "content/articles holds .md or .txt articles and their .yaml sidecars only")
-    articles = []
+    pairs = []
     for slug in sorted(texts.keys() | sidecars.keys()):
         if slug not in sidecars:
             diags.error(Pos(files.rel(texts[slug])), f"this article has no sidecar: create content/articles/{slug}.yaml with at least a title")
@@ -307,13 +312,20 @@ def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
             diags.error(Pos(files.rel(sidecars[slug])), f"this sidecar has no article: expected content/articles/{slug}.md (or .txt)")
             broken.add(slug)
         else:
-            article = _article(files, slug, texts[slug], sidecars[slug], site, broken)
-            if article is not None:
-                articles.append(article)
-    return articles
+            pairs.append((slug, texts[slug], sidecars[slug]))
+    return (read_articles or read_each)(files, site, pairs, broken)
 
 
-def _article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: Site, broken: set[str]) -> Optional[Article]:
+# (files, site, [(slug, text path, sidecar path)], broken ids) -> the articles that loaded, in order
+ArticleReader = Callable[["SiteFiles", Site, list[tuple[str, Path, Path]], set[str]], list[Article]]
+
+
+def read_each(files: SiteFiles, site: Site, pairs: list[tuple[str, Path, Path]], broken: set[str]) -> list[Article]:
+    """Each article with its sidecar, one after the other."""
+    return [a for slug, text, sidecar in pairs if (a := read_article(files, slug, text, sidecar, site, broken)) is not None]
+
+
+def read_article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: Site, broken: set[str]) -> Optional[Article]:
     text = files.read(text_path)
     m = files.yaml(sidecar, "a sidecar", SIDECAR_KEYS)
     if m is None:

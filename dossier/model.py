@@ -7,6 +7,7 @@ quote) keeps its source position, so later stages can report it exactly.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -24,8 +25,16 @@ DEFAULT_CLAIM_STATUSES = (  # key, label, rating (1 false .. 5 true, for ClaimRe
     ("refuted", "Refuted", 1),
 )
 DEFAULT_RATINGS = {key: rating for key, _, rating in DEFAULT_CLAIM_STATUSES}
+class _ReservedSlugs(frozenset):
+    """Fixed names, plus page-2, page-3, ...: where the home page's later pages live."""
+
+    def __contains__(self, slug: object) -> bool:
+        return frozenset.__contains__(self, slug) or (isinstance(slug, str) and _PAGED_RE.fullmatch(slug) is not None)
+
+
+_PAGED_RE = re.compile(r"page-[0-9]+")
 # Top-level names the generated site uses; a free page may not take them.
-RESERVED_SLUGS = frozenset(
+RESERVED_SLUGS = _ReservedSlugs(
     {"articles", "entities", "claims", "search", "pagefind", "assets", "tags",
      "index", "404", "sitemap", "feed", "robots", "dossier"}
 )

@@ -23,7 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import export, markup
-from .model import Article, Claim, Entity
+from .model import Article, Claim, ClaimStatus, Entity
 from .resolve import Analysis, Resolved
 from .urls import article_path, entity_path, page_path
 
@@ -46,6 +46,51 @@ class Footnote:
     contradicted_by: tuple[Claim, ...]
 
 
+PAGE_SIZE = 100  # items on one page of a listing: no page grows with the dossier
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where one page sits in a listing split over several pages."""
+
+    number: int  # 1-based
+    paths: tuple[str, ...]  # every page of the listing, first to last
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+    @property
+    def prev(self) -> Optional[str]:
+        return self.paths[self.number - 2] if self.number > 1 else None
+
+    @property
+    def next(self) -> Optional[str]:
+        return self.paths[self.number] if self.number < self.count else None
+
+    @property
+    def first(self) -> str:
+        return self.paths[0]
+
+    @property
+    def last(self) -> str:
+        return self.paths[-1]
+
+
+def paged_path(first: str, number: int) -> str:
+    """Page `number` of a listing whose first page is `first` (…/index.html)."""
+    return first if number == 1 else f"{first[:-len('index.html')]}page-{number}/index.html"
+
+
+def pagers(first: str, count: int) -> list[Pager]:
+    paths = tuple(paged_path(first, n) for n in range(1, max(count, 1) + 1))
+    return [Pager(n, paths) for n in range(1, len(paths) + 1)]
+
+
+def chunks(items: list) -> list[list]:
+    return [items[i:i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
+
+
 @dataclass
 class PageSpec:
     """One output file: a template and its context, or ready text."""
@@ -66,6 +111,7 @@ class RenderedPage:
 class SiteRenderer:
     def __init__(self, resolved: Resolved, site_dir: Path):
         self.r = resolved
+        self.site_dir = site_dir
         self.site = resolved.dossier.site
         self._articles = {a.slug: a for a in resolved.dossier.articles}
         self._deps: set[tuple[str, str]] = set()
@@ -103,6 +149,8 @@ class SiteRenderer:
         """A link from the page being rendered to another page of the site."""
         if kind == "claim":
             kind, key, fragment = "article", self._claim(key).article, f"claim-{key}"
+        if kind == "claims" and fragment.startswith("status-"):  # the page where that status begins
+            return ctx["root"] + self._status_pages().get(fragment[7:], "claims/index.html") + f"#{fragment}"
         path = {"home": "index.html", "entities": "entities/index.html",
                 "claims": "claims/index.html", "search": "search/index.html",
                 "article": article_path(key), "entity": entity_path(key), "page": page_path(key),
@@ -124,6 +172,14 @@ class SiteRenderer:
         text = self.env.get_template(spec.template).render(root=root, path=spec.path, **spec.context)
         return RenderedPage(spec.path, text, frozenset(self._deps))
 
+    def warm(self) -> None:
+        """Compile every template now, so processes forked later share the compiled code."""
+        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+            try:
+                self.env.get_template(name)
+            except jinja2.TemplateError:
+                pass  # reported when a page that uses it renders
+
     def templates_digest(self) -> str:
         """Changes whenever any template a page may use changes."""
         h = hashlib.blake2b(digest_size=16)
@@ -133,32 +189,40 @@ class SiteRenderer:
         return h.hexdigest()
 
     # -- the pages ----------------------------------------------------------
-    def specs(self) -> Iterator[PageSpec]:
+    def specs(self, exports: bool = True) -> Iterator[PageSpec]:
         articles = sorted(self.r.dossier.articles, key=article_order)
-        yield self.home(articles)
+        yield from self.home(articles)
         for article in articles:
             yield self.article_page(article, self.r.analyses[article.slug])
         yield self.entities_index()
         for entity in sorted(self.r.entities.values(), key=lambda e: e.id):
-            yield self.entity_page(entity)
-        yield self.claims_index()
+            yield from self.entity_pages(entity)
+        yield from self.claims_index()
         for page in self._nav_pages():
             yield PageSpec(page_path(page.slug), "page.html", {"page": page})
         yield PageSpec("search/index.html", "search.html")
         yield PageSpec("404.html", "404.html", {"base": self.site.base_url})
         if self.site.base_url:
             yield PageSpec("sitemap.xml", text=self.sitemap(articles))
+        if exports:
+            yield from self.export_specs()
+
+    def export_specs(self) -> Iterator[PageSpec]:
+        """dossier.json, claims.csv and the like: files made from the whole dossier at once."""
         for path, text in export.files(self.r):
             yield PageSpec(path, text=text)
 
     def pages(self) -> Iterator[RenderedPage]:
         return (self.render(spec) for spec in self.specs())
 
-    def home(self, articles: list[Article]) -> PageSpec:
+    def home(self, articles: list[Article]) -> Iterator[PageSpec]:
         by_type = [(t, sum(1 for e in self.r.entities.values() if e.type == t.key)) for t in self.site.entity_types]
         by_status = [(s, sum(1 for c in self.r.claims.values() if c.status == s.key)) for s in self.site.claim_statuses]
-        return PageSpec("index.html", "home.html", dict(
-            articles=articles, entity_counts=by_type, claim_counts=by_status, claim_total=len(self.r.claims)))
+        parts = chunks(articles)
+        for pager, part in zip(pagers("index.html", len(parts)), parts):
+            yield PageSpec(pager.paths[pager.number - 1], "home.html", dict(
+                articles=part, article_total=len(articles), pager=pager,
+                entity_counts=by_type, claim_counts=by_status, claim_total=len(self.r.claims)))
 
     def article_page(self, article: Article, analysis: Analysis) -> PageSpec:
         notes = [Footnote(n, self.r.claims[cid], self._claims(self.r.supported_by.get(cid, ())),
@@ -180,33 +244,66 @@ class SiteRenderer:
         counts = {e: len(self.r.hits.get(e, ())) for e in self.r.entities}
         return PageSpec("entities/index.html", "entities.html", dict(groups=groups, mention_counts=counts))
 
-    def entity_page(self, e: Entity) -> PageSpec:
+    def entity_pages(self, e: Entity) -> Iterator[PageSpec]:
+        """An entity's page; its claims and mentions go on over further pages, 100 of each a page."""
         by_article: dict[str, list] = {}
         for h in self.r.hits.get(e.id, []):
             by_article.setdefault(h.article, []).append(h)
         ordered = sorted(by_article.items(), key=lambda kv: article_order(self._articles[kv[0]]))
-        return PageSpec(entity_path(e.id), "entity.html", dict(
-            e=e, type=self.site.entity_type(e.type),
-            relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
-            relations_in=sorted(self.r.relations_in.get(e.id, [])),
-            claims_by=self._sorted_claims(self.r.claims_by.get(e.id, [])),
-            claims_about=self._sorted_claims(self.r.claims_about.get(e.id, [])),
-            mentions=ordered, mention_total=len(self.r.hits.get(e.id, [])),
-            related=[(self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities],
-        ))
+        claims_by = self._sorted_claims(self.r.claims_by.get(e.id, []))
+        claims_about = self._sorted_claims(self.r.claims_about.get(e.id, []))
+        lists = [chunks(claims_by), chunks(claims_about), chunks(ordered)]
+        count = max(len(parts) for parts in lists)
+        for pager in pagers(entity_path(e.id), count):
+            by_part, about_part, mention_part = (parts[pager.number - 1] if pager.number <= len(parts) else []
+                                                 for parts in lists)
+            yield PageSpec(pager.paths[pager.number - 1], "entity.html", dict(
+                e=e, type=self.site.entity_type(e.type), pager=pager,
+                relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
+                relations_in=sorted(self.r.relations_in.get(e.id, [])),
+                claims_by=by_part, claims_by_total=len(claims_by),
+                claims_about=about_part, claims_about_total=len(claims_about),
+                mentions=mention_part, mention_total=len(self.r.hits.get(e.id, [])),
+                related=[(self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities],
+            ))
 
     def _sorted_claims(self, ids) -> list[Claim]:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}
         return sorted(self._claims(ids), key=lambda c: (order.get(c.status, 99), article_order(self._articles[c.article]), c.id))
 
-    def claims_index(self) -> PageSpec:
-        groups = []
+    def _claims_in_order(self) -> list[tuple[ClaimStatus, Claim]]:
+        ordered = []
         for s in self.site.claim_statuses:
             members = [c for c in self.r.claims.values() if c.status == s.key]
             members.sort(key=lambda c: (article_order(self._articles[c.article]), c.id))
-            if members:
-                groups.append((s, members))
-        return PageSpec("claims/index.html", "claims.html", dict(groups=groups))
+            ordered += [(s, c) for c in members]
+        return ordered
+
+    def _status_pages(self) -> dict[str, str]:
+        """Status key -> the page of the claims index where that status begins."""
+        if not hasattr(self, "_status_page_memo"):
+            starts: dict[str, str] = {}
+            for i, (s, _) in enumerate(self._claims_in_order()):
+                starts.setdefault(s.key, paged_path("claims/index.html", i // PAGE_SIZE + 1))
+            self._status_page_memo = starts
+        return self._status_page_memo
+
+    def claims_index(self) -> Iterator[PageSpec]:
+        ordered = self._claims_in_order()
+        counts: dict[str, int] = {}
+        for s, _ in ordered:
+            counts[s.key] = counts.get(s.key, 0) + 1
+        starts = self._status_pages()
+        overview = [(s, counts[s.key], starts[s.key]) for s in self.site.claim_statuses if s.key in counts]
+        parts = chunks(ordered)
+        for pager, part in zip(pagers("claims/index.html", len(parts)), parts):
+            groups: list[tuple[ClaimStatus, list[Claim]]] = []
+            for s, c in part:
+                if not groups or groups[-1][0] is not s:
+                    groups.append((s, []))
+                groups[-1][1].append(c)
+            yield PageSpec(pager.paths[pager.number - 1], "claims.html",
+                           dict(groups=groups, overview=overview, pager=pager, claim_total=len(ordered)))
 
     def sitemap(self, articles: list[Article]) -> str:
         base = self.site.base_url

@@ -37,13 +37,26 @@ def check_output_dir(site: Path, out: Path) -> None:
 
 
 class StagedOutput:
-    """Collects the new output beside the old one; `commit` swaps it in."""
+    """Collects the new output beside the old one; `commit` swaps it in.
 
-    def __init__(self, out: Path):
+    In full mode the staging folder becomes a whole new output (unchanged
+    files hard-linked from the old one) and the two are swapped. In
+    incremental mode, for rebuilds of an output this build trusts, only new
+    and changed files are staged; `commit` moves them into the output and
+    deletes files no longer made, leaving every unchanged file untouched
+    (on this kind of disk, creating and deleting thousands of folders costs
+    seconds). Either way nothing in the output changes before `commit`.
+    """
+
+    def __init__(self, out: Path, incremental: bool = False):
         self.out = out
         self.stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
+        self.incremental = incremental and (out / MARKER).is_file()
         self.written = 0
         self.linked = 0
+        self.fresh: set[str] = set()  # files staged (incremental mode: to move in)
+        self.kept: set[str] = set()  # the output's files taken as they are
+        self._folders: set[Path] = set()
 
     def __enter__(self) -> StagedOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -57,14 +70,43 @@ class StagedOutput:
 
     def write(self, rel: str, data: str | bytes) -> None:
         target = self.stage / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(target.parent)
+        try:  # it may be a link to the previous output's file, which must stay as it was
+            target.unlink()
+        except FileNotFoundError:
+            pass
         target.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         self.written += 1
+        self.fresh.add(rel)
+
+    def put(self, rel: str, data: str | bytes) -> bool:
+        """Write a file, or link the previous output's copy if its bytes are the same; True if written."""
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        try:
+            same = os.path.getsize(self.out / rel) == len(data) and (self.out / rel).read_bytes() == data
+        except OSError:
+            same = False
+        if same and self.link_previous(rel):
+            return False
+        self.write(rel, data)
+        return True
+
+    def _folder(self, folder: Path) -> None:
+        # Thousands of pages share few folders: ask the file system once per folder.
+        if folder not in self._folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._folders.add(folder)
 
     def link_previous(self, rel: str) -> bool:
         """Reuse the previous output's file as is (a hard link); False if it is gone."""
+        if self.incremental:
+            if not os.path.isfile(self.out / rel):
+                return False
+            self.kept.add(rel)
+            self.linked += 1
+            return True
         target = self.stage / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._folder(target.parent)
         try:
             os.link(self.out / rel, target)
         except OSError:
@@ -73,15 +115,22 @@ class StagedOutput:
         return True
 
     def copy_tree(self, src: Path, rel: str = "") -> None:
-        """Copy a folder's files in, over what is there (hidden files skipped)."""
+        """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are linked."""
         if not src.is_dir():
             return
         for path in sorted(src.rglob("*")):
             parts = path.relative_to(src).parts
             if path.is_file() and not any(p.startswith(".") for p in parts):
-                self.write(str(Path(rel, *parts)), path.read_bytes())
+                self.put(str(Path(rel, *parts)), path.read_bytes())
 
-    def commit(self) -> None:
+    def note(self, rel: str, written: bool) -> None:
+        """Record a file that a worker process wrote or kept on this output's behalf."""
+        (self.fresh if written else self.kept).add(rel)
+
+    def commit(self, last: str = "") -> None:
+        """Put the new output in place; `last` (the build cache) goes in after everything else."""
+        if self.incremental:
+            return self._commit_in_place(last)
         (self.stage / MARKER).write_text("This folder is made by dossier and replaced on every build.\n")
         if self.out.exists():
             if not _exchange(self.stage, self.out):
@@ -91,6 +140,36 @@ class StagedOutput:
                 self.stage = old
         else:
             os.rename(self.stage, self.out)
+
+
+    def _commit_in_place(self, last: str) -> None:
+        if last in self.fresh:  # stale while files move: a build interrupted now starts cold next time
+            (self.out / last).unlink(missing_ok=True)
+        made: set[Path] = set()
+        for rel in sorted(self.fresh, key=lambda r: r == last):
+            target = self.out / rel
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            os.replace(self.stage / rel, target)
+        self._remove_stale(self.out, "", self.fresh | self.kept | {MARKER})
+
+    def _remove_stale(self, folder: Path, prefix: str, keep: set[str]) -> bool:
+        """Delete files under `folder` not in `keep`, and folders left empty; True if it is empty now."""
+        empty = True
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if self._remove_stale(Path(entry.path), rel + "/", keep):
+                        os.rmdir(entry.path)
+                    else:
+                        empty = False
+                elif rel in keep:
+                    empty = False
+                else:
+                    os.unlink(entry.path)
+        return empty
 
 
 def _exchange(a: Path, b: Path) -> bool:

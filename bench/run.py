@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Benchmark Dossier against the bare render floor (and Hugo, where installed).
+
+    python bench/run.py [--sizes 1000 10000] [--runs 3] [--search] [--work /tmp/dossier-bench]
+
+For each size it generates a dossier (bench/generate.py, cached in the work
+folder), then repeats, interleaved so that a noisy machine hurts all alike:
+
+  floor     bench/floor.py: mistune + Jinja2 over the articles, 2 processes
+  cold      python build.py build SITE -o OUT --no-search, OUT removed first
+  no-op     the same again, nothing changed
+  edit      one article's text changed, then built (and its sidecar, then built)
+  hugo      hugo over the same words (bench/hugo.py), public/ removed first
+  search    (with --search) a cold build with the search index, and Pagefind
+            over Hugo's output
+
+and prints the median wall time of each, its ratio to the floor and to the
+cold build, the time per article, and the peak memory of the whole process
+tree (the sum of its processes' proportional set sizes, sampled).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+from generate import generate  # noqa: E402
+from hugo import convert  # noqa: E402
+
+
+def tree_pss_kib(pid: int) -> int:
+    """Proportional set size of a process and all its descendants, in KiB."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration, ValueError):
+            pass
+    return total
+
+
+def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
+    """(wall seconds, peak MiB of the process tree, stdout+stderr tail) of one command."""
+    peak = [0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], tree_pss_kib(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-3000:]}")
+    return wall, peak[0] / 1024, output.strip().splitlines()[-1] if output.strip() else ""
+
+
+def prepare(work: Path, size: int, seed: int) -> Path:
+    site = work / f"site-{size}"
+    stamp = site / ".generated"
+    want = json.dumps({"articles": size, "seed": seed, "generator": (HERE / "generate.py").read_text()})
+    if not (stamp.is_file() and stamp.read_text() == want):
+        print(f"generating {size} articles into {site} …", file=sys.stderr)
+        generate(site, size, seed=seed)
+        stamp.write_text(want)
+    return site
+
+
+class Edits:
+    """Alternate an article's text and its sidecar between two versions, so every edit is a change."""
+
+    def __init__(self, site: Path):
+        self.text = sorted((site / "content" / "articles").glob("*.md"))[len(list((site / "content" / "articles").glob("*.md"))) // 2]
+        self.sidecar = self.text.with_suffix(".yaml")
+        self.originals = {self.text: self.text.read_text(), self.sidecar: self.sidecar.read_text()}
+        self.flip = False
+
+    def edit_text(self) -> None:
+        self.flip = not self.flip
+        extra = "\nA paragraph added by the benchmark.\n" if self.flip else ""
+        self.text.write_text(self.originals[self.text] + extra)
+
+    def edit_sidecar(self) -> None:
+        base = self.originals[self.sidecar]
+        self.sidecar.write_text(base.replace("summary: \"", "summary: \"Edited. ", 1) if self.flip else base)
+
+    def restore(self) -> None:
+        for path, text in self.originals.items():
+            path.write_text(text)
+
+
+def bench_size(work: Path, size: int, runs: int, search: bool, seed: int) -> dict[str, list[tuple[float, float]]]:
+    site = prepare(work, size, seed)
+    out, floor_out = work / f"out-{size}", work / f"floor-{size}"
+    hugo_site = work / f"hugo-{size}"
+    has_hugo = shutil.which("hugo") is not None
+    if has_hugo and not (hugo_site / "config.toml").is_file():
+        convert(site, hugo_site)
+    py = sys.executable
+    build = [py, str(REPO / "build.py"), "build", str(site), "-o", str(out)]
+    results: dict[str, list[tuple[float, float]]] = {}
+    notes: dict[str, str] = {}
+
+    def record(name: str, cmd: list[str], cwd: Path = REPO) -> None:
+        wall, mib, tail = timed(cmd, cwd)
+        results.setdefault(name, []).append((wall, mib))
+        notes[name] = tail
+        print(f"  {size:>6} {name:<14} {wall:8.2f} s {mib:8.0f} MiB   {tail[:110]}", file=sys.stderr)
+
+    edits = Edits(site)
+    try:
+        for run in range(runs):
+            shutil.rmtree(floor_out, ignore_errors=True)
+            record("floor", [py, str(HERE / "floor.py"), str(site), str(floor_out)])
+            shutil.rmtree(out, ignore_errors=True)
+            record("cold", build + ["--no-search"])
+            record("no-op", build + ["--no-search"])
+            edits.edit_text()
+            record("edit text", build + ["--no-search"])
+            edits.edit_sidecar()
+            record("edit sidecar", build + ["--no-search"])
+            if has_hugo:
+                shutil.rmtree(hugo_site / "public", ignore_errors=True)
+                record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)])
+            if search and run == 0:
+                shutil.rmtree(out, ignore_errors=True)
+                record("cold+search", build)
+                if has_hugo:
+                    record("pagefind/hugo", [py, "-m", "pagefind_bin", "--site", str(hugo_site / "public")])
+    finally:
+        edits.restore()
+    return results
+
+
+def report(size: int, results: dict[str, list[tuple[float, float]]]) -> list[str]:
+    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    peak = {k: max(m for _, m in v) for k, v in results.items()}
+    floor, cold = med["floor"], med["cold"]
+    lines = [f"### {size} articles", "",
+             "| step | median s | runs | × floor | × cold | ms/article | peak MiB |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for k, v in med.items():
+        lines.append(f"| {k} | {v:.2f} | {len(results[k])} | {v / floor:.2f} | {v / cold:.3f} | "
+                     f"{1000 * v / size:.2f} | {peak[k]:.0f} |")
+    return lines + [""]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--search", action="store_true", help="also time the search index (once per size)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--work", type=Path, default=Path("/tmp/dossier-bench"))
+    a = p.parse_args()
+    a.work.mkdir(parents=True, exist_ok=True)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}, hugo: {shutil.which('hugo') or 'not installed'}", file=sys.stderr)
+    all_results = {size: bench_size(a.work, size, a.runs, a.search, a.seed) for size in a.sizes}
+    lines = []
+    for size, results in all_results.items():
+        lines += report(size, results)
+    if len(a.sizes) > 1:
+        small, large = min(a.sizes), max(a.sizes)
+        per = {s: statistics.median(w for w, _ in all_results[s]["cold"]) / s for s in (small, large)}
+        lines.append(f"Growth: cold time per article at {large} is {per[large] / per[small]:.2f}× that at {small}.")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

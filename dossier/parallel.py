@@ -1,0 +1,50 @@
+"""Work spread over every core: a fork pool whose workers inherit the job.
+
+The job is a function of an index into data the parent already holds, so
+nothing but indices travels to the workers and only the (small) results
+come back. Below POOL_THRESHOLD items, or without fork, it runs in place.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Callable, Optional, TypeVar
+
+T = TypeVar("T")
+POOL_THRESHOLD = 200  # fewer items than this: starting a pool costs more than it saves
+
+_job: Optional[Callable[[int], object]] = None  # inherited by forked workers
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _call(i: int) -> object:
+    return _job(i)
+
+
+def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambda done: None) -> list[T]:
+    """[job(0), ..., job(count - 1)], on every core when it pays; tick(done) after each."""
+    global _job
+    n = cores()
+    if count < POOL_THRESHOLD or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        out = []
+        for i in range(count):
+            out.append(job(i))
+            tick(i + 1)
+        return out
+    _job = job
+    try:
+        with multiprocessing.get_context("fork").Pool(n) as pool:
+            out = []
+            for result in pool.imap(_call, range(count), chunksize=max(1, min(32, count // (n * 16)))):
+                out.append(result)
+                tick(len(out))
+            return out
+    finally:
+        _job = None

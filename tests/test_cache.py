@@ -1,0 +1,256 @@
+"""The build cache is correct: after any change, a cached rebuild gives the
+same output, byte for byte, as a cold build of the same input.
+
+Each case builds a generated dossier, changes it, rebuilds into the same
+output (with the cache) and builds cold into a fresh folder; the two trees
+must match file for file (the cache file itself aside). Cases run with the
+cache kept in memory (as `serve` does), read back from disk, and with the
+process pool on, so every path of the cache is exercised.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from dossier import cache as cache_module
+from dossier import parallel
+from dossier.build import build
+from dossier.cache import CACHE_FILE
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from generate import generate  # noqa: E402
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    out = {}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            path = Path(dirpath, name)
+            rel = path.relative_to(folder).as_posix()
+            if rel != CACHE_FILE:
+                out[rel] = path.read_bytes()
+    return out
+
+
+def assert_same_as_cold(site: Path, out: Path, tmp_path: Path) -> None:
+    cold = tmp_path / f"cold-{len(list(tmp_path.glob('cold-*')))}"
+    result = build(site, cold, search=False)
+    assert result.ok, result.diagnostics.sorted()
+    got, want = tree(out), tree(cold)
+    assert sorted(got) == sorted(want), (set(got) ^ set(want))
+    different = [p for p in want if got[p] != want[p]]
+    assert not different, different[:5]
+
+
+def article_files(site: Path) -> list[Path]:
+    return sorted((site / "content" / "articles").glob("*.md"))
+
+
+def entity_files(site: Path) -> list[Path]:
+    return sorted((site / "content" / "entities").rglob("*.yaml"))
+
+
+def unmentioned_entity(site: Path) -> Path:
+    """An entity no sidecar or relation names (it may still be autolinked)."""
+    sidecars = [p.read_text() for p in (site / "content" / "articles").glob("*.yaml")]
+    relations = [line for p in entity_files(site) for line in p.read_text().splitlines() if "entity:" in line]
+    named = "\n".join(sidecars + relations)
+    for path in reversed(entity_files(site)):
+        if path.stem not in named:
+            return path
+    raise AssertionError("the generated site has no unnamed entity")
+
+
+# -- the changes --------------------------------------------------------------
+
+def edit_article_text(site: Path) -> None:
+    path = article_files(site)[3]
+    path.write_text(path.read_text().replace(" the ", " a ", 2) + "\nOne more paragraph, added later.\n")
+
+
+def edit_sidecar(site: Path) -> None:
+    path = article_files(site)[4].with_suffix(".yaml")
+    text = path.read_text()
+    path.write_text(text.replace("title: \"", "title: \"Revised: ", 1).replace("status: unverified", "status: disputed"))
+
+
+def add_article(site: Path) -> None:
+    source = article_files(site)[5]
+    shutil.copy(source, source.with_name("zz-added-later.md"))
+    sidecar = source.with_suffix(".yaml").read_text()
+    # Claim ids are unique in the dossier: the copy's claims take new ids.
+    sidecar = sidecar.replace(f"id: {source.stem}-", "id: zz-added-later-")
+    sidecar = "\n".join(line for line in sidecar.splitlines() if "supports:" not in line and "contradicts:" not in line)
+    source.with_name("zz-added-later.yaml").write_text(sidecar + "\n")
+
+
+def delete_article(site: Path) -> None:
+    # The last article: no later claim supports or contradicts its claims.
+    path = article_files(site)[-1]
+    path.unlink()
+    path.with_suffix(".yaml").unlink()
+
+
+def rename_article(site: Path) -> None:
+    path = article_files(site)[-1]
+    path.rename(path.with_name("renamed-article.md"))
+    path.with_suffix(".yaml").rename(path.with_name("renamed-article.yaml"))
+
+
+def edit_entity(site: Path) -> None:
+    path = entity_files(site)[0]
+    path.write_text(path.read_text().replace("description: ", "description: Newly described. ", 1))
+
+
+def add_entity(site: Path) -> None:
+    (site / "content" / "entities" / "place" / "newtown.yaml").write_text(
+        "name: Newtown\ntype: place\ndescription: A place added later.\n")
+
+
+def delete_entity(site: Path) -> None:
+    unmentioned_entity(site).unlink()
+
+
+def rename_entity(site: Path) -> None:
+    path = unmentioned_entity(site)
+    path.rename(path.with_name(f"renamed-{path.name}"))
+
+
+def add_template(site: Path) -> None:
+    (site / "templates").mkdir(exist_ok=True)
+    base = (REPO / "dossier" / "templates" / "base.html").read_text()
+    (site / "templates" / "base.html").write_text(base.replace("</footer>", "<p>Local footer</p></footer>", 1))
+
+
+def edit_template(site: Path) -> None:
+    add_template(site)
+    path = site / "templates" / "base.html"
+    path.write_text(path.read_text().replace("Local footer", "Edited footer"))
+
+
+def edit_site(site: Path) -> None:
+    path = site / "site.yaml"
+    path.write_text(path.read_text().replace("title: Synthetic dossier", "title: Renamed dossier"))
+
+
+def add_static(site: Path) -> None:
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static" / "extra.txt").write_text("static file\n")
+
+
+CHANGES = [edit_article_text, edit_sidecar, add_article, delete_article, rename_article,
+           edit_entity, add_entity, delete_entity, rename_entity, add_template, edit_template,
+           edit_site, add_static]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("gen") / "site", articles=16, entities=30, seed=3)
+
+
+@pytest.fixture
+def site(generated: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "site"
+    shutil.copytree(generated, copy)
+    return copy
+
+
+def use_mode(mode: str, monkeypatch) -> str:
+    if mode == "pool":
+        monkeypatch.setattr(parallel, "POOL_THRESHOLD", 2)
+    return mode
+
+
+@pytest.fixture(params=["memory", "disk", "pool"])
+def mode(request, monkeypatch):
+    return use_mode(request.param, monkeypatch)
+
+
+def cached_build(site: Path, out: Path, mode: str):
+    if mode != "memory":
+        cache_module._in_memory.clear()  # read the cache back from the output, as a new process does
+    result = build(site, out, search=False)
+    assert result.ok, result.diagnostics.sorted()
+    return result
+
+
+# Every change with the cache read from disk (the CLI); the main ones also with
+# the cache kept in memory (serve) and with the work on a process pool.
+CASES = ([("disk", change) for change in CHANGES]
+         + [(m, c) for m in ("memory", "pool") for c in (edit_article_text, edit_sidecar, rename_article, edit_entity)])
+
+
+@pytest.mark.parametrize("mode_name, change", CASES, ids=lambda v: getattr(v, "__name__", v))
+def test_cached_rebuild_equals_cold_build(mode_name, change, site: Path, tmp_path: Path, monkeypatch):
+    mode = use_mode(mode_name, monkeypatch)
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    change(site)
+    cached_build(site, out, mode)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_deleted_template_override(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    add_template(site)
+    cached_build(site, out, mode)
+    shutil.rmtree(site / "templates")
+    cached_build(site, out, mode)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_edit_then_undo(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    path = article_files(site)[2]
+    original = path.read_text()
+    cached_build(site, out, mode)
+    path.write_text(original.replace(" the ", " a ", 1))
+    cached_build(site, out, mode)
+    path.write_text(original)
+    cached_build(site, out, mode)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_no_op_rebuild_renders_and_writes_nothing(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    before = {p: (out / p).stat().st_ino for p in tree(out)}
+    result = cached_build(site, out, mode)
+    assert result.rendered == [] and result.changed == [] and result.written == 0
+    assert {p: (out / p).stat().st_ino for p in tree(out)} == before  # not one file replaced
+
+
+def test_one_edit_rewrites_only_the_pages_it_affects(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    first = cached_build(site, out, mode)
+    path = article_files(site)[6]
+    path.write_text(path.read_text() + "\nA closing paragraph with nothing to link.\n")
+    result = cached_build(site, out, mode)
+    assert f"articles/{path.stem}/index.html" in result.changed
+    assert 0 < len(result.changed) < first.pages / 4, result.changed
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_lost_cache_rebuilds_everything_correctly(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    edit_article_text(site)
+    (out / CACHE_FILE).unlink()
+    result = cached_build(site, out, "disk")
+    assert sum(p.startswith("articles/") for p in result.rendered) == len(article_files(site))  # nothing reused
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_cache_is_not_shared_between_outputs(site: Path, tmp_path: Path):
+    cached_build(site, tmp_path / "a", "memory")
+    edit_entity(site)
+    cached_build(site, tmp_path / "b", "memory")  # a first build of b: nothing to reuse there
+    cached_build(site, tmp_path / "a", "memory")
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
