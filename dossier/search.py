@@ -203,7 +203,8 @@ async def _settled(bundle: Path) -> None:
     deadline = time.monotonic() + STOP_GRACE
     before: dict[str, int] = {}
     while True:
-        sizes = {str(p): p.stat().st_size for p in bundle.rglob("*") if p.is_file()}
+        sizes = {path: os.path.getsize(path) for folder, _, names in os.walk(bundle)
+                 for path in (os.path.join(folder, name) for name in names)}
         if sizes and sizes == before and all(sizes.values()):
             return
         if time.monotonic() > deadline:

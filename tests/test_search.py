@@ -376,6 +376,17 @@ def test_the_header_box_of_any_page_leads_to_the_search_page_with_the_query(demo
     expect(page.locator("#search-query")).to_have_value("Sudzha")
 
 
+def test_on_the_search_page_the_header_box_searches_too(search_page, model):
+    sudzha = one((e for e in model.dossier.entities if e.name == "Sudzha"), "entity named Sudzha")
+    page = search_page()
+    expect(page.locator(".search-status")).to_contain_text("Type", timeout=WAIT)
+    page.locator("#site-search").press_sequentially("Sudzha", delay=20)
+    expect(page.locator(".search-status")).to_contain_text("“Sudzha”", timeout=WAIT)
+    wait_for_results(page)
+    assert ends(hrefs(page), f"entities/{sudzha.id}/index.html")
+    expect(page.locator("#search-query")).to_have_value("Sudzha")
+
+
 def test_from_disk_the_page_says_it_needs_a_server(demo, page):
     page.goto((demo[1] / "search" / "index.html").as_uri())
     expect(page.locator(".search-unavailable")).to_be_visible()
