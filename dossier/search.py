@@ -72,13 +72,13 @@ def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) 
     clock = time.perf_counter()
     executable = find_binary()
     d = resolved.dossier
-    pages = len(d.articles) + len(d.entities) + len(d.pages)
+    expected = len(d.articles) + len(d.entities) + len(d.pages)
     if progress is None:
-        progress = _to_stderr if sys.stderr.isatty() or pages + len(resolved.claims) >= LARGE else _ignore
+        progress = _to_stderr if sys.stderr.isatty() or expected + len(resolved.claims) >= LARGE else _ignore
         report = _to_stderr
     else:
         report = progress
-    progress(f"search: indexing {pages} pages and {len(resolved.claims)} claims with {executable}")
+    progress(f"search: indexing {expected} pages and {len(resolved.claims)} claims with {executable}")
     try:
         pages, records = asyncio.run(_index(executable, stage.resolve(), resolved, progress))
     except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk

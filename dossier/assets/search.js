@@ -91,10 +91,10 @@ function bindEvents() {
   form.addEventListener("submit", (event) => { event.preventDefault(); clearTimeout(timer); state.q = input.value; run(); });
   sortSelect.addEventListener("change", () => { state.sort = sortSelect.value; run(); });
   filterBox.addEventListener("change", (event) => {
-    const box = event.target;
-    if (!box.matches("input[type=checkbox]")) return;
-    const chosen = state.filters[box.name];
-    box.checked ? chosen.add(box.value) : chosen.delete(box.value);
+    const check = event.target;
+    if (!check.matches("input[type=checkbox]")) return;
+    const chosen = state.filters[check.name];
+    check.checked ? chosen.add(check.value) : chosen.delete(check.value);
     run();
   });
   moreButton.addEventListener("click", () => showMore(generation));
@@ -121,7 +121,8 @@ async function run() {
     pending = [];
     moreButton.hidden = true;
     statusLine.textContent = "Type a name, a unit or a figure.";
-    drawFilters(await pagefind.filters());
+    const counts = await pagefind.filters();
+    if (mine === generation) drawFilters(counts);
     return;
   }
   statusLine.textContent = "Searching…";
