@@ -19,11 +19,9 @@ from typing import Callable, Iterator, Optional
 from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 import jinja2
-import mistune
 from markupsafe import Markup
 
 from . import __version__
-from .anchor import PLUGINS
 from .model import Article, Claim, ClaimStatus, Entity, Site
 from .resolve import Resolved
 from .urls import article_path, entity_path
@@ -47,12 +45,25 @@ CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "c
 def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
     """Every export file of a build: (path in the output, text)."""
     data = dossier_data(resolved)
-    yield "dossier.json", json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+    yield "dossier.json", json_records(data)
     yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
     yield "claims.csv", claims_csv(resolved)
     yield "robots.txt", robots_txt(resolved.dossier.site)
     if resolved.dossier.site.base_url:
         yield "feed.xml", atom_feed(resolved)
+
+
+def json_records(data: dict) -> str:
+    """JSON with one record of each top-level list per line: easy to grep and diff, and
+    written by the json module's fast encoder (indent= would use its slow one)."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list) and value:
+            records = ",\n".join(json.dumps(v, ensure_ascii=False) for v in value)
+            parts.append(f"{json.dumps(key)}:[\n{records}\n]")
+        else:
+            parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}")
+    return "{" + ",\n".join(parts) + "}\n"
 
 
 def ordered_articles(resolved: Resolved) -> list[Article]:
@@ -265,15 +276,21 @@ def script_tag(data: dict) -> Markup:
     return Markup(f'<script type="application/ld+json">{text}</script>')
 
 
-_to_html = mistune.create_markdown(escape=False, plugins=list(PLUGINS))  # reused: one per call costs more
-MARKDOWN_SIGNS = re.compile(r"[*_`\[\]<>&#~|\\!]|^\s*[-+>]|^\s*\d+[.)]\s", re.M)
+# Markdown's marks, taken out for the plain text of metadata. A full parse
+# per claim note costs more than the rest of a page's JSON-LD together.
+MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+MD_TAG_RE = re.compile(r"<[^>\n]*>")
+MD_LINE_START_RE = re.compile(r"^[ \t]*(?:[-+*>]|#{1,6}|\d+[.)])[ \t]+", re.M)
+MD_MARK_RE = re.compile(r"\*\*|__|~~|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
 
 
 def plain(markdown_text: str) -> str:
-    """Markdown as the plain text a reader sees (for descriptions in metadata)."""
-    if not MARKDOWN_SIGNS.search(markdown_text):
-        return " ".join(markdown_text.split())
-    return Markup(_to_html(markdown_text)).striptags()
+    """Markdown as near the plain text a reader sees as metadata needs (descriptions, review bodies)."""
+    text = MD_LINK_RE.sub(r"\1", markdown_text)
+    text = MD_TAG_RE.sub("", text)
+    text = MD_LINE_START_RE.sub("", text)
+    text = MD_MARK_RE.sub("", text)
+    return " ".join(text.split())
 
 
 class LinkedData:
