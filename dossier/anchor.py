@@ -26,6 +26,7 @@ WS_RUN = re.compile(r"\s+")
 QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
 HIDDEN_HTML = re.compile(r"<(/?)(?:script|style)\b", re.I)  # nh3 drops their content
+RAW_LINK = re.compile(r"<(/?)a(?:\s[^>]*)?>\Z", re.I | re.S)  # an <a> or </a> tag, alone
 PLUGINS = ("strikethrough", "table", "footnotes")
 
 _parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))
@@ -132,15 +133,20 @@ def reader_text(tokens: list[dict]) -> ReaderText:
         last.end += len(text)
         add(text)
 
-    def walk(tokens: list[dict], in_link: bool, linkable: bool) -> None:
+    def walk(tokens: list[dict], outer_link: bool, outer_linkable: bool) -> None:
         joins = False  # the previous token was text or a line break: join it
         hidden = False  # inside raw <script> or <style>, whose text the sanitizer drops
+        raw_links = 0  # raw HTML <a> open here: text there is in a link like [text](url)
         for tok in tokens:
             kind = tok["type"]
             if kind == "inline_html" and (tag := HIDDEN_HTML.match(tok["raw"])):
                 hidden = not tag.group(1)
+            if kind == "inline_html" and (tag := RAW_LINK.match(tok["raw"].strip())):
+                raw_links = max(0, raw_links - 1) if tag.group(1) else raw_links + 1
+            raw_link = raw_links > 0
             if hidden and kind != "inline_html":
                 continue
+            in_link, linkable = outer_link or raw_link, outer_linkable and not raw_link
             if kind in ("text", "softbreak", "linebreak"):
                 text = html.unescape(tok["raw"]) if kind == "text" else "\n"
                 running_text(tok, text, in_link, linkable, joins)

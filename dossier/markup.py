@@ -10,6 +10,7 @@ every mark and outside the article's own links.
 from __future__ import annotations
 
 import bisect
+import re
 from html import escape
 from typing import Callable
 
@@ -170,22 +171,87 @@ def _close(out: list[str], stack: list[tuple[Span, str]], keep: int) -> None:
 
 
 def _replace(tokens: list[dict], leaf_html: dict, in_link: bool) -> tuple[list[dict], list[str]]:
-    """A copy of the tree with leaves swapped for their woven HTML."""
+    """A copy of the tree with leaves swapped for their woven HTML.
+
+    Raw inline HTML is balanced within each list of siblings (stray end tags
+    dropped, open tags closed at its end), so the sanitizer's HTML parser
+    never reopens a user's <b> or <a> around later text and our marks.
+    """
     out: list[dict] = []
-    pending: list[str] = []
+    pending: list[str] = []  # footnote refs waiting for the end of the link they sit in
+    raw = _RawTags(out)
     for tok in tokens:
-        if id(tok) in leaf_html:
+        if tok["type"] == "inline_html":
+            closed_link = raw.add(tok)
+            if closed_link and not in_link and pending:  # after a raw </a>
+                out.append(_html("".join(pending)))
+                pending = []
+        elif tok["type"] == "block_html":  # cleaned alone, so no tag it leaves open wraps later blocks
+            out.append(_html(sanitize(tok["raw"])))
+        elif id(tok) in leaf_html:
             html, refs = leaf_html[id(tok)]
-            out.append({"type": "dossier_html", "raw": html})
+            out.append(_html(html))
             pending += refs
         elif "children" in tok and tok["type"] != "image":
             is_link = tok["type"] == "link"
-            kids, refs = _replace(tok["children"], leaf_html, in_link or is_link)
+            kids, refs = _replace(tok["children"], leaf_html, in_link or is_link or raw.in_link)
             out.append(dict(tok, children=kids))
             if is_link and not in_link:
-                out.append({"type": "dossier_html", "raw": "".join(refs)})
+                out.append(_html("".join(refs)))
             else:
                 pending += refs
         else:
             out.append(tok)
+    if raw.close_all() and not in_link and pending:
+        out.append(_html("".join(pending)))
+        pending = []
     return out, pending
+
+
+def _html(raw: str) -> dict:
+    return {"type": "dossier_html", "raw": raw}
+
+
+RAW_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(?:\s[^>]*?)?(/?)>\Z", re.S)
+VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+                       "track", "wbr"})
+
+
+class _RawTags:
+    """The user's raw inline tags open in one list of siblings."""
+
+    def __init__(self, out: list[dict]):
+        self.out = out
+        self.open: list[str] = []
+
+    @property
+    def in_link(self) -> bool:
+        return "a" in self.open
+
+    def add(self, tok: dict) -> bool:
+        """Emit a raw inline tag, balanced; True if it closed the last open <a>."""
+        m = RAW_TAG.match(tok["raw"].strip())
+        if not m:  # a comment, a declaration: no element
+            self.out.append(tok)
+            return False
+        closing, name, self_closing = m.group(1), m.group(2).lower(), m.group(3)
+        if not closing:
+            if not self_closing and name not in VOID_TAGS:
+                self.open.append(name)
+            self.out.append(tok)
+            return False
+        if name not in self.open:
+            return False  # a stray end tag: dropped
+        was_link = self.in_link
+        while self.open[-1] != name:
+            self.out.append(_html(f"</{self.open.pop()}>"))
+        self.open.pop()
+        self.out.append(tok)
+        return was_link and not self.in_link
+
+    def close_all(self) -> bool:
+        """Close what is still open; True if that closed a link."""
+        was_link = self.in_link
+        while self.open:
+            self.out.append(_html(f"</{self.open.pop()}>"))
+        return was_link

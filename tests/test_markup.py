@@ -119,3 +119,34 @@ def test_body_html_is_sanitized_too():
     tree = parse(body_html("Text <script>alert(1)</script> <img src=x onerror=alert(1)> more."))
     assert tree.find("script") is None
     assert all(not [a for a in e.attrs if a.startswith("on")] for e in tree.iter())
+
+
+def test_raw_html_left_open_does_not_wrap_later_text_or_marks():
+    text = "<b>\n<a href='https://example.org/'>open block\n\nLater paragraph with a claim here.\n"
+    tree = parse(body_html(text, [claim(reader(text), "a claim here")]))
+    later = [p for p in tree.find_all("p") if "Later" in p.text()][0]
+    assert not [a for a in later.ancestors() if a.tag in ("a", "b")]
+    assert tree.find("mark").text() == "a claim here"
+
+
+def test_raw_inline_link_keeps_mentions_out_and_footnotes_after_it():
+    text = "See <a href='https://example.org/'>what Anna Kovač said</a> today."
+    rt = reader(text)
+    a = rt.index("Anna Kovač")
+    spans = [Span(a, a + len("Anna Kovač"), "mention", "anna-kovac", "m-1"), claim(rt, "what Anna Kovač")]
+    tree = parse(body_html(text, spans))
+    links = tree.find_all("a")
+    for link in links:
+        assert not [x for x in link.ancestors() if x.tag == "a"], "links nest"
+    raw_link = next(x for x in links if x.get("href") == "https://example.org/")
+    assert raw_link.find("mark").text().startswith("what ")
+    sup = tree.find("sup")
+    assert not [x for x in sup.ancestors() if x.tag == "a"]
+
+
+def test_stray_and_misnested_raw_tags_are_balanced():
+    text = "One</b> two <em>three <b>four</em> five</b> six."
+    rt = reader(text)
+    tree = parse(body_html(text, [claim(rt, "two three four five six")]))  # parse() fails on bad nesting
+    marks = tree.find_all("mark")
+    assert "".join(m.text() for m in marks).split() == "two three four five six".split()

@@ -12,7 +12,7 @@ import pytest
 
 from dossier.build import check
 from fixtures.htmltree import Element, norm, parse
-from fixtures.sitekit import BASIC, make_site, run
+from fixtures.sitekit import BASIC, make_site, run_process
 
 ARTICLE_ORDER = ["bridge-reopened", "bridge-closed", "alpha-note", "beta-note"]  # newest first, undated by title
 
@@ -20,7 +20,7 @@ ARTICLE_ORDER = ["bridge-reopened", "bridge-closed", "alpha-note", "beta-note"] 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("e2e") / "output"
-    code, stdout, stderr = run("build", str(BASIC), "-o", str(folder))
+    code, stdout, stderr = run_process("build", str(BASIC), "-o", str(folder))
     assert code == 0, stderr
     assert "Traceback" not in stderr
     return folder
