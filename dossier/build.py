@@ -175,8 +175,14 @@ def check_site(site: Path) -> BuildResult:
     result = check(site)
     if result.ok:
         clock = time.perf_counter()
-        linkcheck.check_rendered(SiteRenderer(result.resolved, site), site,
-                                 [(ASSETS, "assets"), (site / "static", "")], result.diagnostics)
+        try:
+            linkcheck.check_rendered(SiteRenderer(result.resolved, site), site,
+                                     [(ASSETS, "assets"), (site / "static", "")], result.diagnostics)
+        except Exception as exc:  # a site's own template failed: the error `build` would report
+            pos = template_error_pos(exc, site)
+            if pos is None:
+                raise
+            result.diagnostics.error(pos, template_error_message(exc))
         result.timings["links"] = time.perf_counter() - clock
     return result
 

@@ -194,3 +194,6 @@ def test_a_broken_site_template_is_an_error_at_its_line(tmp_path, template, expe
     assert code == 1
     assert error_lines(stderr) == [expected]
     assert not out.exists()
+    code, _, stderr = run("check", str(site))  # check renders too, and says the same
+    assert code == 1
+    assert error_lines(stderr) == [expected]
