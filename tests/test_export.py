@@ -306,3 +306,10 @@ def test_entity_types_may_name_their_schema_org_type(tmp_path):
     assert kinds["unit"] == "Thing" and kinds["person"] == "Person"
     (node,) = nodes(json_ld((out / "entities/akhmat-unit/index.html").read_text("utf-8")))
     assert node["@type"] == "Thing"
+
+
+def test_plain_text_for_metadata_drops_markdown_marks():
+    from dossier.export import plain
+    assert plain("A **bold** [link](https://x.org/) and `code`,\n  *em* and <b>tag</b>.") == \
+        "A bold link and code, em and tag."
+    assert plain("- one\n- two\n\n# Head\n> quoted snake_case_name") == "one two Head quoted snake_case_name"
