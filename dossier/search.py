@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import functools
 import json
 import os
@@ -80,12 +81,23 @@ def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) 
         report = progress
     progress(f"search: indexing {expected} pages and {len(resolved.claims)} claims with {executable}")
     try:
-        pages, records = asyncio.run(_index(executable, stage.resolve(), resolved, progress))
+        pages, records = _run(lambda: _index(executable, stage.resolve(), resolved, progress))
     except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
         raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
     stats = SearchStats(pages, records, time.perf_counter() - clock)
     report(f"search: {stats}")
     return stats
+
+
+def _run(make_coroutine):
+    """asyncio.run, or on a thread of its own when this one already runs an event loop
+    (as it does under Playwright's sync API, or inside an async application)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coroutine())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make_coroutine())).result()
 
 
 def find_binary() -> Path:

@@ -176,6 +176,18 @@ def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []  # no staging left behind
 
 
+def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
+    """As under Playwright's sync API, or from an async program: asyncio.run alone would refuse."""
+    import asyncio
+
+    async def inside():
+        return pipeline.build(demo[0], tmp_path / "out")
+
+    result = asyncio.run(inside())
+    assert result.ok
+    assert (tmp_path / "out" / "pagefind" / "pagefind-entry.json").exists()
+
+
 def test_search_page_allows_webassembly_and_has_no_inline_code(demo):
     html = (demo[1] / "search" / "index.html").read_text()
     csp = html_module.unescape(re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)[1])
