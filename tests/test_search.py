@@ -157,7 +157,7 @@ def tree_digest(folder: Path) -> str:
 @pytest.mark.parametrize("binary", ["missing", "exits", "not-executable"])
 def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo, tmp_path, binary):
     out = tmp_path / "out"
-    assert build(demo[0], out).returncode == 0
+    shutil.copytree(demo[1], out)  # a good earlier build
     before = tree_digest(out)
     fake = tmp_path / "pagefind"
     if binary == "exits":
