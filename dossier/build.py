@@ -227,7 +227,7 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
             and run.cache.analyses.keys() == run.previous.analyses.keys()
             and run.cache.pages == run.previous.pages)
     if not (same and staged.link_previous(CACHE_FILE)):
-        staged.write(CACHE_FILE, run.cache.dump())
+        staged.write_with(CACHE_FILE, run.cache.dump_to)
         staged.written -= 1  # the cache is not a page
 
 

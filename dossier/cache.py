@@ -144,6 +144,9 @@ class BuildCache:
     def dump(self) -> bytes:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
+    def dump_to(self, f) -> None:
+        pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+
     def remember(self, out: Path) -> None:
         """Keep this cache in memory for the next build into `out` by this process."""
         path = out / CACHE_FILE

@@ -10,6 +10,7 @@ every mark and outside the article's own links.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from html import escape
 from typing import Callable
@@ -54,9 +55,13 @@ def sanitize(fragment: str) -> str:
                      generic_attribute_prefixes={"data-"}, url_schemes={"http", "https", "mailto"})
 
 
+_tree_parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))
+
+
+@functools.lru_cache(maxsize=4096)  # a note shows on its article, in its JSON-LD and on index pages
 def markdown(text: str) -> str:
     """Plain Markdown (notes, descriptions, pages) to sanitized HTML."""
-    tokens, _ = mistune.create_markdown(renderer=None, plugins=list(PLUGINS)).parse(text)
+    tokens, _ = _tree_parser.parse(text)
     return sanitize(_renderer(tokens, BlockState()))
 
 

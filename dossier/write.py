@@ -79,6 +79,16 @@ class StagedOutput:
         self.written += 1
         self.fresh.add(rel)
 
+    def write_with(self, rel: str, fill) -> None:
+        """Write a file through `fill(binary file)`: large data never sits in memory whole."""
+        target = self.stage / rel
+        self._folder(target.parent)
+        target.unlink(missing_ok=True)
+        with open(target, "wb") as f:
+            fill(f)
+        self.written += 1
+        self.fresh.add(rel)
+
     def put(self, rel: str, data: str | bytes) -> bool:
         """Write a file, or link the previous output's copy if its bytes are the same; True if written."""
         data = data.encode("utf-8") if isinstance(data, str) else data
