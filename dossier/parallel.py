@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
@@ -28,6 +29,12 @@ def _call(i: int) -> object:
     return _job(i)
 
 
+def _quiet_worker() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the pool and
+    # reports it once; workers must not each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambda done: None) -> list[T]:
     """[job(0), ..., job(count - 1)], on every core when it pays; tick(done) after each."""
     global _job
@@ -40,7 +47,7 @@ def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambd
         return out
     _job = job
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
             out = []
             for result in pool.imap(_call, range(count), chunksize=max(1, min(32, count // (n * 16)))):
                 out.append(result)
