@@ -22,12 +22,14 @@ import html
 import itertools
 import json
 import os
+import pickle
 import queue
 import re
 import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,6 +45,7 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
 from . import build as pipeline
+from .progress import Progress
 from .render import DEFAULT_TEMPLATES
 from .write import UsageError
 
@@ -112,7 +115,11 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
 
 def _sigterm_as_interrupt() -> Callable[[], None]:
     """Let `kill` clean up as Ctrl-C does; returns a function restoring the old handler."""
+    owner = os.getpid()
+
     def interrupt(signum, frame):
+        if os.getpid() != owner:  # a build's forked worker, told to stop by its pool: just stop
+            os._exit(128 + signum)
         raise KeyboardInterrupt
     previous = signal.signal(signal.SIGTERM, interrupt)
     return lambda: signal.signal(signal.SIGTERM, previous)
@@ -306,7 +313,8 @@ class Rebuilder:
     def rebuild(self, changed: set[str]) -> None:
         clock = time.perf_counter()
         try:
-            result = pipeline.build(self.site, self.out, search=False)  # indexed in the background instead
+            result = pipeline.build(self.site, self.out, search=False,  # indexed in the background instead
+                                    progress=_progress(first=not changed))
         except Exception as exc:  # a template error or a bug: report it, keep serving
             return self._failed(changed, [describe_crash(exc, self.site)], time.perf_counter() - clock)
         elapsed = time.perf_counter() - clock
@@ -344,6 +352,12 @@ class Rebuilder:
         self._warnings = warnings
 
 
+def _progress(first: bool) -> Optional[Progress]:
+    """The first build reports progress as `build` does; rebuilds only on a terminal (one line
+    redrawn), never as a page-by-page log."""
+    return None if first else Progress(enabled=sys.stderr.isatty())
+
+
 def _touches_static(changed: set[str]) -> bool:
     """Static files are copied on every build, so build() cannot say whether they changed."""
     return any(p == "static" or p.startswith("static/") for p in changed)
@@ -357,8 +371,7 @@ def rebuilt_line(changed: set[str], result: pipeline.BuildResult, elapsed: float
     warnings = len(result.diagnostics.warnings)
     tail = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
     detail = f" ({listed})" if pages else ""
-    total = n + result.reused  # every page is either rendered or linked from the last build
-    return f"dossier: {what} {n} page{'s' * (n != 1)}{detail} of {total} in {elapsed * 1000:.0f} ms{tail}"
+    return f"dossier: {what} {n} page{'s' * (n != 1)}{detail} in {elapsed * 1000:.0f} ms{tail}"
 
 
 def _short(page: str) -> str:
@@ -534,13 +547,16 @@ class SearchIndexer:
 
     Pagefind reads a hard-linked snapshot of the build and writes its bundle
     there, so the next rebuild can swap the served folder meanwhile; the
-    server takes /pagefind/ from the newest finished snapshot.
+    server takes /pagefind/ from the newest finished snapshot. The indexing
+    runs in a child process in a session of its own, with the Pagefind binary
+    it starts, so that stopping serve ends both at once, mid-index or not.
     """
 
     def __init__(self, workdir: Path, live: LiveState):
         self.workdir = workdir
         self.live = live
         self._pending: Optional[tuple[Path, object]] = None
+        self._child: Optional[subprocess.Popen] = None
         self._closed = False
         self._cond = threading.Condition()
         self._serial = itertools.count(1)
@@ -563,6 +579,9 @@ class SearchIndexer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            child = self._child
+        if child is not None:
+            _stop_session(child)
 
     def _next(self) -> Optional[tuple[Path, object]]:
         with self._cond:
@@ -574,28 +593,76 @@ class SearchIndexer:
             return job
 
     def run(self) -> None:
-        while (job := self._next()) is not None:
-            if not self._index(*job):
-                self.close()  # search cannot work this session; stop making snapshots for it
-
-    def _index(self, snapshot: Path, resolved) -> bool:
-        """Index one snapshot; False if search cannot work at all (no binary)."""
         from . import search
 
-        clock = time.perf_counter()
         try:
-            stats = search.index(snapshot, resolved, progress=lambda line: None)
-        except Exception as exc:  # no binary, or it failed: serve on without search
+            search.find_binary()
+        except search.SearchError as exc:
+            say_error(f"dossier: warning: search is off: {exc}")
+            return self.close()
+        while (job := self._next()) is not None:
+            self._index(*job)
+
+    def _index(self, snapshot: Path, resolved) -> None:
+        clock = time.perf_counter()
+        outcome = self._index_in_child(snapshot, resolved)
+        if "pages" not in outcome:
             shutil.rmtree(snapshot, ignore_errors=True)
             if not self._closed:
-                say_error(f"dossier: warning: search is off until the next start: {exc}")
-            return False
+                say_error(f"dossier: warning: the search index was not updated: {outcome.get('error')}")
+            return
         old = self.live.set_search_root(snapshot)
         if old:
             shutil.rmtree(old, ignore_errors=True)
-        say(f"dossier: search index updated ({stats.pages} pages, {stats.records} claims) "
+        say(f"dossier: search index updated ({outcome['pages']} pages, {outcome['records']} claims) "
             f"in {(time.perf_counter() - clock) * 1000:.0f} ms")
-        return True
+
+    def _index_in_child(self, snapshot: Path, resolved) -> dict:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])))
+        with self._cond:
+            if self._closed:
+                return {"error": "stopped"}
+            self._child = subprocess.Popen([sys.executable, "-c", INDEX_CHILD], stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, env=env, start_new_session=True)
+        try:
+            answer, _ = self._child.communicate(pickle.dumps((str(snapshot), resolved), pickle.HIGHEST_PROTOCOL))
+        except OSError as exc:  # stopped while we were still sending
+            return {"error": str(exc)}
+        finally:
+            self._child.wait()
+            with self._cond:
+                code, self._child = self._child.returncode, None
+        try:
+            return json.loads(answer.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"error": f"the indexing process stopped (exit status {code})"}
+
+
+INDEX_CHILD = "from dossier.serve import index_in_child; index_in_child()"
+
+
+def index_in_child() -> None:
+    """The indexing child: (folder, resolved) pickled on stdin, the outcome as JSON on stdout."""
+    from . import search
+
+    folder, resolved = pickle.load(sys.stdin.buffer)
+    try:
+        stats = search.index(Path(folder), resolved, progress=lambda line: None)
+    except Exception as exc:  # reported by the parent as a warning; serving goes on
+        print(json.dumps({"error": str(exc) or type(exc).__name__}))
+    else:
+        print(json.dumps({"pages": stats.pages, "records": stats.records}))
+
+
+def _stop_session(child: subprocess.Popen) -> None:
+    """End a child started in a session of its own, and what it started."""
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except (AttributeError, ProcessLookupError, PermissionError):  # no process groups here, or gone
+        child.terminate()
 
 
 def link_tree(src: Path, dst: Path) -> None:
