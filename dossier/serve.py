@@ -811,8 +811,8 @@ def inject(page: bytes, build: str, errors: list[str]) -> bytes:
     """Add the reload script and overlay style to a page; with errors, the overlay itself."""
     head = (f'<link rel="stylesheet" href="{DEV_PREFIX}overlay.css">'
             f'<script src="{DEV_PREFIX}reload.js" data-build="{html.escape(build)}" defer></script>').encode()
-    match = _HEAD_END.search(page)
-    at = match.start() if match else 0
+    match = _HEAD_END.search(page) or _BODY_START.search(page)  # never before a doctype: quirks mode
+    at = (match.start() if match.re is _HEAD_END else match.end()) if match else len(page)
     page = page[:at] + head + page[at:]
     if errors:
         match = _BODY_START.search(page)
