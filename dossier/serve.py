@@ -142,9 +142,11 @@ def open_server(port: Optional[int]) -> tuple[DevServer, str]:
             server = DevServer((HOST, candidate))
         except OSError:
             continue
-        note = "" if candidate == DEFAULT_PORT else f"dossier: port {DEFAULT_PORT} is in use; serving on port {candidate} instead"
-        return server, note
-    raise UsageError(f"ports {DEFAULT_PORT} to {DEFAULT_PORT + PORTS_TO_TRY - 1} are all in use; choose one with --port")
+        if candidate == DEFAULT_PORT:
+            return server, ""
+        return server, f"dossier: port {DEFAULT_PORT} is in use; serving on port {candidate} instead"
+    last = DEFAULT_PORT + PORTS_TO_TRY - 1
+    raise UsageError(f"ports {DEFAULT_PORT} to {last} are all in use; choose one with --port")
 
 
 def _port_problem(port: int, exc: OSError) -> str:
@@ -315,14 +317,15 @@ class Rebuilder:
         try:
             result = pipeline.build(self.site, self.out, search=False,  # indexed in the background instead
                                     progress=_progress(first=not changed))
-        except Exception as exc:  # a template error or a bug: report it, keep serving
-            return self._failed(changed, [describe_crash(exc, self.site)], time.perf_counter() - clock)
+        except Exception as exc:  # a bug: report it, keep serving
+            crash = [describe_crash(exc, self.site)]
+            return self._failed(changed, crash, crash, time.perf_counter() - clock)
         elapsed = time.perf_counter() - clock
         diagnostics = result.diagnostics.sorted()
         lines = [str(d) for d in diagnostics]
         errors = [str(d) for d in diagnostics if d.level == "error"]
         if errors:
-            return self._failed(changed, lines, elapsed, errors)
+            return self._failed(changed, lines, errors, elapsed)
         self._report_warnings(lines)
         _, old_errors, had_good_build = self.live.snapshot()
         if not (result.changed or _touches_static(changed) or old_errors or not had_good_build):
@@ -333,8 +336,8 @@ class Rebuilder:
         if self.indexer:
             self.indexer.submit(self.out, result.resolved)
 
-    def _failed(self, changed: set[str], lines: list[str], elapsed: float, errors: Optional[list[str]] = None) -> None:
-        errors = lines if errors is None else errors
+    def _failed(self, changed: set[str], lines: list[str], errors: list[str], elapsed: float) -> None:
+        """Every diagnostic to the terminal; the errors to the browser, over the last good build."""
         for line in lines:
             say_error(line)
         what = f"{_changed_words(changed)}; " if changed else ""
@@ -365,8 +368,8 @@ def _touches_static(changed: set[str]) -> bool:
 
 def rebuilt_line(changed: set[str], result: pipeline.BuildResult, elapsed: float) -> str:
     pages = [_short(p) for p in result.rendered]
-    listed = ", ".join(pages[:LISTED_PAGES]) + (f" and {len(pages) - LISTED_PAGES} more" if len(pages) > LISTED_PAGES else "")
     n = len(pages)
+    listed = ", ".join(pages[:LISTED_PAGES]) + (f" and {n - LISTED_PAGES} more" if n > LISTED_PAGES else "")
     what = f"{_changed_words(changed)}; rebuilt" if changed else "built"
     warnings = len(result.diagnostics.warnings)
     tail = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
