@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from dossier.build import build
-from dossier.serve import ChangeQueue, SiteWatcher, open_server
+from dossier.serve import ChangeQueue, SiteWatcher, WritingRoom, open_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -444,6 +444,26 @@ def test_stops_cleanly(served, sig):
     assert "dossier: stopped" in s.output
     assert "Traceback" not in s.output
     assert not s.workdir.exists()
+
+
+def test_stopping_leaves_no_thread_behind(demo_copy, tmp_path):
+    before = set(threading.enumerate())
+    server, _ = open_server(0)
+    room = WritingRoom(demo_copy.resolve(), tmp_path / "work", server, search=True)
+    room.start()
+    port = server.server_address[1]
+    events = EventStream(port)
+    try:
+        events.wait_for("hello")
+        assert len(set(threading.enumerate()) - before) >= 4  # watcher, HTTP, rebuild, search, event stream
+    finally:
+        room.stop()
+        events.close()
+    wait_until(lambda: set(threading.enumerate()) <= before, timeout=10,
+               what=f"threads to end: {set(threading.enumerate()) - before}")
+    assert room.indexer._child is None  # no indexing process left running
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
 def test_a_port_in_use_is_a_usage_error(demo_copy):
