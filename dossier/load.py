@@ -327,6 +327,9 @@ def read_each(files: SiteFiles, site: Site, pairs: list[tuple[str, Path, Path]],
 
 def read_article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, site: Site, broken: set[str]) -> Optional[Article]:
     text = files.read(text_path)
+    if text is not None and not text.strip():
+        files.diags.error(Pos(files.rel(text_path)), "the article is empty: put the article's text in it")
+        text = None
     m = files.yaml(sidecar, "a sidecar", SIDECAR_KEYS)
     if m is None:
         broken.add(slug)
@@ -431,7 +434,9 @@ def load_pages(files: SiteFiles, diags: Diagnostics) -> list[Page]:
             diags.error(Pos(rel), f"a page may not be called '{path.stem}': the site uses /{path.stem}/ itself; rename the file")
             continue
         text = files.read(path)
-        if text is not None:
+        if text is not None and not text.strip():
+            diags.error(Pos(rel), "the page is empty: write its text, or remove the file")
+        elif text is not None:
             pages.append(_page(path.stem, text, rel, diags))
     return pages
 
