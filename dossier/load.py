@@ -228,6 +228,10 @@ def _rating(e: MapReader, name: str) -> Optional[int]:
     return int(raw)
 
 
+def _yml_hint(path: Path) -> str:
+    return f"; rename it to {path.stem}.yaml" if path.suffix.lower() in (".yml", ".yaml") else ""
+
+
 def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
     if ID_RE.match(path.stem):
         return True
@@ -240,7 +244,7 @@ def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
     entities = []
     for path in files.listing("content/entities", recursive=True):
         if path.suffix != ".yaml":
-            diags.error(Pos(files.rel(path)), "only .yaml files belong in content/entities")
+            diags.error(Pos(files.rel(path)), "only .yaml files belong in content/entities" + _yml_hint(path))
             continue
         if not _stem_ok(files, path, "entity"):
             continue
@@ -302,7 +306,8 @@ def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
             if _stem_ok(files, path, "sidecar"):
                 sidecars[path.stem] = path
         else:
-            diags.error(Pos(files.rel(path)), "content/articles holds .md or .txt articles and their .yaml sidecars only")
+            diags.error(Pos(files.rel(path)), "content/articles holds .md or .txt articles and their .yaml sidecars only"
+                        + _yml_hint(path))
     pairs = []
     for slug in sorted(texts.keys() | sidecars.keys()):
         if slug not in sidecars:

@@ -165,6 +165,9 @@ CASES = [
      "use lowercase letters, digits and single hyphens, e.g. 'beta-note.md'"),
     ("stray file among entities", {E + "places/notes.txt": "some notes\n"},
      "content/entities/places/notes.txt:1:1: error: only .yaml files belong in content/entities"),
+    ("a .yml file among articles", {A + "gamma-note.yml": "title: Gamma note\n"},
+     "content/articles/gamma-note.yml:1:1: error: content/articles holds .md or .txt articles and their .yaml sidecars only; "
+     "rename it to gamma-note.yaml"),
     ("no site.yaml", {"site.yaml": None},
      "site.yaml:1:1: error: there is no site.yaml: every dossier needs one, with at least a title"),
     ("page with a reserved name", {"content/pages/claims.md": "# Claims\n"},
