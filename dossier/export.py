@@ -202,8 +202,14 @@ def claims_csv(resolved: Resolved) -> str:
             source_url=article.source.url,
             page=row["path"], url=_absolute(site, row["path"]),
         )
-        writer.writerow("" if row.get(k) is None else row.get(k, "") for k in CSV_COLUMNS)
+        writer.writerow(_cell(row.get(k)) for k in CSV_COLUMNS)
     return out.getvalue()
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def robots_txt(site: Site) -> str:

@@ -313,3 +313,11 @@ def test_plain_text_for_metadata_drops_markdown_marks():
     assert plain("A **bold** [link](https://x.org/) and `code`,\n  *em* and <b>tag</b>.") == \
         "A bold link and code, em and tag."
     assert plain("- one\n- two\n\n# Head\n> quoted snake_case_name") == "one two Head quoted snake_case_name"
+
+
+def test_csv_cells_that_look_like_formulas_stay_text():
+    from dossier.export import _cell
+
+    assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert [_cell(v) for v in ("+1", "-1", "@SUM(A1)")] == ["'+1", "'-1", "'@SUM(A1)"]
+    assert [_cell(v) for v in ("909 captured", None, 3)] == ["909 captured", "", "3"]
