@@ -223,7 +223,9 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
 
 def _save_cache(staged: StagedOutput, run: _Run) -> None:
     """Write the cache, or keep the previous file when this build computed nothing new."""
-    same = (not run.misses and run.cache.loaded.keys() == run.previous.loaded.keys()
+    run.cache.files = frozenset(staged.fresh | staged.kept | {CACHE_FILE})
+    same = (not run.misses and run.cache.files == run.previous.files
+            and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
             and run.cache.pages == run.previous.pages)
     if not (same and staged.link_previous(CACHE_FILE)):
@@ -263,8 +265,13 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     lookups = {"entity": r.entities.get, "claim": r.claims.get,
                "article": {a.slug: a for a in r.dossier.articles}.get}
 
+    memo: dict[tuple[str, str], str] = {}
+
     def dep_digest(dep: tuple[str, str]) -> str:
-        return fps(lookups[dep[0]](dep[1]))
+        found = memo.get(dep)
+        if found is None:
+            found = memo[dep] = fps(lookups[dep[0]](dep[1]))
+        return found
 
     common = digest(FORMAT, renderer.templates_digest(), fps(r.dossier.site), fps(r.dossier.pages))
     todo: list[tuple[PageSpec, str]] = []

@@ -72,14 +72,16 @@ class Fingerprints:
         kind = type(value)
         if kind in _PLAIN:
             return repr(value)
-        known = self._memo.get(id(value))
+        memo = self._memo
+        known = memo.get(id(value))
         if known is not None:
             return known
         h = hashlib.blake2b(kind.__name__.encode(), digest_size=16)
         if kind is list or kind is tuple:
-            for item in value:
-                h.update(self(item).encode())
-                h.update(b"\0")
+            h.update("\0".join([memo.get(id(item)) or self(item) for item in value]).encode())
+            return h.hexdigest()
+        if isinstance(value, str):  # Markup and other text: the characters, not a repr of them
+            h.update(value.encode("utf-8", "surrogatepass"))
             return h.hexdigest()
         if kind is dict:
             for k, v in value.items():
@@ -127,6 +129,7 @@ class BuildCache:
     loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article as read
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
+    files: frozenset[str] = frozenset()  # every file of the output this cache describes
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:

@@ -114,6 +114,8 @@ class SiteRenderer:
         self.site_dir = site_dir
         self.site = resolved.dossier.site
         self._articles = {a.slug: a for a in resolved.dossier.articles}
+        # Position of each article on the home page: sorting by it is cheaper than by article_order.
+        self._rank = {a.slug: n for n, a in enumerate(sorted(resolved.dossier.articles, key=article_order))}
         self._deps: set[tuple[str, str]] = set()
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
@@ -249,7 +251,7 @@ class SiteRenderer:
         by_article: dict[str, list] = {}
         for h in self.r.hits.get(e.id, []):
             by_article.setdefault(h.article, []).append(h)
-        ordered = sorted(by_article.items(), key=lambda kv: article_order(self._articles[kv[0]]))
+        ordered = sorted(by_article.items(), key=lambda kv: self._rank[kv[0]])
         claims_by = self._sorted_claims(self.r.claims_by.get(e.id, []))
         claims_about = self._sorted_claims(self.r.claims_about.get(e.id, []))
         lists = [chunks(claims_by), chunks(claims_about), chunks(ordered)]
@@ -269,14 +271,17 @@ class SiteRenderer:
 
     def _sorted_claims(self, ids) -> list[Claim]:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}
-        return sorted(self._claims(ids), key=lambda c: (order.get(c.status, 99), article_order(self._articles[c.article]), c.id))
+        return sorted(self._claims(ids), key=lambda c: (order.get(c.status, 99), self._rank[c.article], c.id))
 
     def _claims_in_order(self) -> list[tuple[ClaimStatus, Claim]]:
+        if hasattr(self, "_claims_in_order_memo"):
+            return self._claims_in_order_memo
         ordered = []
         for s in self.site.claim_statuses:
             members = [c for c in self.r.claims.values() if c.status == s.key]
-            members.sort(key=lambda c: (article_order(self._articles[c.article]), c.id))
+            members.sort(key=lambda c: (self._rank[c.article], c.id))
             ordered += [(s, c) for c in members]
+        self._claims_in_order_memo = ordered
         return ordered
 
     def _status_pages(self) -> dict[str, str]:

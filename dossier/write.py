@@ -110,7 +110,7 @@ class StagedOutput:
     def link_previous(self, rel: str) -> bool:
         """Reuse the previous output's file as is (a hard link); False if it is gone."""
         if self.incremental:
-            if not os.path.isfile(self.out / rel):
+            if not os.path.isfile(os.path.join(self.out, rel)):
                 return False
             self.kept.add(rel)
             self.linked += 1
@@ -162,16 +162,17 @@ class StagedOutput:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
             os.replace(self.stage / rel, target)
-        self._remove_stale(self.out, "", self.fresh | self.kept | {MARKER})
+        # Listed, not taken from the last build's record: a file someone put in goes too.
+        self._remove_stale(str(self.out), "", self.fresh | self.kept | {MARKER})
 
-    def _remove_stale(self, folder: Path, prefix: str, keep: set[str]) -> bool:
+    def _remove_stale(self, folder: str, prefix: str, keep: set[str]) -> bool:
         """Delete files under `folder` not in `keep`, and folders left empty; True if it is empty now."""
         empty = True
         with os.scandir(folder) as entries:
             for entry in entries:
                 rel = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if self._remove_stale(Path(entry.path), rel + "/", keep):
+                    if self._remove_stale(entry.path, rel + "/", keep):
                         os.rmdir(entry.path)
                     else:
                         empty = False
