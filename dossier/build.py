@@ -243,17 +243,38 @@ def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None
     return False
 
 
-def _write_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str) -> None:
-    """The export files, made afresh only when something in the dossier changed."""
+def _start_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str):
+    """Start making the export files (only if something in the dossier changed); returns wait().
+
+    They are made from the whole dossier at once and take seconds for a
+    large one, so a separate process makes them while pages are checked and
+    rendered here.
+    """
     r, fps = renderer.r, run.fingerprints
-    whole = digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))
-    paths = [p for p, rec in run.previous.pages.items() if rec.key == f"export:{whole}"]
-    if paths and all(_reuse(p, f"export:{whole}", run, staged) for p in paths):
-        return
-    for spec in renderer.export_specs():
-        data = spec.text.encode("utf-8")
-        staged.put(spec.path, data)
-        run.cache.pages[spec.path] = PageRecord(f"export:{whole}", {}, digest(data))
+    key = f"export:{digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
+    paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
+    if paths and all(_reuse(p, key, run, staged) for p in paths):
+        return lambda: None
+
+    def make() -> list[tuple[str, str, bool]]:
+        counts = staged.written, staged.linked  # counted by wait(), in whichever process this runs
+        made = [(spec.path, digest(data), staged.put(spec.path, data))
+                for spec in renderer.export_specs() for data in [spec.text.encode("utf-8")]]
+        staged.written, staged.linked = counts
+        return made
+
+    waiting = parallel.start(make)
+
+    def wait() -> None:
+        for path, output, wrote in waiting():
+            staged.note(path, wrote)
+            if wrote:
+                staged.written += 1
+            else:
+                staged.linked += 1
+            run.cache.pages[path] = PageRecord(key, {}, output)
+
+    return wait
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
@@ -274,13 +295,13 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         return found
 
     common = digest(FORMAT, renderer.templates_digest(), fps(r.dossier.site), fps(r.dossier.pages))
+    exports_done = _start_exports(renderer, staged, run, common)
     todo: list[tuple[PageSpec, str]] = []
     for spec in renderer.specs(exports=False):
         text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
         key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
         if not _reuse(spec.path, key, run, staged, dep_digest):
             todo.append((spec, key))
-    _write_exports(renderer, staged, run, common)
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
 
@@ -315,6 +336,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     run.misses += len(todo)
     staged.written = written + len(changed)
     staged.linked = linked + len(rendered) - len(changed)
+    exports_done()
     return rendered, changed
 
 

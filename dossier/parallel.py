@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import traceback
 from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
@@ -55,3 +56,43 @@ def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambd
             return out
     finally:
         _job = None
+
+
+def start(job: Callable[[], T]) -> Callable[[], T]:
+    """Run job() beside the caller (in a forked process when possible); returns wait() -> its result.
+
+    A plain process and a pipe, no pool: the parent keeps no extra threads,
+    so forking it again later (for a pool) stays safe.
+    """
+    if cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        result = job()
+        return lambda: result
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        _quiet_worker()
+        try:
+            send.send((True, job()))
+        except BaseException:
+            send.send((False, traceback.format_exc()))
+        finally:
+            send.close()
+
+    process = ctx.Process(target=child, daemon=True)
+    process.start()
+    send.close()
+
+    def wait() -> T:
+        try:
+            ok, value = receive.recv()
+        except EOFError:
+            ok, value = False, f"the process ended without an answer (exit status {process.exitcode})"
+        finally:
+            process.join()
+            receive.close()
+        if not ok:
+            raise RuntimeError(f"work in a separate process failed:\n{value}")
+        return value
+
+    return wait
