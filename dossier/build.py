@@ -88,7 +88,8 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
     def read(files: load_stage.SiteFiles, site, pairs, broken: set[str]) -> list[Article]:
         run.progress.sized(len(pairs))
         site_key = digest(FORMAT, site)
-        keys = [_files_key(site_key, slug, text, sidecar) for slug, text, sidecar in pairs]
+        both = [_files_keys(site_key, slug, text, sidecar) for slug, text, sidecar in pairs]
+        keys = [k for k, _ in both]
         todo = [i for i, k in enumerate(keys) if k is None or k not in run.previous.loaded]
 
         def read_one(i: int) -> Loaded:
@@ -100,7 +101,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
         fresh = dict(zip(todo, parallel.run(read_one, len(todo), run.progress.counter("read {done}/{total} articles", len(todo)))))
         run.misses += len(todo)
         articles = []
-        for i, ((slug, _, _), key) in enumerate(zip(pairs, keys)):
+        for i, (key, sidecar_key) in enumerate(both):
             loaded = fresh.get(i) or run.previous.loaded[key]
             files.diags.items.extend(loaded.diagnostics)
             broken.update(loaded.broken)
@@ -109,28 +110,30 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
             if loaded.article is not None:
                 articles.append(loaded.article)
                 if key is not None:
-                    _know_article(run, loaded.article, key)
+                    _know_article(run, loaded.article, key, sidecar_key)
         return articles
 
     return read
 
 
-def _files_key(site_key: str, slug: str, text: Path, sidecar: Path) -> Optional[str]:
-    """The digest of an article's two files; None (never cached) for links or unreadable files."""
+def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path) -> tuple[Optional[str], Optional[str]]:
+    """Digests of an article's two files, and of its sidecar alone; None (never cached) for links or unreadable files."""
     try:
         if text.is_symlink() or sidecar.is_symlink():
-            return None
-        return digest(site_key, slug, text.name, text.read_bytes(), sidecar.read_bytes())
+            return None, None
+        sidecar_key = digest(site_key, slug, sidecar.read_bytes())
+        return digest(sidecar_key, text.name, text.read_bytes()), sidecar_key
     except OSError:
-        return None
+        return None, None
 
 
-def _know_article(run: _Run, article: Article, key: str) -> None:
-    # An article and its claims are what its two files (and the site) say: their digest is known.
+def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> None:
+    # An article is what its two files (and the site) say, a claim what its sidecar says:
+    # their digests are known, and editing the text leaves the claims' as they were.
     run.article_keys[article.slug] = key
     run.fingerprints.know(article, key)
     for claim in article.claims:
-        run.fingerprints.know(claim, digest(key, claim.id))
+        run.fingerprints.know(claim, digest(sidecar_key, claim.id))
 
 
 def make_analyser(run: _Run, used: dict[str, Analysis]):
