@@ -4,9 +4,7 @@
 See `python build.py --help` and README.md.
 """
 
-import sys
-
-from dossier.cli import main
+from dossier.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

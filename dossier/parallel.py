@@ -7,6 +7,7 @@ come back. Below POOL_THRESHOLD items, or without fork, it runs in place.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -34,6 +35,10 @@ def _quiet_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and
     # reports it once; workers must not each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The inherited heap is the parent's: the collector leaves it alone (and
+    # so does not copy its pages), and runs on what the worker makes.
+    gc.freeze()
+    gc.enable()
 
 
 def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambda done: None) -> list[T]:
