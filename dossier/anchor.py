@@ -23,6 +23,9 @@ import mistune
 from .model import Article, Selector
 
 WS_RUN = re.compile(r"\s+")
+# The runs normalize() changes: longer than one space, or not a plain space. Single
+# spaces between words are most of a text's white space and are skipped in C.
+_COLLAPSIBLE = re.compile(r" \s+|[^\S ]\s*")
 QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
 HIDDEN_HTML = re.compile(r"<(/?)(?:script|style)\b", re.I)  # nh3 drops their content
@@ -40,7 +43,7 @@ def normalize(s: str) -> tuple[str, list[int], list[int]]:
     """
     parts, run_pos, shift = [], [], [0]
     last = dropped = 0
-    for m in WS_RUN.finditer(s):
+    for m in _COLLAPSIBLE.finditer(s):
         a, b = m.span()
         if b - a == 1 and s[a] == " ":
             continue
