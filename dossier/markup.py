@@ -103,6 +103,8 @@ class _Weaver:
 
     def leaf(self, leaf: Leaf, raw: str, spans: list[Span]) -> tuple[str, list[str]]:
         """The leaf's HTML, and footnote refs to place after its link."""
+        if not spans:  # most leaves: nothing marked or linked in them
+            return self._wrap(leaf, _text(raw, leaf.start, leaf.end, leaf.breaks)), []
         spans = sorted(spans, key=_order)
         cuts = {leaf.start, leaf.end}
         for s in spans:
