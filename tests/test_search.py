@@ -180,10 +180,14 @@ def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
     """As under Playwright's sync API, or from an async program: asyncio.run alone would refuse."""
     import asyncio
 
+    import concurrent.futures
+
     async def inside():
         return pipeline.build(demo[0], tmp_path / "out")
 
-    result = asyncio.run(inside())
+    # A thread of its own: the session's browser may already run a loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        result = pool.submit(asyncio.run, inside()).result()
     assert result.ok
     assert (tmp_path / "out" / "pagefind" / "pagefind-entry.json").exists()
 
