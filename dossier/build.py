@@ -274,6 +274,17 @@ def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None
     return False
 
 
+def _keep_all(staged: StagedOutput, run: _Run) -> bool:
+    """Take every page of the last build as it is; False (and nothing counted) if one is missing."""
+    linked = staged.linked
+    for path in run.previous.pages:
+        if not staged.link_previous(path):
+            staged.linked = linked
+            return False
+    run.cache.pages.update(run.previous.pages)
+    return True
+
+
 def _start_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str):
     """Start making the export files (only if something in the dossier changed); returns wait().
 
@@ -326,6 +337,12 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         return found
 
     common = digest(FORMAT, renderer.templates_digest(), fps(r.dossier.site), fps(r.dossier.pages))
+    # Pages are made from the templates, the site, the articles (with their analyses) and the
+    # entities: when none of them changed, every page is the last build's, unexamined.
+    run.cache.world = digest(common, sorted(run.cache.analyses), sorted(run.article_keys.values()),
+                             fps(tuple(r.entities.values())))
+    if run.cache.world == run.previous.world and _keep_all(staged, run):
+        return [], []
     exports_done = _start_exports(renderer, staged, run, common)
     todo: list[tuple[PageSpec, str]] = []
     for spec in renderer.specs(exports=False):

@@ -130,6 +130,7 @@ class BuildCache:
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
+    world: str = ""  # digest of every input of every page: equal, and no page needs a look
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:
