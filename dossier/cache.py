@@ -140,16 +140,34 @@ class BuildCache:
             return _in_memory[str(path.absolute())][1]
         try:
             with open(path, "rb") as f:
-                cache = pickle.load(f)
+                return cls._read(f)
         except Exception:  # missing, truncated or from another version: start cold
             return cls()
-        return cache if isinstance(cache, cls) and cache.format == FORMAT else cls()
 
-    def dump(self) -> bytes:
-        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+    # On disk: a header, then the tables in pickles of CHUNK entries each. A
+    # pickler remembers every object it wrote; one for the whole cache would
+    # hold millions of entries (half a gigabyte at 10,000 articles) at once.
+    CHUNK = 500
+
+    @classmethod
+    def _read(cls, f) -> BuildCache:
+        header = pickle.load(f)
+        if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
+            return cls()
+        cache = cls(files=header[2], world=header[3])
+        while True:
+            name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
+            if name == "end":
+                return cache
+            getattr(cache, name).update(items)
 
     def dump_to(self, f) -> None:
-        pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("dossier-cache", self.format, self.files, self.world), f, protocol=pickle.HIGHEST_PROTOCOL)
+        for name in ("loaded", "analyses", "pages"):
+            items = list(getattr(self, name).items())
+            for i in range(0, len(items), self.CHUNK):
+                pickle.dump((name, items[i:i + self.CHUNK]), f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def remember(self, out: Path) -> None:
         """Keep this cache in memory for the next build into `out` by this process."""

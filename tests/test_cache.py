@@ -248,6 +248,17 @@ def test_lost_cache_rebuilds_everything_correctly(site: Path, tmp_path: Path):
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_a_cache_cut_short_is_not_trusted(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    data = (out / CACHE_FILE).read_bytes()
+    (out / CACHE_FILE).write_bytes(data[: len(data) * 2 // 3])
+    edit_entity(site)
+    result = cached_build(site, out, "disk")
+    assert sum(p.startswith("articles/") for p in result.rendered) == len(article_files(site))  # nothing reused
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_cache_is_not_shared_between_outputs(site: Path, tmp_path: Path):
     cached_build(site, tmp_path / "a", "memory")
     edit_entity(site)
