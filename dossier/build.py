@@ -98,7 +98,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
             slug, text, sidecar = pairs[todo[i]]
             own, gone = load_stage.SiteFiles(files.root, Diagnostics()), set()
             article = load_stage.read_article(own, slug, text, sidecar, site, gone)
-            return Loaded(article, tuple(own.diags.items), frozenset(gone))
+            return Loaded(article, tuple(own.diags.items), tuple(sorted(gone)))
 
         fresh = dict(zip(todo, parallel.run(read_one, len(todo), run.progress.counter("read {done}/{total} articles", len(todo)))))
         run.misses += len(todo)

@@ -120,7 +120,7 @@ class Loaded:
 
     article: object  # Optional[Article]
     diagnostics: tuple
-    broken: frozenset[str]
+    broken: tuple[str, ...]  # ids its failure leaves undefined (sorted: the cache's bytes never depend on hashing)
 
 
 @dataclass
@@ -154,7 +154,7 @@ class BuildCache:
         header = pickle.load(f)
         if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
             return cls()
-        cache = cls(files=header[2], world=header[3])
+        cache = cls(files=frozenset(header[2]), world=header[3])
         while True:
             name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
             if name == "end":
@@ -162,7 +162,8 @@ class BuildCache:
             getattr(cache, name).update(items)
 
     def dump_to(self, f) -> None:
-        pickle.dump(("dossier-cache", self.format, self.files, self.world), f, protocol=pickle.HIGHEST_PROTOCOL)
+        # Sets go in sorted: the file's bytes must not depend on the hash seed.
+        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world), f, protocol=pickle.HIGHEST_PROTOCOL)
         for name in ("loaded", "analyses", "pages"):
             items = list(getattr(self, name).items())
             for i in range(0, len(items), self.CHUNK):
