@@ -54,9 +54,6 @@ class Diagnostics:
     def sorted(self) -> list[Diagnostic]:
         return sorted(set(self.items))
 
-    def extend(self, other: Diagnostics) -> None:
-        self.items.extend(other.items)
-
 
 def template_error_pos(exc: BaseException, site: Path) -> Optional[Pos]:
     """Where in the site's own templates a rendering error arose; None if not there.

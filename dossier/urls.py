@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
-
 
 def article_path(slug: str) -> str:
     return f"articles/{slug}/index.html"
@@ -15,8 +13,3 @@ def entity_path(entity_id: str) -> str:
 
 def page_path(slug: str) -> str:
     return f"{slug}/index.html"
-
-
-def relative(from_path: str, to_path: str) -> str:
-    """A link from one output file to another, naming the file."""
-    return posixpath.relpath(to_path, posixpath.dirname(from_path) or ".")
