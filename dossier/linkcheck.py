@@ -71,6 +71,8 @@ def scan(html_text: str) -> Iterator[tuple[int, int, str, str, str]]:
         tag_start = html_text.rfind("<", 0, at)
         if tag_start < 0 or html_text.rfind(">", tag_start, at) >= 0:
             continue  # in text, not in a tag
+        if html_text.count('"', tag_start, at) % 2:
+            continue  # inside another attribute's quoted value, e.g. an escaped description
         tag = TAG_NAME_RE.match(html_text, tag_start)
         if tag is None:
             continue

@@ -131,3 +131,9 @@ def test_check_reports_links_of_custom_templates_at_the_built_page(demo_copy):
     assert done.returncode == 1
     assert re.search(r"^output/claims/index\.html:\d+:1: error: broken link '\.\./tags/index\.html': "
                      r"the site has no file tags/index\.html$", done.stderr, re.M), done.stderr
+
+
+def test_attribute_text_inside_another_attributes_value_is_not_a_link():
+    page = '<meta name="description" content="&lt;img src=x onerror=alert(1)&gt; and href=nowhere">'
+    assert problems({"index.html": page}) == []
+    assert problems({"index.html": page + '<img alt="a" src="x">'}) == [("index.html", 1, 88, "x")]
