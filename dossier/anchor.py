@@ -35,6 +35,25 @@ PLUGINS = ("strikethrough", "table", "footnotes")
 _parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))
 
 
+def _speed_up_emphasis() -> None:
+    """mistune's emphasis pass looks for the next `*` or `_` of a text one
+    character at a time in Python: a third of analysing an article. A regex
+    finds the same place in C."""
+    from mistune._inline import emphasis
+    if not hasattr(emphasis, "_next_delimiter_run"):  # another mistune: nothing to replace
+        return
+    delimiter = re.compile(r"[*_]")
+
+    def next_delimiter_run(text: str, pos: int) -> int:
+        found = delimiter.search(text, pos)
+        return found.start() if found else len(text)
+
+    emphasis._next_delimiter_run = next_delimiter_run
+
+
+_speed_up_emphasis()
+
+
 def normalize(s: str) -> tuple[str, list[int], list[int]]:
     """Normalised text, plus where its collapsed white space runs sit.
 

@@ -81,6 +81,7 @@ class _Run:
     fingerprints: Fingerprints
     progress: Progress
     article_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of its files
+    rendered: set[str] = field(default_factory=set)  # pages rendered by this build
     misses: int = 0  # entries computed afresh: the cache file must be rewritten
 
 
@@ -241,8 +242,13 @@ def _build(site: Path, out: Path, search: bool, progress: Progress) -> BuildResu
         staged.copy_tree(site / "static")
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
-        _save_cache(staged, run)
         result.timings["render+write"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        check_links(renderer, staged, run, site, result.diagnostics)
+        result.timings["links"] = time.perf_counter() - clock
+        if not result.ok:
+            return result
+        _save_cache(staged, run)
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()
             search_stage.index(staged.stage, result.resolved)
@@ -252,13 +258,52 @@ def _build(site: Path, out: Path, search: bool, progress: Progress) -> BuildResu
     return result
 
 
+def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path, diags: Diagnostics) -> None:
+    """The link check `check` runs, over this build's output before it is kept.
+
+    Pages rendered now come as the workers read them, the others as their
+    records say (see linkcheck.LinkChecker); any other HTML file (a static
+    page) is read here.
+    """
+    files = staged.files()
+    if files | {CACHE_FILE} == run.previous.files and not any(p.endswith(".html") for p in staged.fresh):
+        # The same files as the last build, and every page as it was: so is every verdict.
+        problems = list(run.previous.link_problems)
+    else:
+        problems = _find_link_problems(renderer, staged, run, site, files)
+    run.cache.link_problems = tuple(problems)
+    if problems:
+        linkcheck.report(problems, site, _link_sources(renderer, site, files), diags)
+
+
+def _find_link_problems(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path,
+                        files: set[str]) -> list[linkcheck.Problem]:
+    checker = linkcheck.LinkChecker(renderer.site.base_url, linkcheck.GENERATED_LATER, read=staged.read_text)
+    for path in sorted(files):
+        record = run.cache.pages.get(path)
+        if not path.endswith(".html"):
+            checker.add_file(path)
+        elif record is not None and record.links is not None:
+            checker.add_summary(path, record.links, fresh=path in run.rendered)
+        else:
+            checker.add_page(path, staged.read_text(path))
+    return checker.check()
+
+
+def _link_sources(renderer: SiteRenderer, site: Path, files: set[str]) -> dict[str, list[str]]:
+    sources = linkcheck.page_sources(renderer.r)
+    sources.update((path, [f"static/{path}"]) for path in files
+                   if path.endswith(".html") and path not in sources and (site / "static" / path).is_file())
+    return sources
+
+
 def _save_cache(staged: StagedOutput, run: _Run) -> None:
     """Write the cache, or keep the previous file when this build computed nothing new."""
     run.cache.files = frozenset(staged.fresh | staged.kept | {CACHE_FILE})
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
-            and run.cache.pages == run.previous.pages)
+            and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems)
     if not (same and staged.link_previous(CACHE_FILE)):
         staged.write_with(CACHE_FILE, run.cache.dump_to)
         staged.written -= 1  # the cache is not a page
@@ -353,6 +398,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
 
+    link_reader = linkcheck.PageReader(renderer.site.base_url)
+
     def render_one(i: int):
         spec, key = todo[i]
         try:
@@ -361,7 +408,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
             return _RenderFailure(template_error_pos(exc, renderer.site_dir), template_error_message(exc),
                                   traceback.format_exc())
         data = page.text.encode("utf-8")
-        record = PageRecord(key, {d: dep_digest(d) for d in sorted(page.deps)}, digest(data))
+        links = link_reader.summarize(spec.path, page.text) if spec.path.endswith(".html") else None
+        record = PageRecord(key, {d: dep_digest(d) for d in sorted(page.deps)}, digest(data), links)
         old = run.previous.pages.get(spec.path)
         if old and old.output == record.output and staged.link_previous(spec.path):
             return record, False
@@ -377,6 +425,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
             raise result.exception()
         record, wrote = result
         run.cache.pages[spec.path] = record
+        run.rendered.add(spec.path)
         staged.note(spec.path, wrote)
         rendered.append(spec.path)
         if wrote:

@@ -9,7 +9,8 @@ the output makes the next build cold. It holds three tables:
 - analyses: digest of an article + the names to autolink -> its Analysis
   (anchored spans, body HTML, mentions in context);
 - pages: output path -> the digest of the page's inputs, the registry
-  look-ups its template made, and the digest of the bytes written.
+  look-ups its template made, the digest of the bytes written, and the
+  page's internal links (so a later build checks them without reading it).
 
 A process that builds twice (serve) keeps the last cache in memory instead
 of reading it back.
@@ -112,6 +113,7 @@ class PageRecord:
     key: str  # digest of template set, site settings and the page's context
     deps: dict[tuple[str, str], str]  # registry look-ups -> digest of what they returned
     output: str  # digest of the bytes written
+    links: object = None  # Optional[linkcheck.PageLinks]: what the link check of later builds needs
 
 
 @dataclass
@@ -131,6 +133,7 @@ class BuildCache:
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
+    link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:
@@ -154,7 +157,7 @@ class BuildCache:
         header = pickle.load(f)
         if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
             return cls()
-        cache = cls(files=frozenset(header[2]), world=header[3])
+        cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4])
         while True:
             name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
             if name == "end":
@@ -163,7 +166,8 @@ class BuildCache:
 
     def dump_to(self, f) -> None:
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
-        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world), f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems), f,
+                    protocol=pickle.HIGHEST_PROTOCOL)
         for name in ("loaded", "analyses", "pages"):
             items = list(getattr(self, name).items())
             for i in range(0, len(items), self.CHUNK):

@@ -7,6 +7,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+from urllib.parse import unquote
 
 from .model import Pos
 
@@ -29,6 +30,29 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 def one_line(text: str) -> str:
     """A report holds one problem per line: line ends and other controls are shown escaped."""
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def link_pos(path: str, text: str, url: str) -> Optional[Pos]:
+    """Where a link to `url` is written in a file's text; None if it cannot be found.
+
+    Written as a link first (an attribute's value, a Markdown link's
+    target), as the URL is or with its %-escapes undone, then anywhere.
+    """
+    forms = dict.fromkeys((url, unquote(url)))
+    for form in forms:
+        u = re.escape(form)
+        m = re.search(rf"""(?:href|src|srcset|poster)\s*=\s*["']?({u})|\]\(\s*<?({u})""", text, re.I)
+        if m:
+            return _pos_at(path, text, m.start(1) if m.group(1) is not None else m.start(2))
+    for form in forms:
+        at = text.find(form)
+        if at >= 0:
+            return _pos_at(path, text, at)
+    return None
+
+
+def _pos_at(path: str, text: str, at: int) -> Pos:
+    return Pos(path, text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at))
 
 
 @dataclass

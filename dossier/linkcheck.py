@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, link_pos
 from .model import Pos
 
 # What is not markup: comments, and the text of raw-text elements (a JSON-LD
@@ -32,6 +32,12 @@ TAG_NAME_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
 URL_ATTRS = frozenset({"href", "src", "action", "poster", "data"})
 SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 OUTPUT_LABEL = "output"
+GENERATED_LATER = ("pagefind/",)  # made after the check: the search index
+
+
+MEDIA_TAGS = frozenset({"img", "source", "video", "audio", "picture"})
+MEDIA = "\0"  # a link key's mark for an embedded image or medium (never part of a path)
+URL_SLOT = "\1"  # in a verdict, where the link's URL goes once it is found in its page
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,20 @@ class Link:
     line: int
     col: int
     url: str  # as written (entities decoded)
-    target: str  # output file it names, "" for the page itself
+    target: str  # output file it names
     fragment: str
+    media: bool  # an image (or other medium) shown in the page, not a link followed
+
+    @property
+    def key(self) -> str:
+        return link_key(self.page, self.target, self.fragment, self.media)
+
+
+def link_key(page: str, target: str, fragment: str, media: bool) -> str:
+    """A link as the check needs it: `target#fragment`, target "" for the page itself."""
+    key = ("" if target == page else target) + ("#" + fragment if fragment else "")
+    key = key.replace("\n", "%0A")
+    return MEDIA + key if media else key
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,33 @@ class Problem:
     col: int
     url: str
     message: str
+    media: bool = False  # a missing image is a warning: the page works, the picture does not show
+
+    @property
+    def level(self) -> str:
+        return "warning" if self.media else "error"
+
+
+@dataclass(frozen=True)
+class PageLinks:
+    """What the check keeps of one page: its ids, its internal links, and what reading it found wrong.
+
+    Ids and link keys are kept joined into one string each: a build keeps
+    this for every page of the site, and a few strings per page cost far
+    less to store and read back than thousands of small ones.
+    """
+
+    ids: str  # joined by SEP
+    links: str  # link keys, each once, joined by SEP
+    problems: tuple[Problem, ...] = ()
+
+    @classmethod
+    def of(cls, ids, links: list[Link], problems) -> PageLinks:
+        keys = dict.fromkeys(link.key for link in links)
+        return cls(SEP.join(sorted(i.replace(SEP, " ") for i in ids)), SEP.join(keys), tuple(problems))
+
+
+SEP = "\n"  # joins ids and link keys (a key's own line ends are escaped)
 
 
 def _unescape(value: str) -> str:
@@ -83,104 +128,153 @@ def scan(html_text: str) -> Iterator[tuple[int, int, str, str, str]]:
         yield line, col, tag.group(1).lower(), m.group(1).lower(), _unescape(value)
 
 
-class LinkChecker:
-    """Collects pages and files of one output, then says which links miss.
+class PageReader:
+    """Reads one page's ids and links; a link that breaks a rule on its own is a problem at once."""
 
-    `base_url` links (404.html's, canonical links) count as internal;
-    `generated_later` names folders made after this check runs (the search
-    bundle), whose files are taken on trust.
-    """
-
-    def __init__(self, base_url: str = "", generated_later: tuple[str, ...] = ()):
+    def __init__(self, base_url: str = ""):
         self.base_url = base_url
-        self.generated_later = generated_later
-        self.files: set[str] = set()
-        self.ids: dict[str, set[str]] = {}
-        self.links: list[Link] = []
-        self.problems: list[Problem] = []
 
-    def add_file(self, path: str) -> None:
-        self.files.add(path)
-
-    def add_page(self, path: str, html_text: str) -> None:
-        self.files.add(path)
+    def read(self, page: str, html_text: str) -> tuple[set[str], list[Link], list[Problem]]:
         ids: set[str] = set()
-        seen: set[str] = set()
+        links: list[Link] = []
+        problems: list[Problem] = []
         for line, col, tag, attr, value in scan(html_text):
+            media = tag in MEDIA_TAGS
             if attr == "id" or (attr == "name" and tag == "a"):
                 ids.add(value)
             elif attr in URL_ATTRS:
-                self._link(path, line, col, value, seen)
+                self._link(page, line, col, value, media, links, problems)
             elif attr == "srcset":
                 for candidate in value.split(","):
                     if candidate.strip():
-                        self._link(path, line, col, candidate.split()[0], seen)
-        self.ids[path] = ids
+                        self._link(page, line, col, candidate.split()[0], media, links, problems)
+        return ids, links, problems
 
-    def _link(self, page: str, line: int, col: int, url: str, seen: set[str]) -> None:
+    def summarize(self, page: str, html_text: str) -> PageLinks:
+        return PageLinks.of(*self.read(page, html_text))
+
+    def _link(self, page: str, line: int, col: int, url: str, media: bool,
+              links: list[Link], problems: list[Problem]) -> None:
         url = url.strip()
-        if url in seen:
-            return  # one report per page and link is enough
-        seen.add(url)
-        target = self._target(page, line, col, url)
-        if target is not None:
-            path, fragment = target
-            self.links.append(Link(page, line, col, url, path, fragment))
+        target = self._target(url)
+        if isinstance(target, str):
+            problems.append(Problem(page, line, col, url, target, media))
+        elif target is not None:
+            path, fragment, base_dir = target
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(page) if base_dir is None else base_dir,
+                                                         path)) if path else page
+            if resolved == ".." or resolved.startswith("../"):
+                problems.append(Problem(page, line, col, url, f"the link '{url}' leads out of the site's folder", media))
+            elif path.endswith("/") or resolved == ".":
+                problems.append(Problem(page, line, col, url, f"the link '{url}' names a folder: name the file "
+                                        f"('{posixpath.join(path, 'index.html')}'), or it breaks when the "
+                                        "site is opened from disk", media))
+            else:
+                links.append(Link(page, line, col, url, resolved, fragment, media))
 
-    def _target(self, page: str, line: int, col: int, url: str) -> Optional[tuple[str, str]]:
-        """The output file and fragment an internal link names; None for others."""
+    def _target(self, url: str):
+        """(path, fragment, base folder or None for the page's) of an internal link; None for
+        others; a message for a link that cannot work."""
+        base_dir = None
         if self.base_url and url.startswith(self.base_url):
             url = url[len(self.base_url):] or "index.html"
             base_dir = ""
         elif url.startswith("//") or SCHEME_RE.match(url):
             return None  # another site, mail, data: not ours to check
-        else:
-            base_dir = posixpath.dirname(page)
         parts = urlsplit(url)
         path, fragment = unquote(parts.path), unquote(parts.fragment)
         if path.startswith("/"):
-            self._problem(page, line, col, url, f"the link '{url}' starts with '/': it breaks when the site is "
-                                                "published under a sub-path or opened from disk; make it relative")
-            return None
-        if not path:
-            return page, fragment
-        resolved = posixpath.normpath(posixpath.join(base_dir, path))
-        if resolved == ".." or resolved.startswith("../"):
-            self._problem(page, line, col, url, f"the link '{url}' leads out of the site's folder")
-            return None
-        if path.endswith("/") or resolved == ".":
-            self._problem(page, line, col, url, f"the link '{url}' names a folder: name the file "
-                                                f"('{posixpath.join(path, 'index.html')}'), or it breaks when the "
-                                                "site is opened from disk")
-            return None
-        return resolved, fragment
+            return (f"the link '{url}' starts with '/': it breaks when the site is "
+                    "published under a sub-path or opened from disk; make it relative")
+        return path, fragment, base_dir
 
-    def _problem(self, page: str, line: int, col: int, url: str, message: str) -> None:
-        self.problems.append(Problem(page, line, col, url, message))
+
+class LinkChecker:
+    """Collects pages and files of one output, then says which links miss.
+
+    A page comes either as its text (`add_page`) or as the summary a
+    worker or an earlier build made of it (`add_summary`). `fresh` pages
+    were read in this run: a link between two pages that are not fresh was
+    checked by the build that made them and is not looked at again, except
+    for whether its target still exists. `read(page)` gives a page's text
+    when its ids or the place of a link are needed after all.
+    `base_url` links (404.html's, canonical links) count as internal;
+    `generated_later` names folders made after this check runs (the search
+    bundle), whose files are taken on trust.
+    """
+
+    def __init__(self, base_url: str = "", generated_later: tuple[str, ...] = (), read=None):
+        self.reader = PageReader(base_url)
+        self.generated_later = generated_later
+        self.read = read
+        self.files: set[str] = set()
+        self.summaries: dict[str, PageLinks] = {}
+        self.fresh: set[str] = set()
+        self.places: dict[tuple[str, str], Link] = {}  # where links of pages read here are
+        self._ids: dict[str, set[str]] = {}
+
+    def add_file(self, path: str) -> None:
+        self.files.add(path)
+
+    def add_page(self, path: str, html_text: str) -> None:
+        ids, links, problems = self.reader.read(path, html_text)
+        for link in links:
+            self.places.setdefault((path, link.key), link)
+        self.add_summary(path, PageLinks.of(ids, links, problems), fresh=True)
+
+    def add_summary(self, path: str, summary: PageLinks, fresh: bool) -> None:
+        self.files.add(path)
+        self.summaries[path] = summary
+        if fresh:
+            self.fresh.add(path)
 
     def check(self) -> list[Problem]:
-        """Every problem found, once all pages and files were added."""
-        problems = list(self.problems)
+        """Every problem found, once all pages and files were added (each link once per page)."""
+        problems = [p for s in self.summaries.values() for p in s.problems]
         folders = {posixpath.dirname(f) for f in self.files}
-        for link in self.links:
-            message = self._verdict(link, folders)
-            if message:
-                problems.append(Problem(link.page, link.line, link.col, link.url, message))
+        for page, summary in self.summaries.items():
+            for key in summary.links.split(SEP) if summary.links else ():
+                message = self._verdict(page, key, folders)
+                if message:
+                    problems.append(self._problem_at(page, key, message))
         return problems
 
-    def _verdict(self, link: Link, folders: set[str]) -> str:
-        if any(link.target.startswith(prefix) for prefix in self.generated_later):
+    def _verdict(self, page: str, key: str, folders: set[str]) -> str:
+        media = key.startswith(MEDIA)
+        target, _, fragment = key.lstrip(MEDIA).partition("#")
+        target = target or page
+        url = URL_SLOT
+        if any(target.startswith(prefix) for prefix in self.generated_later):
             return ""
-        if link.target not in self.files:
-            if link.target in folders:
-                return (f"the link '{link.url}' names a folder: name the file ('{link.target}/index.html'), "
+        if target not in self.files:
+            if target in folders:
+                return (f"the link '{url}' names a folder: name the file ('{target}/index.html'), "
                         "or it breaks when the site is opened from disk")
-            return f"broken link '{link.url}': the site has no file {link.target}"
-        ids = self.ids.get(link.target)
-        if link.fragment and ids is not None and link.fragment not in ids:
-            where = "this page" if link.target == link.page else link.target
-            return f"broken link '{link.url}': {where} has no element with id '{link.fragment}'"
+            if media:
+                return f"the image '{url}' is not in the site (no file {target}): it will not show"
+            return f"broken link '{url}': the site has no file {target}"
+        if not fragment or (page not in self.fresh and target not in self.fresh):
+            return ""
+        ids = self._ids_of(target)
+        if ids is not None and fragment not in ids:
+            where = "this page" if target == page else target
+            return f"broken link '{url}': {where} has no element with id '{fragment}'"
         return ""
+
+    def _ids_of(self, page: str) -> Optional[set[str]]:
+        found = self._ids.get(page)
+        if found is None and page in self.summaries:
+            found = self._ids[page] = set(self.summaries[page].ids.split(SEP))
+        return found
+
+    def _problem_at(self, page: str, key: str, message: str) -> Problem:
+        link = self.places.get((page, key))
+        if link is None and self.read is not None:
+            _, links, _ = self.reader.read(page, self.read(page))
+            link = next((l for l in links if l.key == key), None)
+        if link is None:  # cannot happen for a page that holds the link; keep the report anyway
+            link = Link(page, 1, 1, key.lstrip(MEDIA), "", "", key.startswith(MEDIA))
+        return Problem(page, link.line, link.col, link.url, message.replace(URL_SLOT, link.url), link.media)
 
 
 def check_folder(folder: Path, base_url: str = "") -> list[Problem]:
@@ -196,10 +290,11 @@ def check_folder(folder: Path, base_url: str = "") -> list[Problem]:
 
 
 def report(problems: list[Problem], site_dir: Path, sources: dict[str, list[str]], diags: Diagnostics) -> None:
-    """Each problem as an error at the source file holding the link, else at the built page."""
+    """Each problem at the source file holding the link, else at the built page."""
     texts: dict[str, str] = {}
     for p in problems:
-        diags.error(_locate(p, site_dir, sources.get(p.page, []), texts), p.message)
+        pos = _locate(p, site_dir, sources.get(p.page, []), texts)
+        (diags.warning if p.media else diags.error)(pos, p.message)
 
 
 def _locate(p: Problem, site_dir: Path, candidates: list[str], texts: dict[str, str]) -> Pos:
@@ -209,10 +304,9 @@ def _locate(p: Problem, site_dir: Path, candidates: list[str], texts: dict[str, 
                 texts[rel] = (site_dir / rel).read_text("utf-8", errors="replace")
             except OSError:
                 texts[rel] = ""
-        at = texts[rel].find(p.url)
-        if at >= 0:
-            line = texts[rel].count("\n", 0, at) + 1
-            return Pos(rel, line, at - texts[rel].rfind("\n", 0, at))
+        pos = link_pos(rel, texts[rel], p.url)
+        if pos is not None:
+            return pos
     return Pos(f"{OUTPUT_LABEL}/{p.page}", p.line, p.col)
 
 
@@ -227,7 +321,7 @@ def page_sources(resolved) -> dict[str, list[str]]:
 
 
 def check_rendered(renderer, site_dir: Path, copied: list[tuple[Path, str]], diags: Diagnostics,
-                   generated_later: tuple[str, ...] = ("pagefind/",)) -> int:
+                   generated_later: tuple[str, ...] = GENERATED_LATER) -> int:
     """Render the site in memory and report its broken links; returns the number of pages read.
 
     `copied` lists the folders a build copies in as they are: (folder, path in the output).

@@ -13,7 +13,7 @@ import bisect
 import functools
 import re
 from html import escape
-from typing import Callable
+from typing import Callable, Iterator
 
 import mistune
 import nh3
@@ -36,6 +36,49 @@ ALLOWED_ATTRS = {
 class _Renderer(mistune.HTMLRenderer):
     def dossier_html(self, text: str) -> str:
         return text
+
+    # A URL mistune finds harmful (javascript:, vbscript:, data: other than
+    # images...) is dropped, not turned into a link to "#harmful-link" that
+    # goes nowhere; resolve warns about it.
+    def link(self, text: str, url: str, title=None) -> str:
+        if is_harmful(url):
+            return f'<span class="removed-link">{text}</span>'
+        return super().link(text, url, title)
+
+    def image(self, text: str, url: str, title=None) -> str:
+        if is_harmful(url):
+            return f'<span class="removed-link">{escape(mistune.util.striptags(text))}</span>'
+        return super().image(text, url, title)
+
+
+_HARMFUL_PROBE = mistune.HTMLRenderer()
+
+
+def is_harmful(url: str) -> bool:
+    """True for a URL mistune would not link (its own protocol policy)."""
+    return _HARMFUL_PROBE.sanitize_url(url) != url
+
+
+def harmful_urls(tokens: list[dict]) -> Iterator[str]:
+    """The URLs of Markdown links and images in a token tree that are dropped as harmful."""
+    for tok in tokens:
+        url = (tok.get("attrs") or {}).get("url")
+        if tok["type"] in ("link", "image") and url is not None and is_harmful(url):
+            yield url
+        if "children" in tok:
+            yield from harmful_urls(tok["children"])
+
+
+# Cheap test first: most texts have no URL scheme other than http(s) at all.
+_SCHEME_HINT = re.compile(r"(?<![a-z])(?!https?:|mailto:)[a-z][a-z0-9+.-]*:", re.I)
+
+
+def harmful_urls_in(text: str) -> list[str]:
+    """Harmful link URLs in a Markdown text (a note, a description, a page)."""
+    if not _SCHEME_HINT.search(text):
+        return []
+    tokens, _ = _tree_parser.parse(text)
+    return list(harmful_urls(tokens))
 
 
 def _table_cell(renderer, text: str, align=None, head: bool = False) -> str:

@@ -11,9 +11,10 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
+from urllib.parse import unquote
 
-from . import anchor
-from .diagnostics import Diagnostic, Diagnostics
+from . import anchor, markup
+from .diagnostics import Diagnostic, Diagnostics, link_pos
 from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span
 from .yamlread import ID_RE, did_you_mean
 
@@ -89,7 +90,28 @@ def resolve(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> Reso
     resolved = Resolved(dossier, entities, claims, {a.slug: a for a in analyses})
     _fill_registry(resolved)
     _warn_unmentioned(resolved, diags)
+    _warn_harmful_links(dossier, diags)
     return resolved
+
+
+def harmful_link_message(url: str) -> str:
+    url = unquote(url)
+    shown = url if len(url) <= 60 else url[:57] + "..."
+    return f"the link to '{shown}' is removed (its text is kept): only web, mail and relative links are kept"
+
+
+def _warn_harmful_links(dossier: Dossier, diags: Diagnostics) -> None:
+    """Links in notes, descriptions and pages that rendering drops (article bodies: anchor_article)."""
+    for article in dossier.articles:
+        for c in article.claims:
+            for url in markup.harmful_urls_in(c.note):
+                diags.warning(c.pos, f"claim '{c.id}': {harmful_link_message(url)}")
+    for e in dossier.entities:
+        for url in markup.harmful_urls_in(e.description):
+            diags.warning(Pos(e.path), harmful_link_message(url))
+    for page in dossier.pages:
+        for url in markup.harmful_urls_in(page.text):
+            diags.warning(link_pos(page.path, page.text, url) or Pos(page.path), harmful_link_message(url))
 
 
 def _index_entities(entities: Iterable[Entity], diags: Diagnostics) -> dict[str, Entity]:
@@ -180,6 +202,8 @@ def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.Name
 def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink: bool,
                    diags: Diagnostics) -> AnchoredArticle:
     tokens = anchor.parse(article)
+    for url in markup.harmful_urls(tokens):
+        diags.warning(link_pos(article.path, article.text, url) or Pos(article.path), harmful_link_message(url))
     rt = anchor.reader_text(tokens)
     mentions = []
     for m in article.mentions:

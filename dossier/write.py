@@ -55,7 +55,7 @@ class StagedOutput:
         self.written = 0
         self.linked = 0
         self.fresh: set[str] = set()  # files staged (incremental mode: to move in)
-        self.kept: set[str] = set()  # the output's files taken as they are
+        self.kept: set[str] = set()  # the previous output's files taken as they are
         self._folders: set[Path] = set()
 
     def __enter__(self) -> StagedOutput:
@@ -121,8 +121,18 @@ class StagedOutput:
             os.link(self.out / rel, target)
         except OSError:
             return False
+        self.kept.add(rel)
         self.linked += 1
         return True
+
+    def files(self) -> set[str]:
+        """Every file the new output will hold (those made by workers once noted)."""
+        return self.fresh | self.kept
+
+    def read_text(self, rel: str) -> str:
+        """A file of the new output, staged or (incremental mode) kept in place."""
+        folder = self.out if self.incremental and rel not in self.fresh else self.stage
+        return (folder / rel).read_text("utf-8", errors="replace")
 
     def copy_tree(self, src: Path, rel: str = "") -> None:
         """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are linked."""

@@ -265,3 +265,75 @@ def test_cache_is_not_shared_between_outputs(site: Path, tmp_path: Path):
     cached_build(site, tmp_path / "b", "memory")  # a first build of b: nothing to reuse there
     cached_build(site, tmp_path / "a", "memory")
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+# -- links checked on cached pages ----------------------------------------------
+
+def failed_cached_build(site: Path, out: Path, mode: str) -> list[str]:
+    if mode != "memory":
+        cache_module._in_memory.clear()
+    before = tree(out)
+    result = build(site, out, search=False)
+    assert not result.ok
+    assert tree(out) == before, "a failed build leaves the output as it was"
+    return [str(d) for d in result.diagnostics.sorted() if d.level == "error"]
+
+
+def append_line(path: Path, line: str) -> int:
+    """Add a paragraph to an article; returns its line number."""
+    text = path.read_text().rstrip("\n") + "\n\n" + line + "\n"
+    path.write_text(text)
+    return text.count("\n")
+
+
+def test_a_cached_build_sees_a_file_vanish_under_an_unchanged_page(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    (site / "static/maps").mkdir(parents=True)
+    (site / "static/maps/old.html").write_text("<!doctype html><title>Old map</title><p>A map.</p>\n")
+    article = article_files(site)[4]
+    line = append_line(article, "See the [old map](../../maps/old.html).")
+    cached_build(site, out, mode)
+    (site / "static/maps/old.html").unlink()  # the article's page is not rendered again: its inputs are the same
+    errors = failed_cached_build(site, out, mode)
+    assert errors == [f"content/articles/{article.name}:{line}:19: error: broken link '../../maps/old.html': "
+                      "the site has no file maps/old.html"]
+
+
+def test_a_cached_build_sees_an_anchor_vanish_from_the_page_linked_to(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    target, linking = article_files(site)[5], article_files(site)[6]
+    append_line(target, '<span id="the-map">The map</span> was published later.')
+    line = append_line(linking, f"See [the map](../{target.stem}/index.html#the-map).")
+    cached_build(site, out, mode)
+    target.write_text(target.read_text().replace('<span id="the-map">The map</span>', "The map"))
+    errors = failed_cached_build(site, out, mode)
+    assert errors == [f"content/articles/{linking.name}:{line}:15: error: broken link "
+                      f"'../{target.stem}/index.html#the-map': articles/{target.stem}/index.html has no element "
+                      "with id 'the-map'"]
+    target.write_text(target.read_text().replace("The map was", '<span id="the-map">The map</span> was'))
+    cached_build(site, out, mode)  # mended: builds again, from the cache
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_no_op_build_reports_the_link_warnings_of_the_last(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    article = article_files(site)[2]
+    append_line(article, "![The old map](maps/none.png)")
+
+    def image_warnings(result) -> list[str]:
+        return [str(d) for d in result.diagnostics.sorted() if "will not show" in d.message]
+
+    first = image_warnings(cached_build(site, out, mode))
+    assert len(first) == 1 and first[0].startswith(f"content/articles/{article.name}:")
+    again = cached_build(site, out, mode)
+    assert again.rendered == [] and image_warnings(again) == first
+
+
+def test_a_static_page_changed_alone_is_checked_again(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    (site / "static").mkdir()
+    (site / "static/notes.html").write_text('<!doctype html><title>Notes</title><a href="index.html">home</a>\n')
+    cached_build(site, out, mode)
+    (site / "static/notes.html").write_text('<!doctype html><title>Notes</title><a href="gone.html">gone</a>\n')
+    assert failed_cached_build(site, out, mode) == [
+        "static/notes.html:1:45: error: broken link 'gone.html': the site has no file gone.html"]

@@ -174,6 +174,18 @@ CASES = [
      "content/pages/claims.md:1:1: error: a page may not be called 'claims': the site uses /claims/ itself; rename the file"),
     ("template syntax error", {"templates/home.html": "{% extends 'base.html' %}\n{% block content %}\n{% if %}\n{% endblock %}\n"},
      "templates/home.html:3:1: error: template syntax: Expected an expression, got 'end of statement block'"),
+    # -- links that land nowhere: `build` checks them as `check` does -------------------------
+    ("broken link in an article", {A + "beta-note.md": "A note about the [old map](../../maps/index.html).\n"},
+     "content/articles/beta-note.md:1:28: error: broken link '../../maps/index.html': the site has no file maps/index.html"),
+    ("broken fragment in an article", {A + "beta-note.md": "See [the claim](../bridge-closed/index.html#claim-gone).\n"},
+     "content/articles/beta-note.md:1:17: error: broken link '../bridge-closed/index.html#claim-gone': "
+     "articles/bridge-closed/index.html has no element with id 'claim-gone'"),
+    ("root-relative link in a page", {"content/pages/about.md": "# About\n\nSee [claims](/claims/index.html).\n"},
+     "content/pages/about.md:3:14: error: the link '/claims/index.html' starts with '/': it breaks when the site "
+     "is published under a sub-path or opened from disk; make it relative"),
+    ("link to a folder in a description", kovac("Spokesperson of the *River Agency*.", "See [the claims](../../claims/)."),
+     "content/entities/people/anna-kovac.yaml:4:31: error: the link '../../claims/' names a folder: name the file "
+     "('../../claims/index.html'), or it breaks when the site is opened from disk"),
 ]
 
 
@@ -319,6 +331,31 @@ def test_warnings_build_but_are_reported(tmp_path):
         "content/entities/places/north-bridge.yaml:1:1: warning: 'NB' is shorter than 3 characters and is not autolinked",
         "content/entities/places/quiet-lake.yaml:1:1: warning: entity 'quiet-lake' is never mentioned in any article",
     ]
+
+
+def test_unsafe_links_and_missing_images_are_warnings_in_build_and_check(tmp_path):
+    site = make_site(tmp_path / "site", {
+        A + "beta-note.md": "A note with [a script](javascript:alert(1)) and ![a map](maps/old.png).\n",
+        **closed("status: disputed", "status: disputed\n    note: \"[run](vbscript:msgbox(1))\""),
+    })
+    out = tmp_path / "out"
+    code, _, build_err = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 0, build_err
+    warnings = [line for line in build_err.splitlines() if ": warning: " in line]
+    assert warnings == [
+        "content/articles/beta-note.md:1:24: warning: the link to 'javascript:alert(1)' is removed (its text is kept): "
+        "only web, mail and relative links are kept",
+        "content/articles/beta-note.md:1:58: warning: the image 'maps/old.png' is not in the site "
+        "(no file articles/beta-note/maps/old.png): it will not show",
+        "content/articles/bridge-closed.yaml:25:9: warning: claim 'six-weeks': the link to 'vbscript:msgbox(1)' is "
+        "removed (its text is kept): only web, mail and relative links are kept",
+    ]
+    page = (out / "articles/beta-note/index.html").read_text("utf-8")
+    assert "javascript:" not in page and "harmful-link" not in page
+    assert '<span class="removed-link">a script</span>' in page
+    check_code, _, check_err = run("check", str(site))
+    assert check_code == 0
+    assert _diagnostics(check_err) == _diagnostics(build_err)
 
 
 def test_publisher_that_looks_like_an_id_but_names_no_entity_is_a_warning(tmp_path):

@@ -27,11 +27,26 @@ NEVER = {"iframe", "object", "embed", "base", "frame", "frameset", "applet", "st
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory) -> Path:
+def built(tmp_path_factory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("hostile") / "output"
     code, _, stderr = run("build", str(HOSTILE), "-o", str(folder), "--no-search")
     assert code == 0, stderr
-    return folder
+    return folder, stderr
+
+
+@pytest.fixture(scope="module")
+def out(built) -> Path:
+    return built[0]
+
+
+def test_unsafe_links_are_removed_with_a_warning_not_left_dangling(built, pages):
+    _, stderr = built
+    removed = [line for line in stderr.splitlines() if "is removed (its text is kept)" in line]
+    assert {line.split(":")[0] for line in removed} == {
+        "content/articles/attack.md", "content/articles/attack.yaml", "content/entities/mallory.yaml",
+        "content/pages/about.md"}
+    assert not [path for path, page in pages.items()
+                for e in page.iter() if (e.get("href") or "").startswith("#harmful")]
 
 
 @pytest.fixture(scope="module")

@@ -121,6 +121,13 @@ def test_check_reports_broken_links_at_the_source_file(demo_copy):
     ]
     assert not (demo_copy / "output").exists(), "check writes nothing"
 
+    # `build` reports the same, and keeps nothing of what it made.
+    out = demo_copy.parent / "built"
+    built = run_cli("build", str(demo_copy), "-o", str(out), "--no-search")
+    assert built.returncode == 1
+    assert [line for line in built.stderr.splitlines() if ": error: " in line] == errors
+    assert not out.exists()
+
 
 def test_check_reports_links_of_custom_templates_at_the_built_page(demo_copy):
     (demo_copy / "templates").mkdir()
@@ -137,3 +144,32 @@ def test_attribute_text_inside_another_attributes_value_is_not_a_link():
     page = '<meta name="description" content="&lt;img src=x onerror=alert(1)&gt; and href=nowhere">'
     assert problems({"index.html": page}) == []
     assert problems({"index.html": page + '<img alt="a" src="x">'}) == [("index.html", 1, 88, "x")]
+
+
+def test_a_missing_image_is_a_warning_a_missing_page_an_error():
+    checker = LinkChecker()
+    checker.add_page("index.html", '<img src="maps/old.png" alt="map"><a href="maps/old.html">map</a>'
+                                   '<img srcset="a.png 1x, b.png 2x" alt=""><img src="/abs.png" alt="">')
+    checker.add_file("a.png")
+    found = sorted((p.url, p.level) for p in checker.check())
+    assert found == [("/abs.png", "warning"), ("b.png", "warning"), ("maps/old.html", "error"),
+                     ("maps/old.png", "warning")]
+
+
+def test_pages_from_an_earlier_build_are_checked_from_their_summaries():
+    """A page taken from the last build comes as its record's links: its targets must
+    still exist, and a fragment into a page rendered now must still be there."""
+    reader = LinkChecker().reader
+    old = reader.summarize("a/index.html", '<a href="../b/index.html#x">b</a><a href="../c/index.html#y">c</a>'
+                                           '<a href="../gone.html">g</a>')
+    pages = {"a/index.html": '<a href="../b/index.html#x">b</a><a href="../c/index.html#y">c</a>'
+                             '<a href="../gone.html">g</a>',
+             "b/index.html": "<p>x is gone</p>", "c/index.html": '<p id="z">y was never checked again</p>'}
+    checker = LinkChecker(read=pages.__getitem__)
+    checker.add_summary("a/index.html", reader.summarize("a/index.html", pages["a/index.html"]), fresh=False)
+    checker.add_page("b/index.html", pages["b/index.html"])  # rendered again
+    checker.add_summary("c/index.html", reader.summarize("c/index.html", pages["c/index.html"]), fresh=False)
+    found = sorted((p.page, p.line, p.col, p.url) for p in checker.check())
+    # c's fragment is not looked at: neither page changed since the build that checked it.
+    assert found == [("a/index.html", 1, 1, "../b/index.html#x"), ("a/index.html", 1, 67, "../gone.html")]
+    assert old.links.split("\n") == ["b/index.html#x", "c/index.html#y", "gone.html"]

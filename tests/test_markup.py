@@ -150,3 +150,11 @@ def test_stray_and_misnested_raw_tags_are_balanced():
     tree = parse(body_html(text, [claim(rt, "two three four five six")]))  # parse() fails on bad nesting
     marks = tree.find_all("mark")
     assert "".join(m.text() for m in marks).split() == "two three four five six".split()
+
+
+def test_unsafe_markdown_links_keep_their_text_and_lose_the_link():
+    tree = parse(markup.markdown("[run](javascript:alert(1)) ![pic](vbscript:x) [ok](https://example.org/)"))
+    assert [a.get("href") for a in tree.find_all("a")] == ["https://example.org/"]
+    assert [s.text() for s in tree.find_all("span")] == ["run", "pic"]
+    assert markup.harmful_urls_in("[run](javascript:alert(1)) [ok](https://example.org/) at 10:30") == [
+        "javascript:alert(1)"]
