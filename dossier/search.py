@@ -19,6 +19,7 @@ import concurrent.futures
 import functools
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import markup
+from . import markup, urls
 from .model import Article, Claim
 from .resolve import Resolved
 
@@ -163,28 +164,47 @@ def _captures(keys: list[str]) -> str:
 # -- talking to the binary -----------------------------------------------------
 
 async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> tuple[int, int]:
-    """Index the staged pages and the claims; returns (pages indexed, claim records)."""
+    """Index the staged pages and the claims; returns (pages indexed, claim records).
+
+    The binary reads the pages from disk while the claim records are made
+    (on a thread) and sent: it handles both at once, on every core.
+    """
     from pagefind.index import IndexConfig
 
-    # Claim records are made on a thread while the binary reads the pages.
-    making = asyncio.get_running_loop().run_in_executor(None, claim_records, resolved)
+    loop = asyncio.get_running_loop()
+    making = loop.run_in_executor(None, claim_records, resolved)
     service = _service_class()(executable)
+    reading = None
     try:
         await service.launch()
         config = IndexConfig(keep_index_url=True, force_language=resolved.dossier.site.language)
         idx = await service.create_index(config)
         clock = time.perf_counter()
-        files = (await idx.add_directory(str(stage)))["page_count"]
-        progress(f"search: read {files} HTML files in {time.perf_counter() - clock:.2f} s")
+        reading = asyncio.ensure_future(idx.add_directory(str(stage), glob=searched_pages(resolved)))
         records = await making
         await _add_records(idx, records, progress)
+        files = (await reading)["page_count"]
+        progress(f"search: read {files} HTML files and {len(records)} claims in {time.perf_counter() - clock:.2f} s")
         progress("search: writing the index to pagefind/")
         await idx.write_files(str(stage / BUNDLE_DIR))
         await _settled(stage / BUNDLE_DIR)
     finally:
         await service.stop()
-        await asyncio.gather(making, return_exceptions=True)
+        await asyncio.gather(*(t for t in (making, reading) if t is not None), return_exceptions=True)
     return _indexed_total(stage / BUNDLE_DIR) - len(records), len(records)
+
+
+def searched_pages(resolved: Resolved) -> Optional[str]:
+    """A glob of the pages that carry data-pagefind-body, so Pagefind reads only those.
+
+    Index pages, claims pages and later pages of an entity are never read
+    (they would be parsed only to be dropped). None, for every HTML file,
+    if a free page's slug holds a character the glob would take as syntax.
+    """
+    slugs = [p.slug for p in resolved.dossier.pages]
+    if not all(re.fullmatch(r"[A-Za-z0-9._-]+", s) for s in slugs):
+        return None
+    return "{" + ",".join([urls.article_path("*"), urls.entity_path("*")] + [urls.page_path(s) for s in slugs]) + "}"
 
 
 async def _add_records(idx, records: list[Record], progress: Progress) -> None:
@@ -248,12 +268,24 @@ def _service_class():
             self._bin = executable
 
         async def send(self, payload):
+            """The stock send, less its debug lines (each formats the whole request, even
+            with logging off) and with each answer forgotten once it is taken."""
             if self._poll_task.done():  # the binary has stopped: nobody would answer
                 raise SearchError("the Pagefind binary stopped before indexing finished")
+            self._message_id += 1
+            message_id = self._message_id
+            future = self._responses[message_id] = self._loop.create_future()
+            request = json.dumps({"message_id": message_id, "payload": payload}).encode("utf-8")
             try:
-                return await super().send(payload)
-            except ConnectionError:  # it died while we wrote to it
-                raise SearchError(f"the Pagefind binary stopped (exit status {await self._backend.wait()})") from None
+                try:
+                    self._backend.stdin.write(base64.b64encode(request) + b",")
+                    await self._backend.stdin.drain()
+                except ConnectionError:  # it died while we wrote to it
+                    code = await self._backend.wait()
+                    raise SearchError(f"the Pagefind binary stopped (exit status {code})") from None
+                return await future
+            finally:
+                self._responses.pop(message_id, None)
 
         async def _wait_for_responses(self) -> None:
             try:

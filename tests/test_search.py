@@ -158,6 +158,10 @@ def tree_digest(folder: Path) -> str:
 def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo, tmp_path, binary):
     out = tmp_path / "out"
     shutil.copytree(demo[1], out)  # a good earlier build
+    site = tmp_path / "site"
+    shutil.copytree(demo[0], site)
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    article.write_text(article.read_text(encoding="utf-8") + "\nA paragraph added since.\n", encoding="utf-8")
     before = tree_digest(out)
     fake = tmp_path / "pagefind"
     if binary == "exits":
@@ -165,7 +169,7 @@ def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo,
         fake.chmod(0o755)
     elif binary == "not-executable":
         fake.write_text("not a program\n")
-    done = build(demo[0], out, env={"PAGEFIND_BINARY_PATH": str(fake)})
+    done = build(site, out, env={"PAGEFIND_BINARY_PATH": str(fake)})  # an edit: the index must be made again
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     error = [line for line in done.stderr.splitlines() if line.startswith("dossier: error:")]
