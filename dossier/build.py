@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import linkcheck, parallel
+from . import inputs, linkcheck, parallel
 from . import load as load_stage
 from . import markup
 from . import search as search_stage
@@ -28,7 +29,7 @@ from .progress import Progress
 from .render import PageSpec, SiteRenderer
 from .resolve import Analysis, Resolved, anchor_article, resolve
 from .urls import entity_path
-from .write import StagedOutput, check_output_dir
+from .write import StagedOutput, check_output_dir, sweep_staging
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -44,21 +45,30 @@ class BuildResult:
     analyses_used: dict[str, Analysis] = field(default_factory=dict)
     rendered: list[str] = field(default_factory=list)  # pages whose inputs changed
     changed: list[str] = field(default_factory=list)  # pages whose bytes changed
+    counts: str = ""  # "N articles, N entities, N claims"
+
+    def __post_init__(self):
+        if self.resolved is not None:
+            self.resolved_now(self.resolved)
+
+    def resolved_now(self, resolved: Resolved) -> None:
+        d = resolved.dossier
+        self.resolved = resolved
+        self.counts = f"{len(d.articles)} articles, {len(d.entities)} entities, {len(resolved.claims)} claims"
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics.errors
 
     def summary(self) -> str:
-        if self.resolved is None:
+        counts = self.counts
+        if not counts:
             return ""
-        d = self.resolved.dossier
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items())
         total = sum(self.timings.values())
         detail = f" ({len(self.rendered)} rendered, {self.written} written, {self.reused} unchanged)"
         pages = f", {self.pages} pages{detail}" if self.pages else ""
-        return (f"{len(d.articles)} articles, {len(d.entities)} entities, {len(self.resolved.claims)} claims"
-                f"{pages} in {total:.2f}s ({stages})")
+        return f"{counts}{pages} in {total:.2f}s ({stages})"
 
 
 def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
@@ -189,7 +199,7 @@ def _check(site: Path, run: _Run) -> BuildResult:
     dossier = load_stage.load(site, result.diagnostics, make_reader(run))
     result.timings["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    result.resolved = resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used))
+    result.resolved_now(resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used)))
     result.timings["resolve"] = time.perf_counter() - clock
     return result
 
@@ -213,11 +223,37 @@ def check_site(site: Path) -> BuildResult:
 
 def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None) -> BuildResult:
     check_output_dir(site, out)
+    clock = time.perf_counter()
+    files, state = BuildCache.read_state(out)
+    now = inputs.fingerprint(site)
+    if _same_build(state, now, search, out, files):
+        sweep_staging(out)
+        return _repeat(state, time.perf_counter() - clock)
     with _collector_paused():
-        return _build(site, out, search, progress or Progress())
+        return _build(site, out, search, progress or Progress(), now)
 
 
-def _build(site: Path, out: Path, search: bool, progress: Progress) -> BuildResult:
+def _same_build(state: dict, now: str, search: bool, out: Path, files: frozenset[str]) -> bool:
+    """True if the last build read the same files with the same options, and its output is all there."""
+    return (state.get("inputs") == now and state.get("search") == search
+            and all(os.path.isfile(os.path.join(out, f)) for f in files)
+            and (not search or os.path.isfile(os.path.join(out, "pagefind", "pagefind-entry.json"))))
+
+
+def _repeat(state: dict, seconds: float) -> BuildResult:
+    """The result of the last build, whose output stands as it is."""
+    diagnostics = Diagnostics()
+    diagnostics.items.extend(state["report"])
+    return BuildResult(diagnostics, pages=state["pages"], reused=state["pages"], counts=state["counts"],
+                       timings={"inputs unchanged": seconds})
+
+
+def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> None:
+    run.cache.state = {"inputs": now, "search": search, "report": tuple(result.diagnostics.items),
+                       "pages": result.pages, "counts": result.counts}
+
+
+def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) -> BuildResult:
     clock = time.perf_counter()
     run = _Run(BuildCache.load(out), BuildCache(), Fingerprints(), progress)
     cache_time = time.perf_counter() - clock
@@ -248,6 +284,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress) -> BuildResu
         result.timings["links"] = time.perf_counter() - clock
         if not result.ok:
             return result
+        _remember_state(run, result, now, search)
         _save_cache(staged, run)
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()
@@ -303,7 +340,8 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
-            and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems)
+            and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems
+            and run.cache.state == run.previous.state)
     if not (same and staged.link_previous(CACHE_FILE)):
         staged.write_with(CACHE_FILE, run.cache.dump_to)
         staged.written -= 1  # the cache is not a page

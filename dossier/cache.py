@@ -134,6 +134,9 @@ class BuildCache:
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
     link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)
+    # The build as a whole: the fingerprint of its input files (see inputs.py), its options,
+    # what it reported and counted; a build whose inputs match repeats this and stops.
+    state: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:
@@ -157,17 +160,29 @@ class BuildCache:
         header = pickle.load(f)
         if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
             return cls()
-        cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4])
+        cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4], state=header[5])
         while True:
             name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
             if name == "end":
                 return cache
             getattr(cache, name).update(items)
 
+    @staticmethod
+    def read_state(out: Path) -> tuple[frozenset[str], dict]:
+        """The output's files and the last build's state, from the cache's header alone (empty if none)."""
+        try:
+            with open(out / CACHE_FILE, "rb") as f:
+                header = pickle.load(f)
+            if isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT):
+                return frozenset(header[2]), header[5]
+        except Exception:  # missing, cut short, another version: no state
+            pass
+        return frozenset(), {}
+
     def dump_to(self, f) -> None:
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
-        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems), f,
-                    protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state),
+                    f, protocol=pickle.HIGHEST_PROTOCOL)
         for name in ("loaded", "analyses", "pages"):
             items = list(getattr(self, name).items())
             for i in range(0, len(items), self.CHUNK):

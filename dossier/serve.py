@@ -333,7 +333,7 @@ class Rebuilder:
             return  # a save without an edit: no reason to disturb the reader
         say(rebuilt_line(changed, result, elapsed))
         self.live.succeeded()
-        if self.indexer:
+        if self.indexer and result.resolved is not None:  # None: the last build stands, its index too
             self.indexer.submit(self.out, result.resolved)
 
     def _failed(self, changed: set[str], lines: list[str], errors: list[str], elapsed: float) -> None:

@@ -36,6 +36,12 @@ def check_output_dir(site: Path, out: Path) -> None:
                          "empty it or choose another folder")
 
 
+def sweep_staging(out: Path) -> None:
+    """Remove staging folders that killed builds left beside the output."""
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 class StagedOutput:
     """Collects the new output beside the old one; `commit` swaps it in.
 
@@ -60,8 +66,7 @@ class StagedOutput:
 
     def __enter__(self) -> StagedOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.out.parent.glob(f".{self.out.name}.tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a killed build
+        sweep_staging(self.out)
         self.stage.mkdir()
         return self
 

@@ -337,3 +337,64 @@ def test_a_static_page_changed_alone_is_checked_again(site: Path, tmp_path: Path
     (site / "static/notes.html").write_text('<!doctype html><title>Notes</title><a href="gone.html">gone</a>\n')
     assert failed_cached_build(site, out, mode) == [
         "static/notes.html:1:45: error: broken link 'gone.html': the site has no file gone.html"]
+
+
+# -- the unchanged-site shortcut ---------------------------------------------------
+
+def test_an_unchanged_site_is_not_loaded_again(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    append_line(article_files(site)[1], "![A lost photo](photo.png)")  # a warning to repeat
+    first = build(site, out, search=False)
+    before = {p: (out / p).stat().st_ino for p in tree(out)}
+    again = build(site, out, search=False)
+    assert list(again.timings) == ["inputs unchanged"]
+    assert again.ok and again.rendered == [] and again.written == 0 and again.pages == first.pages
+    assert again.diagnostics.sorted() == first.diagnostics.sorted() and again.diagnostics.warnings
+    assert again.summary().startswith(f"{first.counts}, {first.pages} pages (0 rendered, 0 written, {first.pages} unchanged)")
+    assert {p: (out / p).stat().st_ino for p in tree(out)} == before
+
+
+@pytest.mark.parametrize("where", ["site.yaml", "content/entities/new-place.yaml", "templates/base.html",
+                                   "static/notes.txt", "content/articles/.draft.md"])
+def test_a_change_to_anything_the_build_reads_is_seen(site: Path, tmp_path: Path, where: str):
+    out = tmp_path / "out"
+    build(site, out, search=False)
+    path = site / where
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if where == "templates/base.html":
+        path.write_text((REPO / "dossier/templates/base.html").read_text() + "<!-- local -->\n")
+    elif where.endswith(".yaml") and where != "site.yaml":
+        path.write_text("name: New Place\ntype: place\n")
+    else:
+        path.write_text((path.read_text() if path.exists() else "") + "\n# an edit\n")
+    result = build(site, out, search=False)
+    assert "load" in result.timings, result.timings
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_files_the_build_does_not_read_change_nothing(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    build(site, out, search=False)
+    (site / "notes-to-self.md").write_text("Not part of the site.\n")
+    assert list(build(site, out, search=False).timings) == ["inputs unchanged"]
+
+
+def test_a_page_removed_from_the_output_is_made_again(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    build(site, out, search=False)
+    page = out / "articles" / article_files(site)[0].stem / "index.html"
+    page.unlink()
+    result = build(site, out, search=False)
+    assert "load" in result.timings and page.is_file()
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_the_search_option_is_part_of_what_must_match(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    build(site, out, search=False)
+    with_search = build(site, out, search=True)
+    assert "search" in with_search.timings and (out / "pagefind/pagefind-entry.json").is_file()
+    assert list(build(site, out, search=True).timings) == ["inputs unchanged"]
+    (out / "pagefind/pagefind-entry.json").unlink()  # the index is part of the output it stands for
+    assert "search" in build(site, out, search=True).timings
+    assert "load" in build(site, out, search=False).timings and not (out / "pagefind").exists()
