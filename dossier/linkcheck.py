@@ -133,21 +133,28 @@ class PageReader:
 
     def __init__(self, base_url: str = ""):
         self.base_url = base_url
+        # Pages of one site repeat the same links (navigation, entities): each is worked out once.
+        self._targets: dict[str, object] = {}
+        self._paths: dict[tuple[str, str], str] = {}
 
     def read(self, page: str, html_text: str) -> tuple[set[str], list[Link], list[Problem]]:
+        """The page's ids, its links (the first of each URL), and the problems of its links."""
         ids: set[str] = set()
         links: list[Link] = []
         problems: list[Problem] = []
+        seen: set[tuple[str, bool]] = set()
         for line, col, tag, attr, value in scan(html_text):
             media = tag in MEDIA_TAGS
             if attr == "id" or (attr == "name" and tag == "a"):
                 ids.add(value)
-            elif attr in URL_ATTRS:
-                self._link(page, line, col, value, media, links, problems)
-            elif attr == "srcset":
-                for candidate in value.split(","):
-                    if candidate.strip():
-                        self._link(page, line, col, candidate.split()[0], media, links, problems)
+                continue
+            if attr not in URL_ATTRS and attr != "srcset":
+                continue
+            urls = [c.split()[0] for c in value.split(",") if c.strip()] if attr == "srcset" else [value]
+            for url in urls:
+                if (url, media) not in seen:
+                    seen.add((url, media))
+                    self._link(page, line, col, url.strip(), media, links, problems)
         return ids, links, problems
 
     def summarize(self, page: str, html_text: str) -> PageLinks:
@@ -155,14 +162,14 @@ class PageReader:
 
     def _link(self, page: str, line: int, col: int, url: str, media: bool,
               links: list[Link], problems: list[Problem]) -> None:
-        url = url.strip()
-        target = self._target(url)
+        target = self._targets.get(url, self)
+        if target is self:
+            target = self._targets[url] = self._target(url)
         if isinstance(target, str):
             problems.append(Problem(page, line, col, url, target, media))
         elif target is not None:
             path, fragment, base_dir = target
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(page) if base_dir is None else base_dir,
-                                                         path)) if path else page
+            resolved = self._resolve(page, path, base_dir) if path else page
             if resolved == ".." or resolved.startswith("../"):
                 problems.append(Problem(page, line, col, url, f"the link '{url}' leads out of the site's folder", media))
             elif path.endswith("/") or resolved == ".":
@@ -171,6 +178,13 @@ class PageReader:
                                         "site is opened from disk", media))
             else:
                 links.append(Link(page, line, col, url, resolved, fragment, media))
+
+    def _resolve(self, page: str, path: str, base_dir: Optional[str]) -> str:
+        folder = posixpath.dirname(page) if base_dir is None else base_dir
+        found = self._paths.get((folder, path))
+        if found is None:
+            found = self._paths[(folder, path)] = posixpath.normpath(posixpath.join(folder, path))
+        return found
 
     def _target(self, url: str):
         """(path, fragment, base folder or None for the page's) of an internal link; None for
