@@ -5,15 +5,22 @@ that build's output is this build's output, and nothing needs loading.
 It digests the files' contents, not their times: reading a site's files
 costs a fraction of a second, and the fingerprint, kept in the output's
 cache, stays the same for the same site (two builds are byte-identical).
+A process that builds again and again (serve) remembers each file's digest
+with its size, mtime and inode, and reads the file again only when those
+changed or when its mtime is too recent to vouch for it (a file changed
+twice within the clock's resolution keeps its mtime), as make and git do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
+RACY_NS = 2_000_000_000  # an mtime this close to when it was looked at does not vouch for the content
+_known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest), this process only
 
 
 def fingerprint(site: Path) -> str:
@@ -57,7 +64,19 @@ def _describe(path: str) -> tuple:
     if os.path.isdir(path):  # a link to a folder: what it holds is not read here, so never the same
         return ("linked folder", link, os.urandom(8))
     try:
-        with open(path, "rb") as f:
-            return ("file", link, hashlib.file_digest(f, "blake2b").hexdigest()[:32])
+        return ("file", link, _content(path))
     except OSError as exc:
         return ("unreadable", link, exc.errno)
+
+
+def _content(path: str) -> str:
+    st = os.stat(path)
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    known = _known.get(path)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    with open(path, "rb") as f:
+        found = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+    if st.st_mtime_ns < time.time_ns() - RACY_NS:
+        _known[path] = (stamp, found)
+    return found

@@ -1,0 +1,71 @@
+"""The fingerprint of a site's input files: what decides that a build has nothing to do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from dossier import inputs
+from fixtures.sitekit import BASIC
+
+
+def site_copy(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    shutil.copytree(BASIC, site)
+    return site
+
+
+def test_same_files_same_fingerprint_wherever_the_site_is(tmp_path: Path):
+    a = site_copy(tmp_path / "a")
+    b = site_copy(tmp_path / "b")
+    assert inputs.fingerprint(a) == inputs.fingerprint(b)
+    (b / "output").mkdir()  # not something the build reads
+    (b / "README.md").write_text("notes\n")
+    assert inputs.fingerprint(a) == inputs.fingerprint(b)
+
+
+def test_contents_names_and_new_folders_count(tmp_path: Path):
+    site = site_copy(tmp_path)
+    seen = {inputs.fingerprint(site)}
+    article = site / "content/articles/beta-note.md"
+    article.write_text(article.read_text().replace("North", "South"))  # same size
+    seen.add(inputs.fingerprint(site))
+    article.rename(site / "content/articles/gamma-note.md")
+    seen.add(inputs.fingerprint(site))
+    (site / "static/img").mkdir(parents=True)
+    seen.add(inputs.fingerprint(site))
+    assert len(seen) == 4
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_seen_while_the_mtime_is_recent(tmp_path: Path):
+    site = site_copy(tmp_path)
+    article = site / "content/articles/beta-note.md"
+    article.write_text(article.read_text())  # just saved
+    before = inputs.fingerprint(site)
+    stamp = article.stat().st_mtime_ns
+    article.write_text(article.read_text().replace("North", "South"))
+    os.utime(article, ns=(stamp, stamp))  # as if saved twice within the clock's resolution
+    assert inputs.fingerprint(site) != before
+
+
+def test_a_file_known_to_this_process_is_not_read_again(tmp_path: Path):
+    site = site_copy(tmp_path)
+    old = time.time_ns() - 10 * inputs.RACY_NS
+    for path in site.rglob("*"):
+        os.utime(path, ns=(old, old))
+    first = inputs.fingerprint(site)
+    article = site / "content/articles/beta-note.md"
+    assert str(article) in inputs._known
+    article.write_text(article.read_text().replace("North", "South"))  # a new mtime: read again
+    assert inputs.fingerprint(site) != first
+
+
+def test_a_linked_folder_is_never_taken_as_unchanged(tmp_path: Path):
+    site = site_copy(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static/linked").symlink_to(elsewhere)
+    assert inputs.fingerprint(site) != inputs.fingerprint(site)
