@@ -210,8 +210,8 @@ class LinkChecker:
     worker or an earlier build made of it (`add_summary`). `fresh` pages
     were read in this run: a link between two pages that are not fresh was
     checked by the build that made them and is not looked at again, except
-    for whether its target still exists. `read(page)` gives a page's text
-    when its ids or the place of a link are needed after all.
+    for whether its target still exists. `read(page)` gives the text of a
+    page added as a summary, to find where a broken link of it is written.
     `base_url` links (404.html's, canonical links) count as internal;
     `generated_later` names folders made after this check runs (the search
     bundle), whose files are taken on trust.
@@ -308,7 +308,7 @@ def report(problems: list[Problem], site_dir: Path, sources: dict[str, list[str]
     texts: dict[str, str] = {}
     for p in problems:
         pos = _locate(p, site_dir, sources.get(p.page, []), texts)
-        (diags.warning if p.media else diags.error)(pos, p.message)
+        (diags.warning if p.level == "warning" else diags.error)(pos, p.message)
 
 
 def _locate(p: Problem, site_dir: Path, candidates: list[str], texts: dict[str, str]) -> Pos:
