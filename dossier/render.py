@@ -46,6 +46,12 @@ class Footnote:
     contradicted_by: tuple[Claim, ...]
 
 
+# What url(kind, key) links to: pages without a key, and pages named by one.
+_FIXED_PATHS = {"home": "index.html", "entities": "entities/index.html",
+                "claims": "claims/index.html", "search": "search/index.html"}
+_KEYED_PATHS = {"article": article_path, "entity": entity_path, "page": page_path,
+                "asset": lambda key: f"assets/{key}"}
+
 PAGE_SIZE = 100  # items on one page of a listing: no page grows with the dossier
 
 
@@ -153,10 +159,8 @@ class SiteRenderer:
             kind, key, fragment = "article", self._claim(key).article, f"claim-{key}"
         if kind == "claims" and fragment.startswith("status-"):  # the page where that status begins
             return ctx["root"] + self._status_pages().get(fragment[7:], "claims/index.html") + f"#{fragment}"
-        path = {"home": "index.html", "entities": "entities/index.html",
-                "claims": "claims/index.html", "search": "search/index.html",
-                "article": article_path(key), "entity": entity_path(key), "page": page_path(key),
-                "asset": f"assets/{key}"}[kind]
+        fixed = _FIXED_PATHS.get(kind)
+        path = fixed if fixed is not None else _KEYED_PATHS[kind](key)
         return ctx["root"] + path + (f"#{fragment}" if fragment else "")
 
     def _status(self, key: str):
