@@ -44,8 +44,7 @@ CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "c
 
 def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
     """Every export file of a build: (path in the output, text)."""
-    data = dossier_data(resolved)
-    yield "dossier.json", json_records(data)
+    yield "dossier.json", json_records(dossier_data(resolved, lazy=True))
     yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
     yield "claims.csv", claims_csv(resolved)
     yield "robots.txt", robots_txt(resolved.dossier.site)
@@ -55,12 +54,15 @@ def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
 
 def json_records(data: dict) -> str:
     """JSON with one record of each top-level list per line: easy to grep and diff, and
-    written by the json module's fast encoder (indent= would use its slow one)."""
+    written by the json module's fast encoder (indent= would use its slow one).
+
+    A list may come as an iterator: each record is then made, written and
+    dropped in turn, so the records of a large dossier are never all held at once."""
     parts = []
     for key, value in data.items():
-        if isinstance(value, list) and value:
-            records = ",\n".join(json.dumps(v, ensure_ascii=False) for v in value)
-            parts.append(f"{json.dumps(key)}:[\n{records}\n]")
+        if isinstance(value, (list, Iterator)):
+            records = [json.dumps(v, ensure_ascii=False) for v in value]
+            parts.append(f"{json.dumps(key)}:[\n" + ",\n".join(records) + "\n]" if records else f"{json.dumps(key)}:[]")
         else:
             parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}")
     return "{" + ",\n".join(parts) + "}\n"
@@ -95,9 +97,12 @@ def _absolute(site: Site, path: str) -> Optional[str]:
     return site.base_url + path if site.base_url else None
 
 
-def dossier_data(resolved: Resolved) -> dict:
-    """dossier.json: everything a tool needs, ids as in the sidecars (see the schema)."""
+def dossier_data(resolved: Resolved, lazy: bool = False) -> dict:
+    """dossier.json: everything a tool needs, ids as in the sidecars (see the schema).
+
+    lazy: the lists of records come as iterators, made as they are read."""
     site = resolved.dossier.site
+    records = (lambda items: items) if lazy else list
     return {
         "$schema": SCHEMA_NAME,
         "version": FORMAT_VERSION,
@@ -109,11 +114,11 @@ def dossier_data(resolved: Resolved) -> dict:
                              for t in site.entity_types],
             "claim_statuses": [_status_data(s) for s in site.claim_statuses],
         }),
-        "articles": [_article_data(a, resolved) for a in ordered_articles(resolved)],
-        "entities": [_entity_data(e, site) for e in sorted(resolved.entities.values(), key=lambda e: e.id)],
-        "relations": [{"from": e.id, "role": rel.role, "to": rel.entity.id}
-                      for e in sorted(resolved.entities.values(), key=lambda e: e.id) for rel in e.relations],
-        "claims": [_claim_data(c, n, resolved) for c, n in ordered_claims(resolved)],
+        "articles": records(_article_data(a, resolved) for a in ordered_articles(resolved)),
+        "entities": records(_entity_data(e, site) for e in sorted(resolved.entities.values(), key=lambda e: e.id)),
+        "relations": records({"from": e.id, "role": rel.role, "to": rel.entity.id}
+                             for e in sorted(resolved.entities.values(), key=lambda e: e.id) for rel in e.relations),
+        "claims": records(_claim_data(c, n, resolved) for c, n in ordered_claims(resolved)),
     }
 
 
