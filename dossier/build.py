@@ -32,6 +32,9 @@ from .urls import entity_path
 from .write import StagedOutput, check_output_dir, sweep_staging
 
 ASSETS = Path(__file__).parent / "assets"
+# Pages one render worker makes before a fresh one takes over: entity pages read claims
+# and articles from all over the dossier, and a worker copies the memory of each it reads.
+RENDER_WORKER_ITEMS = 128
 
 
 @dataclass
@@ -368,30 +371,29 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
     return True
 
 
-def _start_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str):
-    """Start making the export files (only if something in the dossier changed); returns wait().
+def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str):
+    """The export files: (make, keep), or None when the last build's are still right.
 
-    They are made from the whole dossier at once and take seconds for a
-    large one, so a separate process makes them while pages are checked and
-    rendered here.
+    make() writes them (dossier.json, claims.csv, ...: made from the whole
+    dossier at once, seconds for a large one) and returns what keep(made)
+    records. It runs here while the workers render the pages: in a process
+    of its own it would read, and so copy, the whole of this one's memory.
     """
     r, fps = renderer.r, run.fingerprints
     key = f"export:{digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
-        return lambda: None
+        return None
 
     def make() -> list[tuple[str, str, bool]]:
-        counts = staged.written, staged.linked  # counted by wait(), in whichever process this runs
+        counts = staged.written, staged.linked  # counted by keep()
         made = [(spec.path, digest(data), staged.put(spec.path, data))
                 for spec in renderer.export_specs() for data in [spec.text.encode("utf-8")]]
         staged.written, staged.linked = counts
         return made
 
-    waiting = parallel.start(make)
-
-    def wait() -> None:
-        for path, output, wrote in waiting():
+    def keep(made: list[tuple[str, str, bool]]) -> None:
+        for path, output, wrote in made:
             staged.note(path, wrote)
             if wrote:
                 staged.written += 1
@@ -399,7 +401,7 @@ def _start_exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, comm
                 staged.linked += 1
             run.cache.pages[path] = PageRecord(key, {}, output)
 
-    return wait
+    return make, keep
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
@@ -426,7 +428,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
                              fps(tuple(r.entities.values())))
     if run.cache.world == run.previous.world and _keep_all(staged, run):
         return [], []
-    exports_done = _start_exports(renderer, staged, run, common)
+    exports = _exports(renderer, staged, run, common)
     todo: list[tuple[PageSpec, str]] = []
     for spec in renderer.specs(exports=False):
         text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
@@ -457,7 +459,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
 
     counter = run.progress.counter("rendered {done}/{total} pages", len(todo))
     written, linked = staged.written, staged.linked  # workers count in their own copies
-    results = parallel.run(render_one, len(todo), counter)
+    results, made = parallel.run_beside(render_one, len(todo), counter, exports[0] if exports else lambda: None,
+                                        worker_items=RENDER_WORKER_ITEMS)
     rendered, changed = [], []
     canonical: dict[tuple[str, str], tuple[str, str]] = {}
     for (spec, _), result in zip(todo, results):
@@ -476,7 +479,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     run.misses += len(todo)
     staged.written = written + len(changed)
     staged.linked = linked + len(rendered) - len(changed)
-    exports_done()
+    if exports:
+        exports[1](made)
     return rendered, changed
 
 

@@ -11,10 +11,10 @@ import gc
 import multiprocessing
 import os
 import signal
-import traceback
 from typing import Callable, Optional, TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 POOL_THRESHOLD = 200  # fewer items than this: starting a pool costs more than it saves
 
 _job: Optional[Callable[[int], object]] = None  # inherited by forked workers
@@ -43,61 +43,41 @@ def _quiet_worker() -> None:
 
 def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambda done: None) -> list[T]:
     """[job(0), ..., job(count - 1)], on every core when it pays; tick(done) after each."""
+    return run_beside(job, count, tick, lambda: None)[0]
+
+
+def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
+               beside: Callable[[], U], worker_items: int = 0) -> tuple[list[T], U]:
+    """run(job, count, tick), and beside() in this process while the workers do the jobs.
+
+    Work that reads the whole of the parent's data is cheaper here than in a
+    process of its own: a forked process that reads every object copies the
+    memory that holds them (CPython writes reference counts into them), so a
+    worker's memory grows with every inherited object its jobs read. With
+    worker_items, a fresh worker (forked again) takes over after that many
+    items, which keeps each one's copy small at the price of the copying.
+    """
     global _job
     n = cores()
     if count < POOL_THRESHOLD or n < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        aside = beside()
         out = []
         for i in range(count):
             out.append(job(i))
             tick(i + 1)
-        return out
+        return out, aside
     _job = job
+    chunk = max(1, min(32, count // (n * 16)))
+    fresh_after = max(1, worker_items // chunk) if worker_items else None
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker) as pool:
+        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker,
+                                                      maxtasksperchild=fresh_after) as pool:
+            results = pool.imap(_call, range(count), chunksize=chunk)  # the workers start now
+            aside = beside()
             out = []
-            for result in pool.imap(_call, range(count), chunksize=max(1, min(32, count // (n * 16)))):
+            for result in results:
                 out.append(result)
                 tick(len(out))
-            return out
+            return out, aside
     finally:
         _job = None
-
-
-def start(job: Callable[[], T]) -> Callable[[], T]:
-    """Run job() beside the caller (in a forked process when possible); returns wait() -> its result.
-
-    A plain process and a pipe, no pool: the parent keeps no extra threads,
-    so forking it again later (for a pool) stays safe.
-    """
-    if cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        result = job()
-        return lambda: result
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-
-    def child() -> None:
-        _quiet_worker()
-        try:
-            send.send((True, job()))
-        except BaseException:
-            send.send((False, traceback.format_exc()))
-        finally:
-            send.close()
-
-    process = ctx.Process(target=child, daemon=True)
-    process.start()
-    send.close()
-
-    def wait() -> T:
-        try:
-            ok, value = receive.recv()
-        except EOFError:
-            ok, value = False, f"the process ended without an answer (exit status {process.exitcode})"
-        finally:
-            process.join()
-            receive.close()
-        if not ok:
-            raise RuntimeError(f"work in a separate process failed:\n{value}")
-        return value
-
-    return wait
