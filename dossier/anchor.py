@@ -46,7 +46,7 @@ def _speed_up_emphasis() -> None:
 
     def next_delimiter_run(text: str, pos: int) -> int:
         found = delimiter.search(text, pos)
-        return found.start() if found else len(text)
+        return found.start() if found else max(pos, len(text))
 
     emphasis._next_delimiter_run = next_delimiter_run
 

@@ -1,0 +1,72 @@
+"""Shortcuts taken for speed or memory give what the plain way gives."""
+
+from __future__ import annotations
+
+import os
+
+import mistune
+import nh3
+from hypothesis import given, settings, strategies as st
+from mistune._inline import emphasis
+
+from dossier import anchor, export, markup, parallel
+
+
+def _mistune_own_next_delimiter_run(text: str, pos: int) -> int:
+    # mistune 3.4's loop, which anchor replaces with a regex search.
+    while pos < len(text) and text[pos] not in "*_":
+        pos += 1
+    return pos
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab *_\n`[]()!~é.\\<>", max_size=80), st.integers(min_value=0, max_value=90))
+def test_emphasis_search_finds_what_mistunes_loop_finds(text, pos):
+    assert anchor._parser is not None  # importing anchor installs the faster search
+    assert emphasis._next_delimiter_run(text, pos) == _mistune_own_next_delimiter_run(text, pos)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab *_\n`[]()!~é.", max_size=120))
+def test_emphasis_trees_are_mistunes(text):
+    faster = emphasis._next_delimiter_run
+    tokens, _ = anchor._parser.parse(text)
+    emphasis._next_delimiter_run = _mistune_own_next_delimiter_run
+    try:
+        plain = mistune.create_markdown(renderer=None, plugins=list(anchor.PLUGINS)).parse(text)[0]
+    finally:
+        emphasis._next_delimiter_run = faster
+    assert tokens == plain
+
+
+FRAGMENTS = st.lists(st.sampled_from([
+    "<p>", "</p>", "<em>", "</em>", "<a href=\"https://x.org/?a=1&b=2\">", "<a href=\"javascript:alert(1)\">",
+    "</a>", "<script>", "</script>", "<mark class=\"claim\" data-claim=\"c\" id=\"x\">", "</mark>", "<br />",
+    "<img src=\"a.png\" onerror=\"x()\" />", "text & more", "\u00a0", "\"quoted\"", "<table><tr><td>", "<!-- c -->",
+    "<div style=\"color:red\">", "</div>", "<sup class=\"fnref\">", "</sup>", "<iframe>",
+]), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FRAGMENTS)
+def test_the_reused_sanitizer_cleans_as_nh3_clean_does(fragment):
+    assert markup.sanitize(fragment) == nh3.clean(fragment, **markup._SANITIZER_OPTIONS)
+
+
+def test_records_made_one_at_a_time_give_the_same_json():
+    data = {"a": 1, "empty": [], "site": {"title": "T"}, "rows": [{"x": 1}, {"y": "é"}]}
+    lazy = dict(data, empty=iter([]), rows=iter([{"x": 1}, {"y": "é"}]))
+    assert export.json_records(lazy) == export.json_records(data)
+
+
+def test_work_beside_the_pool_runs_here_and_results_keep_their_order():
+    count = parallel.POOL_THRESHOLD + 50
+    here = os.getpid()
+    results, aside = parallel.run_beside(lambda i: (i * i, os.getpid()), count, lambda done: None,
+                                         lambda: os.getpid(), worker_items=16)
+    assert [square for square, _ in results] == [i * i for i in range(count)]
+    assert aside == here
+    workers = {pid for _, pid in results}
+    if parallel.cores() >= 2:
+        assert here not in workers
+        assert len(workers) > 2  # fresh workers took over after 16 items each
