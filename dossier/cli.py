@@ -10,7 +10,7 @@ from typing import Optional
 
 from . import build as pipeline
 from .search import SearchError
-from .write import UsageError
+from .write import InterruptedAfterCommit, UsageError
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -68,6 +68,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except SearchError as exc:  # the binary is missing or failed; the old output is untouched
         print(f"dossier: error: {exc}; the previous output is unchanged", file=sys.stderr)
         return EXIT_CONTENT
+    except InterruptedAfterCommit:
+        print("dossier: interrupted once the new output was in place; it is complete", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
         return 130

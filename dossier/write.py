@@ -8,9 +8,12 @@ folder and leaves the previous output exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
+import signal
+import threading
 from pathlib import Path
 
 MARKER = ".dossier-output"  # marks a folder as ours, so we may replace it
@@ -153,7 +156,16 @@ class StagedOutput:
         (self.fresh if written else self.kept).add(rel)
 
     def commit(self, last: str = "") -> None:
-        """Put the new output in place; `last` (the build cache) goes in after everything else."""
+        """Put the new output in place; `last` (the build cache) goes in after everything else.
+
+        Ctrl-C and `kill` wait until it is done: moving changed files into
+        place one by one is not atomic, and stopping half-way would leave
+        an output that is neither the old one nor the new.
+        """
+        with signals_held():
+            self._commit(last)
+
+    def _commit(self, last: str) -> None:
         if self.incremental:
             return self._commit_in_place(last)
         (self.stage / MARKER).write_text("This folder is made by dossier and replaced on every build.\n")
@@ -196,6 +208,29 @@ class StagedOutput:
                 else:
                     os.unlink(entry.path)
         return empty
+
+
+class InterruptedAfterCommit(KeyboardInterrupt):
+    """Ctrl-C came while the new output was put in place: it is in place now."""
+
+
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP (not SIGKILL: nothing can) until the block is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only; a build in another thread is stopped there
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a held Ctrl-C is raised here
+        except KeyboardInterrupt:
+            raise InterruptedAfterCommit() from None
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -201,3 +201,35 @@ def test_an_output_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith("dossier: error: cannot write the output:")
     assert blocker.read_text() == "mine"
+
+
+def test_ctrl_c_while_the_new_output_moves_in_waits_until_it_is_complete(tmp_path, monkeypatch):
+    """An incremental rebuild moves changed files into the output one by one: a Ctrl-C
+    that lands then is held until the last file is in place, and said to have come after."""
+    from dossier import write as write_module
+    from dossier.build import build
+
+    site = make_site(tmp_path / "site")
+    out = tmp_path / "output"
+    assert build(site, out, search=False).ok
+    for name in ("beta-note", "bridge-closed"):
+        path = site / f"content/articles/{name}.md"
+        path.write_text(path.read_text() + "\nA line added later.\n")
+    moved = []
+    real_replace = os.replace
+
+    def replace(src, dst):  # the first move of the commit is interrupted by a real SIGINT
+        if not moved:
+            os.kill(os.getpid(), signal.SIGINT)
+        moved.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(write_module.os, "replace", replace)
+    with pytest.raises(write_module.InterruptedAfterCommit):
+        build(site, out, search=False)
+    monkeypatch.setattr(write_module.os, "replace", real_replace)
+    assert len(moved) > 2  # both articles' pages, the cache and more: every move was made
+    for name in ("beta-note", "bridge-closed"):
+        assert "A line added later." in (out / f"articles/{name}/index.html").read_text()
+    again = build(site, out, search=False)
+    assert list(again.timings) == ["inputs unchanged"]  # the cache went in last: the output is whole
