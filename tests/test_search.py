@@ -98,6 +98,18 @@ def test_index_covers_articles_entities_pages_and_each_claim_but_no_index_page(d
     assert sorted(urls) == sorted(expected)  # each once: nothing doubled, no index page, no search page
 
 
+def test_a_dossier_with_nothing_to_search_indexes_no_page(tmp_path):
+    """With no article, entity or free page, Pagefind would fall back to every page's
+    whole body (home, claims index, search page): nothing of that may be indexed."""
+    site = tmp_path / "site"
+    (site / "content" / "articles").mkdir(parents=True)
+    shutil.copy(REPO / "site.yaml", site)
+    done = build(site, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "pagefind" / "pagefind.js").exists()
+    assert fragments(tmp_path / "out") == []
+
+
 def test_records_carry_filters_and_metadata(demo, model):
     by_url = {r["url"]: r for r in fragments(demo[1])}
     site = model.dossier.site
