@@ -5,9 +5,14 @@ leaves the previous output as it was. The Pagefind binary (from the
 `pagefind-bin` package) reads the rendered pages; which pages and which
 parts of them count is said in the templates with data-pagefind-*
 attributes: articles, entities and free pages carry data-pagefind-body,
-index pages do not, so they never double a result. Claims have no page of
-their own: each gets a record whose URL is its mark in the article, with
-filters and metadata of its own. The bundle, with the pagefind.js that
+index pages do not, so they are not read and never double a result.
+
+Claims are no records of their own: each claim's <mark id="claim-..."> is an
+anchor of its article's record, with the word position where it starts,
+followed by its footnote reference's; the article carries its claims'
+statuses as a filter, and its footnotes what a claim result shows.
+assets/search.js turns the matching claims of each article found into
+results that land on their marks. The bundle, with the pagefind.js that
 assets/search.js loads, is written to output/pagefind/.
 """
 
@@ -23,18 +28,14 @@ import re
 import sys
 import time
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import markup, urls
-from .model import Article, Claim
+from . import urls
 from .resolve import Resolved
 
 BUNDLE_DIR = "pagefind"
-IN_FLIGHT = 32  # records sent ahead of their answers: keeps the binary busy, memory flat
-CLAIM_WEIGHT = 10  # Pagefind's top weight; an h1 is 7, body text 1
-LARGE = 1000  # pages and claims from which progress is shown even in a log
+LARGE = 1000  # pages from which progress is shown even in a log
 STOP_GRACE = 120  # seconds the binary may take to finish writing
 SETTLE_POLL = 0.05  # seconds between two looks at the files being written
 HINT = "install it with `pip install pagefind-bin`, or build with --no-search"
@@ -49,23 +50,15 @@ class SearchError(Exception):
 @dataclass(frozen=True)
 class SearchStats:
     pages: int
-    records: int
+    claims: int  # found within their articles' records
     seconds: float
 
     def __str__(self) -> str:
-        return f"indexed {self.pages} pages and {self.records} claim records in {self.seconds:.2f} s"
-
-
-@dataclass(frozen=True)
-class Record:
-    """A search record that is not a page of its own: HTML for Pagefind, and where it leads."""
-
-    url: str
-    html: str
+        return f"indexed {self.pages} pages, with the {self.claims} claims in their articles, in {self.seconds:.2f} s"
 
 
 def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) -> SearchStats:
-    """Write a Pagefind bundle into stage/pagefind for the pages and claims staged there.
+    """Write a Pagefind bundle into stage/pagefind for the pages staged there.
 
     Every line of progress goes to `progress`; by default the last one (the
     counts and the time) always goes to stderr, the others only on a
@@ -76,16 +69,16 @@ def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) 
     d = resolved.dossier
     expected = len(d.articles) + len(d.entities) + len(d.pages)
     if progress is None:
-        progress = _to_stderr if sys.stderr.isatty() or expected + len(resolved.claims) >= LARGE else _ignore
+        progress = _to_stderr if sys.stderr.isatty() or expected >= LARGE else _ignore
         report = _to_stderr
     else:
         report = progress
-    progress(f"search: indexing {expected} pages and {len(resolved.claims)} claims with {executable}")
+    progress(f"search: indexing {expected} pages (with {len(resolved.claims)} claims) with {executable}")
     try:
-        pages, records = _run(lambda: _index(executable, stage.resolve(), resolved, progress))
+        pages = _run(lambda: _index(executable, stage.resolve(), resolved, progress))
     except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
         raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
-    stats = SearchStats(pages, records, time.perf_counter() - clock)
+    stats = SearchStats(pages, len(resolved.claims), time.perf_counter() - clock)
     report(f"search: {stats}")
     return stats
 
@@ -116,82 +109,26 @@ def find_binary() -> Path:
     return path
 
 
-# -- claim records -----------------------------------------------------------
-
-def claim_records(resolved: Resolved) -> list[Record]:
-    articles = {a.slug: a for a in resolved.dossier.articles}
-    return [claim_record(c, articles[c.article], resolved)
-            for c in sorted(resolved.claims.values(), key=lambda c: c.id)]
-
-
-def claim_record(c: Claim, article: Article, r: Resolved) -> Record:
-    """A claim as a small HTML document: the quote weighs most, then who and what."""
-    status = r.dossier.site.claim_status(c.status)
-    claimant = r.entities.get(c.claimant.id) if c.claimant else None
-    publisher = r.publisher_entity(article)
-    values = {
-        "kind": "claim",
-        "status": status.label if status else c.status,
-        "status_key": c.status,
-        "claimant": claimant.name if claimant else "",
-        "date": c.date.isoformat() if c.date else "",
-        "publisher": publisher.name if publisher else article.source.publisher,
-        "quote": c.selector.quote,
-    }
-    values = {k: v for k, v in values.items() if v}
-    filters = [k for k in ("kind", "status", "publisher") if k in values]
-    # Pagefind searches metadata too: the article's title or publisher there would
-    # make every claim match the words of its article's title, so they stay out.
-    meta = [k for k in ("kind", "status", "status_key", "claimant", "date") if k in values]
-    about = [r.entities[ref.id].name for ref in c.about if ref.id in r.entities]
-    body = [f'<p data-pagefind-weight="{CLAIM_WEIGHT}">{escape(c.selector.quote)}</p>']
-    body += [f"<p>Claimed by {escape(claimant.name)}</p>"] if claimant else []
-    body += [f"<p>About {escape(', '.join(about))}</p>"] if about else []
-    body += [markup.markdown(c.note)] if c.note.strip() else []
-    body += [f'<span data-pagefind-filter="tag[data-tag]" data-tag="{escape(t)}"></span>' for t in article.tags]
-    attrs = " ".join(f'data-{k}="{escape(v)}"' for k, v in values.items())
-    html = (f'<!doctype html><html lang="{escape(r.dossier.site.language)}"><body>'
-            f'<div data-pagefind-body {attrs} data-pagefind-filter="{_captures(filters)}" '
-            f'data-pagefind-meta="title[data-quote], {_captures(meta)}">{"".join(body)}</div></body></html>')
-    return Record(f"/articles/{c.article}/index.html#claim-{c.id}", html)
-
-
-def _captures(keys: list[str]) -> str:
-    """Pagefind's syntax for taking each key's value from a data- attribute."""
-    return ", ".join(f"{k}[data-{k}]" for k in keys)
-
-
 # -- talking to the binary -----------------------------------------------------
 
-async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> tuple[int, int]:
-    """Index the staged pages and the claims; returns (pages indexed, claim records).
-
-    The binary reads the pages from disk while the claim records are made
-    (on a thread) and sent: it handles both at once, on every core.
-    """
+async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
+    """Index the staged pages; returns how many were indexed."""
     from pagefind.index import IndexConfig
 
-    loop = asyncio.get_running_loop()
-    making = loop.run_in_executor(None, claim_records, resolved)
     service = _service_class()(executable)
-    reading = None
     try:
         await service.launch()
         config = IndexConfig(keep_index_url=True, force_language=resolved.dossier.site.language)
         idx = await service.create_index(config)
         clock = time.perf_counter()
-        reading = asyncio.ensure_future(idx.add_directory(str(stage), glob=searched_pages(resolved)))
-        records = await making
-        await _add_records(idx, records, progress)
-        files = (await reading)["page_count"]
-        progress(f"search: read {files} HTML files and {len(records)} claims in {time.perf_counter() - clock:.2f} s")
+        files = (await idx.add_directory(str(stage), glob=searched_pages(resolved)))["page_count"]
+        progress(f"search: read {files} HTML files in {time.perf_counter() - clock:.2f} s")
         progress("search: writing the index to pagefind/")
         await idx.write_files(str(stage / BUNDLE_DIR))
         await _settled(stage / BUNDLE_DIR)
     finally:
         await service.stop()
-        await asyncio.gather(*(t for t in (making, reading) if t is not None), return_exceptions=True)
-    return _indexed_total(stage / BUNDLE_DIR) - len(records), len(records)
+    return _indexed_total(stage / BUNDLE_DIR)
 
 
 def searched_pages(resolved: Resolved) -> Optional[str]:
@@ -205,22 +142,6 @@ def searched_pages(resolved: Resolved) -> Optional[str]:
     if not all(re.fullmatch(r"[A-Za-z0-9._-]+", s) for s in slugs):
         return None
     return "{" + ",".join([urls.article_path("*"), urls.entity_path("*")] + [urls.page_path(s) for s in slugs]) + "}"
-
-
-async def _add_records(idx, records: list[Record], progress: Progress) -> None:
-    window = asyncio.Semaphore(IN_FLIGHT)
-    step = max(1000, len(records) // 10)
-    done = 0
-
-    async def add(record: Record) -> None:
-        nonlocal done
-        async with window:
-            await idx.add_html_file(content=record.html, url=record.url)
-        done += 1
-        if done % step == 0 or done == len(records):
-            progress(f"search: {done}/{len(records)} claim records added")
-
-    await asyncio.gather(*(add(r) for r in records))
 
 
 async def _settled(bundle: Path) -> None:

@@ -87,15 +87,25 @@ def one(items, what: str):
 
 # -- the index -------------------------------------------------------------------
 
-def test_index_covers_articles_entities_pages_and_each_claim_but_no_index_page(demo, model):
+def test_index_covers_articles_entities_and_pages_but_no_index_page(demo, model):
     d = model.dossier
     expected = ({f"/articles/{a.slug}/index.html" for a in d.articles}
                 | {f"/entities/{e.id}/index.html" for e in d.entities}
-                | {f"/{p.slug}/index.html" for p in d.pages}
-                | {f"/articles/{c.article}/index.html#claim-{c.id}" for c in model.claims.values()})
+                | {f"/{p.slug}/index.html" for p in d.pages})
     records = fragments(demo[1])
     urls = [r["url"] for r in records]
-    assert sorted(urls) == sorted(expected)  # each once: nothing doubled, no index page, no search page
+    assert sorted(urls) == sorted(expected)  # each once: nothing doubled, no index page, no claim record
+
+
+def test_each_claim_is_an_anchor_of_its_article_followed_by_its_footnote_reference(demo, model):
+    """What the search page finds claims by: the word positions of the mark and of the reference after it."""
+    by_url = {r["url"]: r for r in fragments(demo[1])}
+    for c in model.claims.values():
+        anchors = {a["id"]: a for a in by_url[f"/articles/{c.article}/index.html"]["anchors"]}
+        mark, reference = anchors[f"claim-{c.id}"], anchors[f"fnref-{c.id}"]
+        assert mark["element"] == "mark"
+        assert c.selector.quote.split()[0] == mark["text"].split()[0]
+        assert mark["location"] < reference["location"]
 
 
 def test_a_dossier_with_nothing_to_search_indexes_no_page(tmp_path):
@@ -113,16 +123,12 @@ def test_a_dossier_with_nothing_to_search_indexes_no_page(tmp_path):
 def test_records_carry_filters_and_metadata(demo, model):
     by_url = {r["url"]: r for r in fragments(demo[1])}
     site = model.dossier.site
-    for c in model.claims.values():
-        record = by_url[f"/articles/{c.article}/index.html#claim-{c.id}"]
-        assert record["filters"]["kind"] == ["claim"]
-        assert record["filters"]["status"] == [site.claim_status(c.status).label]
-        assert record["meta"]["title"] == c.selector.quote
-        if c.claimant:
-            assert record["meta"]["claimant"] == model.entities[c.claimant.id].name
     for a in model.dossier.articles:
         record = by_url[f"/articles/{a.slug}/index.html"]
-        assert record["filters"]["kind"] == ["article"]
+        claims = [c for c in model.claims.values() if c.article == a.slug]
+        assert sorted(record["filters"]["kind"]) == (["article", "claim"] if claims else ["article"])
+        # each status once: Pagefind's counts of a filter value count it as often as a page gives it
+        assert sorted(record["filters"].get("status", [])) == sorted({site.claim_status(c.status).label for c in claims})
         assert sorted(record["filters"].get("tag", [])) == sorted(a.tags)
         if a.source.published:
             assert record["meta"]["date"] == a.source.published.isoformat()
@@ -135,17 +141,29 @@ def test_records_carry_filters_and_metadata(demo, model):
         assert record["meta"]["title"] == e.name
 
 
-def test_claim_records_keep_the_article_title_out_of_what_is_searched(demo, model):
-    """Pagefind searches metadata: a claim must not match the words of its article's title."""
+def test_what_the_search_page_shows_of_a_claim_is_in_its_footnote_not_in_searched_metadata(demo, model):
+    """Pagefind searches metadata: claimants' names there would make each article outrank their pages.
+    The search page reads each claim's status, claimant and date from the footnote instead."""
+    site = model.dossier.site
+    for a in model.dossier.articles:
+        page = (demo[1] / "articles" / a.slug / "index.html").read_text(encoding="utf-8")
+        shown = {m[1]: json.loads(html_module.unescape(m[2]))
+                 for m in re.finditer(r'<li id="fn-([^"]+)"[^>]*data-search-claim="([^"]*)"', page)}
+        claims = {c.id: c for c in model.claims.values() if c.article == a.slug}
+        assert {k[3:] if k.startswith("fn-") else k for k in shown} == set(claims)
+        for cid, data in shown.items():
+            c = claims[cid[3:] if cid.startswith("fn-") else cid]
+            assert (data["status"], data["key"], data["quote"]) == (site.claim_status(c.status).label, c.status, c.selector.quote)
+            assert data["claimant"] == (model.entities[c.claimant.id].name if c.claimant else "")
+            assert data["date"] == (c.date.isoformat() if c.date else "")
     for record in fragments(demo[1]):
-        if record["filters"]["kind"] == ["claim"]:
-            assert "article" not in record["meta"]
+        assert not [k for k in record["meta"] if k.startswith("claim")], record["meta"]
 
 
 def test_build_reports_pages_indexed_and_time(demo, model):
     d = model.dossier
     pages = len(d.articles) + len(d.entities) + len(d.pages)
-    line = re.search(r"^search: indexed (\d+) pages and (\d+) claim records in [\d.]+ s$", demo[2], re.M)
+    line = re.search(r"^search: indexed (\d+) pages, with the (\d+) claims in their articles, in [\d.]+ s$", demo[2], re.M)
     assert line, demo[2]
     assert (int(line[1]), int(line[2])) == (pages, len(model.claims))
 
@@ -235,14 +253,18 @@ def result_count(page) -> int:
 
 
 def wait_for_results(page):
-    """Wait for a search to finish and show every result (pressing "More results" as needed)."""
+    """Wait for a search to finish and show every result (pressing "More results" as needed).
+
+    Claims are counted as they are drawn: the status line says how many are shown,
+    and once nothing is left to load, that is all of them."""
     expect(page.locator(".search-status")).to_contain_text(re.compile(r"\d+ results?|No results"), timeout=WAIT)
-    total = result_count(page)
     while page.locator(".search-more").is_visible():
         shown = page.locator(".search-result").count()
         page.locator(".search-more").click()
         expect(page.locator(".search-result")).not_to_have_count(shown, timeout=WAIT)
-    expect(page.locator(".search-result")).to_have_count(total, timeout=WAIT)
+        expect(page.locator(".search-more")).to_be_enabled(timeout=WAIT)
+    expect(page.locator(".search-status")).not_to_contain_text("more below", timeout=WAIT)
+    expect(page.locator(".search-result")).to_have_count(result_count(page), timeout=WAIT)
 
 
 def type_query(page, text: str):
@@ -318,9 +340,9 @@ def check_filter(page, group: str, label: str, allowed: set[str]):
     assert 0 < len(after) < before, (group, label)
     stray = [link for link in after if not any(link.endswith(a) for a in allowed)]
     assert not stray, (group, label, stray)
-    option.click()  # untick: back to where we were
-    expect(page.locator(".search-status")).to_contain_text(f"{before} result", timeout=WAIT)
+    option.click()  # untick: back to where we were (the status says "Searching…" at once)
     wait_for_results(page)
+    assert result_count(page) == before, (group, label)
 
 
 def test_each_filter_narrows_the_results(search_page, model):
@@ -351,6 +373,41 @@ def test_each_filter_narrows_the_results(search_page, model):
     tag = next(t for t in tags if 0 < sum(t in a.tags for a in d.articles) < len(d.articles))
     check_filter(page, "tag", tag, of_articles(a for a in d.articles if tag in a.tags))
     assert_no_errors(page)
+
+
+def test_a_status_alone_lists_every_claim_with_that_status_and_nothing_else(search_page, model):
+    site = model.dossier.site
+    disputed = {f"articles/{c.article}/index.html#claim-{c.id}" for c in model.claims.values() if c.status == "disputed"}
+    assert disputed
+    page = search_page("status=" + site.claim_status("disputed").label)
+    wait_for_results(page)
+    links = hrefs(page)
+    assert len(links) == len(disputed)
+    assert {link.split(SUB_PATH, 1)[1] for link in links} == disputed
+    expect(page.locator(".search-result .badge").first).to_have_text(site.claim_status("disputed").label)
+    assert_no_errors(page)
+
+
+def test_claims_are_found_by_their_claimant_as_well_as_their_quote(search_page, model, demo):
+    """A claimant's name is not in the quote: the claim is found through its footnote's data."""
+    by_claimant = {}
+    for c in model.claims.values():
+        if c.claimant:
+            by_claimant.setdefault(c.claimant.id, []).append(c)
+    claimant, claims = max(by_claimant.items(), key=lambda item: len(item[1]))
+    surname = model.entities[claimant].name.split()[-1]
+
+    def mentions(c):  # Pagefind finds the article only if its text has the name
+        page = (demo[1] / "articles" / c.article / "index.html").read_text(encoding="utf-8")
+        return surname in re.sub(r"<[^>]+>", " ", page.split('class="footnotes"')[0])
+
+    expected = {f"#claim-{c.id}" for c in claims if surname not in c.selector.quote and mentions(c)}
+    assert expected, "the demo has a claimant named outside the quotes of their claims"
+    page = search_page(f"q={surname}&kind=claim")
+    wait_for_results(page)
+    links = hrefs(page)
+    assert all(any(link.endswith(e) for link in links) for e in expected), (expected, links)
+    assert {kind for kind, _ in results(page)} == {"claim"}
 
 
 def test_filters_are_in_the_address_and_a_link_restores_them(search_page, model):

@@ -4,10 +4,22 @@
 // site works under any URL path. The query, filters and order live in the
 // page's URL (?q=...&kind=claim&sort=date-desc), so a search is linkable.
 // No inline scripts or styles: the pages' CSP forbids them.
+//
+// Claims are no records of their own: each is found inside its article's
+// record. Pagefind gives, for each article found, the word positions of
+// the hits and of every element with an id, among them each claim's
+// <mark id="claim-…"> and the footnote reference (#fnref-…) that follows
+// it; a claim matches when a hit falls between the two, or when every
+// word searched is in its claimant, subjects or note. What a claim result
+// shows (status, claimant, date) is read from the article page's footnotes
+// (data-search-claim), fetched once for each article the results reach. The status filter
+// is on the article records (the statuses of their claims): it narrows
+// the articles, and only their claims with that status are shown.
 
 const siteRoot = new URL("../", import.meta.url);
 const bundleUrl = new URL("pagefind/pagefind.js", siteRoot);
-const PAGE_SIZE = 20;
+const PAGE_SIZE = 20; // results drawn at a time
+const BATCH = 10;     // records whose data is loaded at once
 const DEBOUNCE_MS = 150;
 
 // Filter groups in the order shown, and the labels of the kinds of result.
@@ -35,7 +47,11 @@ const headerInput = document.getElementById("site-search");
 const state = readState();
 let pagefind = null;
 let generation = 0; // each new search bumps it, so late answers of old ones are dropped
-let pending = [];   // results of the current search not shown yet
+let pending = [];   // records of the current search not shown yet
+let shown = 0;      // results drawn for the current search
+let query = null;   // what the current search asked for, to match claims against
+let lastAsked = "";  // the current search's words, filters and order
+const claimPages = new Map(); // article URL -> promise of its claims
 
 start();
 
@@ -97,7 +113,7 @@ function bindEvents() {
     check.checked ? chosen.add(check.value) : chosen.delete(check.value);
     run();
   });
-  moreButton.addEventListener("click", () => showMore(generation));
+  moreButton.addEventListener("click", () => { if (!moreButton.disabled) showMore(generation); });
 }
 
 function activeFilters() {
@@ -110,12 +126,17 @@ function activeFilters() {
 }
 
 async function run() {
-  const mine = ++generation;
   writeState();
   if (!pagefind) return; // still loading: start() runs the search once it can
   const term = state.q.trim();
   const filters = activeFilters();
   const sort = SORTS[state.sort];
+  // The same search again (typed while the index loaded, or a submit after typing) is the one shown.
+  const asked = JSON.stringify([term, filters, state.sort]);
+  if (asked === lastAsked) return;
+  lastAsked = asked;
+  const mine = ++generation;
+  moreButton.hidden = true;
   if (!term && !Object.keys(filters).length && !sort) {
     list.replaceChildren();
     pending = [];
@@ -131,24 +152,99 @@ async function run() {
   const search = await pagefind.search(term || null, options);
   if (mine !== generation) return;
   pending = search.results;
+  shown = 0;
+  query = wanted(term);
   list.replaceChildren();
   drawFilters(search.totalFilters);
   await showMore(mine);
-  if (mine === generation) statusLine.textContent = describe(search.results.length, term); // last: the page is ready
 }
 
-function describe(count, term) {
+// What to draw of each record: articles, claims, and how claims must match.
+function wanted(term) {
+  const kinds = state.filters.kind, statuses = state.filters.status;
+  return {
+    term,
+    words: words(term),
+    statuses,
+    articles: kinds.has("article") || (kinds.size === 0 && statuses.size === 0), // a status is a claim's
+    claims: kinds.size === 0 || kinds.has("claim"),
+    // With no words, claims are listed only when a filter asks for claims.
+    everyClaim: !term && (kinds.has("claim") || statuses.size > 0),
+  };
+}
+
+function describe(count, term, more) {
   const found = count === 0 ? "No results" : count === 1 ? "1 result" : `${count} results`;
-  return term ? `${found} for “${term}”` : found;
+  return (term ? `${found} for “${term}”` : found) + (more ? ", more below" : "");
 }
 
+// Draw at least PAGE_SIZE more results (an article may give none, or many claims).
 async function showMore(mine) {
-  const batch = pending.slice(0, PAGE_SIZE);
-  pending = pending.slice(PAGE_SIZE);
-  const data = await Promise.all(batch.map((result) => result.data()));
-  if (mine !== generation) return;
-  list.append(...data.map(resultItem));
+  moreButton.disabled = true;
+  let drawn = 0;
+  while (drawn < PAGE_SIZE && pending.length) {
+    const batch = pending.slice(0, BATCH);
+    pending = pending.slice(BATCH);
+    const items = (await Promise.all(batch.map(resultItems))).flat();
+    if (mine !== generation) return;
+    list.append(...items);
+    drawn += items.length;
+  }
+  shown += drawn;
+  moreButton.disabled = false;
   moreButton.hidden = pending.length === 0;
+  // Of the search shown, not of what is typed meanwhile; last: the page is ready.
+  statusLine.textContent = describe(shown, query.term, pending.length > 0);
+}
+
+// The results one record gives: itself (unless filtered out) and its matching claims.
+async function resultItems(record) {
+  const data = await record.data();
+  const kind = (data.meta || {}).kind || "page";
+  const items = kind !== "article" || query.articles ? [resultItem(data)] : [];
+  if (query.claims && (data.filters.kind || []).includes("claim") && (query.words.length || query.everyClaim)) {
+    for (const claim of await claimsOf(data.url)) {
+      const hits = hitsIn(claim.id, data);
+      if (claimMatches(claim, hits)) items.push(claimItem(claim, hits, data));
+    }
+  }
+  return items;
+}
+
+function claimMatches(claim, hits) {
+  if (query.statuses.size && !query.statuses.has(claim.status)) return false;
+  if (query.everyClaim || hits.length) return true;
+  const text = words([claim.claimant, ...claim.about, claim.note].join(" "));
+  return query.words.length > 0 && query.words.every((w) => text.some((t) => t.startsWith(w)));
+}
+
+// The positions of the hits within a claim's quote: from its mark to its footnote reference.
+function hitsIn(id, data) {
+  const anchors = data.anchors || [];
+  const start = anchors.find((a) => a.id === `claim-${id}`);
+  if (!start) return [];
+  const end = anchors.find((a) => a.id === `fnref-${id}`);
+  const stop = end ? end.location : start.location + words(start.text || "").length;
+  return (data.locations || []).filter((at) => at >= start.location && at < stop);
+}
+
+// The claims of an article, as its page's footnotes give them (fetched once).
+function claimsOf(url) {
+  if (!claimPages.has(url)) {
+    claimPages.set(url, fetch(url)
+      .then((response) => (response.ok ? response.text() : ""))
+      .then((html) => [...new DOMParser().parseFromString(html, "text/html").querySelectorAll("li[data-search-claim]")]
+        .map((li) => ({ id: li.id.replace(/^fn-/, ""), ...JSON.parse(li.dataset.searchClaim) })))
+      .catch((error) => {
+        console.warn("dossier search:", error);
+        return [];
+      }));
+  }
+  return claimPages.get(url);
+}
+
+function words(text) {
+  return String(text).toLowerCase().normalize("NFKD").replace(/\p{M}/gu, "").split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 }
 
 // -- one result ---------------------------------------------------------------
@@ -156,39 +252,60 @@ async function showMore(mine) {
 function resultItem(result) {
   const meta = result.meta || {};
   const kind = meta.kind || "page";
-  const li = element("li", `search-result kind-${kind}`);
-  const head = element("p", "result-kind");
-  head.append(KIND_SINGULAR[kind] || kind);
+  const head = element("p", "result-kind", KIND_SINGULAR[kind] || kind);
   if (kind === "entity" && meta.type) head.append(` · ${meta.type}`);
-  if (kind === "claim" && meta.status) head.append(" ", element("span", `badge status-${meta.status_key || slug(meta.status)}`, meta.status));
-  const title = element("h2", "result-title");
-  const link = element("a", "", kind === "claim" ? `“${meta.title || ""}”` : meta.title || result.url);
-  link.href = result.url;
-  title.append(link);
-  li.append(head, title);
-  const details = detailsLine(kind, meta, result.url);
-  if (details.childNodes.length) li.append(details);
-  const excerpt = element("p", "result-excerpt");
-  excerpt.innerHTML = result.excerpt; // Pagefind escapes the text and adds only <mark>
-  li.append(excerpt);
-  return li;
-}
-
-function detailsLine(kind, meta, url) {
-  const line = element("p", "result-meta");
   const parts = [];
-  if (kind === "claim") {
-    parts.push(meta.claimant ? `Claimed by ${meta.claimant}` : "Unattributed");
-    if (meta.date) parts.push(dateElement(meta.date));
-    const source = element("a", "", "in its article");
-    source.href = url.replace(/#.*$/, "");
-    parts.push(source);
-  } else if (kind === "article") {
+  if (kind === "article") {
     if (meta.publisher) parts.push(meta.publisher);
     if (meta.date) parts.push(dateElement(meta.date));
   }
-  parts.forEach((part, i) => line.append(...(i ? [" · ", part] : [part])));
-  return line;
+  const excerpt = element("p", "result-excerpt");
+  excerpt.innerHTML = result.excerpt; // Pagefind escapes the text and adds only <mark>
+  return item(kind, head, meta.title || result.url, result.url, parts, excerpt);
+}
+
+// A claim found in an article: it leads to its mark; the hits in its quote are marked.
+function claimItem(claim, hits, article) {
+  const head = element("p", "result-kind", KIND_SINGULAR.claim);
+  head.append(" ", element("span", `badge status-${claim.key || slug(claim.status)}`, claim.status));
+  const parts = [claim.claimant ? `Claimed by ${claim.claimant}` : "Unattributed"];
+  if (claim.date) parts.push(dateElement(claim.date));
+  const source = element("a", "", `in “${(article.meta || {}).title || "its article"}”`);
+  source.href = article.url;
+  parts.push(source);
+  const excerpt = element("p", "result-excerpt");
+  if (hits.length) excerpt.append(...quoteWithHits(article, claim.id, hits));
+  else if (claim.about.length) excerpt.append(`About ${claim.about.join(", ")}`);
+  return item("claim", head, `“${claim.quote}”`, `${article.url}#claim-${claim.id}`, parts, excerpt);
+}
+
+function item(kind, head, text, url, parts, excerpt) {
+  const li = element("li", `search-result kind-${kind}`);
+  const title = element("h2", "result-title");
+  const link = element("a", "", text);
+  link.href = url;
+  title.append(link);
+  li.append(head, title);
+  if (parts.length) {
+    const line = element("p", "result-meta");
+    parts.forEach((part, i) => line.append(...(i ? [" · ", part] : [part])));
+    li.append(line);
+  }
+  if (excerpt.childNodes.length) li.append(excerpt);
+  return li;
+}
+
+// The words of the quote as Pagefind read them, each hit in a <mark>.
+function quoteWithHits(article, id, hits) {
+  const all = (article.content || "").split(/\s+/);
+  const start = article.anchors.find((a) => a.id === `claim-${id}`).location;
+  const end = article.anchors.find((a) => a.id === `fnref-${id}`);
+  const nodes = [];
+  for (let at = start; at < (end ? end.location : hits[hits.length - 1] + 1) && at < all.length; at++) {
+    if (nodes.length) nodes.push(" ");
+    nodes.push(hits.includes(at) ? element("mark", "", all[at]) : all[at]);
+  }
+  return nodes;
 }
 
 function dateElement(iso) {
@@ -239,7 +356,10 @@ function filterOption(key, value, count) {
   Object.assign(check, { type: "checkbox", name: key, value, id, checked: state.filters[key].has(value) });
   label.htmlFor = id;
   const name = key === "kind" ? KINDS[value] || value : value;
-  label.append(check, ` ${name} `, element("span", "count", `(${count})`));
+  // Claims are counted by the articles that hold them: their number is known only once drawn.
+  const byArticle = key === "status" || (key === "kind" && value === "claim");
+  const counted = byArticle ? `in ${count} article${count === 1 ? "" : "s"}` : `${count}`;
+  label.append(check, ` ${name} `, element("span", "count", `(${counted})`));
   return label;
 }
 
