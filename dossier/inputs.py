@@ -19,12 +19,16 @@ import time
 from pathlib import Path
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
+PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
 RACY_NS = 2_000_000_000  # an mtime this close to when it was looked at does not vouch for the content
 _known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest), this process only
 
 
-def fingerprint(site: Path) -> str:
+def fingerprint(site: Path, package: Path = PACKAGE) -> str:
     h = hashlib.blake2b(digest_size=16)
+    for rel, kind in _package_entries(package):
+        h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
     for rel, kind in _entries(site):
         h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
         h.update(b"\0")
@@ -39,6 +43,13 @@ def _entries(site: Path):
             yield from _walk(str(path), top)
         else:
             yield top, _describe(str(path))
+
+
+def _package_entries(package: Path):
+    """Dossier's own files (its templates, assets, schema, code), but not Python's caches."""
+    for rel, kind in _walk(str(package), "dossier:"):
+        if "__pycache__" not in rel:
+            yield rel, kind
 
 
 def _walk(folder: str, rel: str):

@@ -69,3 +69,18 @@ def test_a_linked_folder_is_never_taken_as_unchanged(tmp_path: Path):
     (site / "static").mkdir(exist_ok=True)
     (site / "static/linked").symlink_to(elsewhere)
     assert inputs.fingerprint(site) != inputs.fingerprint(site)
+
+
+def test_dossiers_own_templates_and_assets_count(tmp_path: Path):
+    site = site_copy(tmp_path)
+    package = tmp_path / "package"
+    shutil.copytree(Path(inputs.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = inputs.fingerprint(site, package)
+    template = package / "templates/article.html"
+    template.write_text(template.read_text() + "<!-- edited -->\n")
+    assert inputs.fingerprint(site, package) != before
+    (package / "__pycache__").mkdir(exist_ok=True)
+    (package / "__pycache__/x.pyc").write_bytes(b"not an input")
+    before = inputs.fingerprint(site, package)
+    (package / "__pycache__/x.pyc").write_bytes(b"still not an input")
+    assert inputs.fingerprint(site, package) == before
