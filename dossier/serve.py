@@ -617,7 +617,7 @@ class SearchIndexer:
         old = self.live.set_search_root(snapshot)
         if old:
             shutil.rmtree(old, ignore_errors=True)
-        say(f"dossier: search index updated ({outcome['pages']} pages, {outcome['records']} claims) "
+        say(f"dossier: search index updated ({outcome['pages']} pages, with {outcome['claims']} claims) "
             f"in {(time.perf_counter() - clock) * 1000:.0f} ms")
 
     def _index_in_child(self, snapshot: Path, resolved) -> dict:
@@ -655,7 +655,7 @@ def index_in_child() -> None:
     except Exception as exc:  # reported by the parent as a warning; serving goes on
         print(json.dumps({"error": str(exc) or type(exc).__name__}))
     else:
-        print(json.dumps({"pages": stats.pages, "records": stats.records}))
+        print(json.dumps({"pages": stats.pages, "claims": stats.claims}))
 
 
 def _stop_session(child: subprocess.Popen) -> None:
