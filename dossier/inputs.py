@@ -14,6 +14,7 @@ twice within the clock's resolution keeps its mtime), as make and git do.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import time
 from pathlib import Path
@@ -26,10 +27,8 @@ _known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest
 
 def fingerprint(site: Path, package: Path = PACKAGE) -> str:
     h = hashlib.blake2b(digest_size=16)
-    for rel, kind in _package_entries(package):
-        h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
-        h.update(b"\0")
-    for rel, kind in _entries(site):
+    # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
+    for rel, kind in itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site)):
         h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
         h.update(b"\0")
     return h.hexdigest()
@@ -45,14 +44,7 @@ def _entries(site: Path):
             yield top, _describe(str(path))
 
 
-def _package_entries(package: Path):
-    """Dossier's own files (its templates, assets, schema, code), but not Python's caches."""
-    for rel, kind in _walk(str(package), "dossier:"):
-        if "__pycache__" not in rel:
-            yield rel, kind
-
-
-def _walk(folder: str, rel: str):
+def _walk(folder: str, rel: str, skip: frozenset[str] | set[str] = frozenset()):
     todo = [(folder, rel)]
     while todo:
         folder, rel = todo.pop()
@@ -64,6 +56,8 @@ def _walk(folder: str, rel: str):
         for entry in entries:
             sub = f"{rel}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
+                if entry.name in skip:
+                    continue
                 yield sub, ("folder",)
                 todo.append((entry.path, sub))
             else:
