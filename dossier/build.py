@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from . import inputs, linkcheck, parallel
+from . import export, inputs, linkcheck, parallel
 from . import load as load_stage
 from . import markup
 from . import search as search_stage
@@ -346,6 +346,7 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
+            and run.cache.records.keys() == run.previous.records.keys()
             and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
     if not (same and staged.link_previous(CACHE_FILE)):
@@ -371,6 +372,7 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
             staged.linked = linked
             return False
     run.cache.pages.update(run.previous.pages)
+    run.cache.records = run.previous.records
     return True
 
 
@@ -386,12 +388,13 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     key = f"export:{digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
+        run.cache.records = run.previous.records
         return None
 
     def make() -> list[tuple[str, str, bool]]:
         counts = staged.written, staged.linked  # counted by keep()
         made = [(spec.path, digest(data), staged.put(spec.path, data))
-                for spec in renderer.export_specs() for data in [spec.text.encode("utf-8")]]
+                for spec in renderer.export_specs(_record_memo(run)) for data in [spec.text.encode("utf-8")]]
         staged.written, staged.linked = counts
         return made
 
@@ -405,6 +408,22 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
             run.cache.pages[path] = PageRecord(key, {}, output)
 
     return make, keep
+
+
+def _record_memo(run: _Run) -> export.Memo:
+    """Export records as the last build made them when their inputs are the same (see export.Memo)."""
+    fps, previous, now = run.fingerprints, run.previous.records, run.cache.records
+
+    def memo(kind: str, inputs: tuple, make) -> str:
+        key = digest(kind, *map(fps, inputs))
+        text = previous.get(key)
+        if text is None:
+            text = make()
+            run.misses += 1
+        now[key] = text
+        return text
+
+    return memo
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:

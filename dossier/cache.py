@@ -10,7 +10,9 @@ the output makes the next build cold. It holds three tables:
   (anchored spans, body HTML, mentions in context);
 - pages: output path -> the digest of the page's inputs, the registry
   look-ups its template made, the digest of the bytes written, and the
-  page's internal links (so a later build checks them without reading it).
+  page's internal links (so a later build checks them without reading it);
+- records: digest of an export record's inputs -> its text (a line of
+  dossier.json or claims.csv: see export.Memo).
 
 A process that builds twice (serve) keeps the last cache in memory instead
 of reading it back.
@@ -106,6 +108,7 @@ class Fingerprints:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
+TABLES = ("loaded", "analyses", "pages", "records")
 
 
 @dataclass
@@ -131,6 +134,7 @@ class BuildCache:
     loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article as read
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
+    records: dict[str, str] = field(default_factory=dict)  # export record's inputs -> its text
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
     link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)
@@ -183,7 +187,7 @@ class BuildCache:
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
         pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state),
                     f, protocol=pickle.HIGHEST_PROTOCOL)
-        for name in ("loaded", "analyses", "pages"):
+        for name in TABLES:
             items = list(getattr(self, name).items())
             for i in range(0, len(items), self.CHUNK):
                 pickle.dump((name, items[i:i + self.CHUNK]), f, protocol=pickle.HIGHEST_PROTOCOL)

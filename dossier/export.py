@@ -14,6 +14,7 @@ import datetime as dt
 import io
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 from xml.sax.saxutils import escape as xml_escape, quoteattr
@@ -42,14 +43,29 @@ CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "c
 
 # -- the export files ---------------------------------------------------
 
-def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
+# Records of the large export files are made through a memo: memo(kind, inputs, make)
+# returns make()'s text, or the text an earlier build made from the same inputs
+# (every value a record is made from is among its inputs: the build keys them by digest).
+Memo = Callable[[str, tuple, Callable[[], str]], str]
+
+
+def made_now(kind: str, inputs: tuple, make: Callable[[], str]) -> str:
+    """No earlier build to take from: every record is made."""
+    return make()
+
+
+def files(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, str]]:
     """Every export file of a build: (path in the output, text)."""
-    yield "dossier.json", json_records(dossier_data(resolved, lazy=True))
+    yield "dossier.json", json_records(dossier_data(resolved, lazy=True, memo=memo))
     yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
-    yield "claims.csv", claims_csv(resolved)
+    yield "claims.csv", claims_csv(resolved, memo)
     yield "robots.txt", robots_txt(resolved.dossier.site)
     if resolved.dossier.site.base_url:
         yield "feed.xml", atom_feed(resolved)
+
+
+class JSONText(str):
+    """A record already in JSON."""
 
 
 def json_records(data: dict) -> str:
@@ -61,7 +77,7 @@ def json_records(data: dict) -> str:
     parts = []
     for key, value in data.items():
         if isinstance(value, (list, Iterator)):
-            records = [json.dumps(v, ensure_ascii=False) for v in value]
+            records = [v if type(v) is JSONText else json.dumps(v, ensure_ascii=False) for v in value]
             parts.append(f"{json.dumps(key)}:[\n" + ",\n".join(records) + "\n]" if records else f"{json.dumps(key)}:[]")
         else:
             parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}")
@@ -97,12 +113,20 @@ def _absolute(site: Site, path: str) -> Optional[str]:
     return site.base_url + path if site.base_url else None
 
 
-def dossier_data(resolved: Resolved, lazy: bool = False) -> dict:
+def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = None) -> dict:
     """dossier.json: everything a tool needs, ids as in the sidecars (see the schema).
 
-    lazy: the lists of records come as iterators, made as they are read."""
+    lazy: the lists of records come as iterators, made as they are read.
+    memo: records come as their JSON text, made through the memo (see Memo)."""
     site = resolved.dossier.site
     records = (lambda items: items) if lazy else list
+
+    def record(kind: str, inputs: tuple, make: Callable[[], dict]):
+        if memo is None:
+            return make()
+        return JSONText(memo(kind, (site, *inputs), lambda: json.dumps(make(), ensure_ascii=False)))
+
+    entities = sorted(resolved.entities.values(), key=lambda e: e.id)
     return {
         "$schema": SCHEMA_NAME,
         "version": FORMAT_VERSION,
@@ -114,16 +138,24 @@ def dossier_data(resolved: Resolved, lazy: bool = False) -> dict:
                              for t in site.entity_types],
             "claim_statuses": [_status_data(s) for s in site.claim_statuses],
         }),
-        "articles": records(_article_data(a, resolved) for a in ordered_articles(resolved)),
-        "entities": records(_entity_data(e, site) for e in sorted(resolved.entities.values(), key=lambda e: e.id)),
+        "articles": records(record("article", _article_inputs(a, resolved), partial(_article_data, a, resolved))
+                            for a in ordered_articles(resolved)),
+        "entities": records(record("entity", (e,), partial(_entity_data, e, site)) for e in entities),
         "relations": records({"from": e.id, "role": rel.role, "to": rel.entity.id}
-                             for e in sorted(resolved.entities.values(), key=lambda e: e.id) for rel in e.relations),
-        "claims": records(_claim_data(c, n, resolved) for c, n in ordered_claims(resolved)),
+                             for e in entities for rel in e.relations),
+        "claims": records(record("claim", (c, n), partial(_claim_data, c, n, resolved))
+                          for c, n in ordered_claims(resolved)),
     }
 
 
 def _status_data(s: ClaimStatus) -> dict:
     return _compact({"key": s.key, "label": s.label, "rating": s.rating, "alternate_name": s.alternate_name})
+
+
+def _article_inputs(a: Article, resolved: Resolved) -> tuple:
+    """What an article's record is made from, besides the site."""
+    analysis = resolved.analyses.get(a.slug)
+    return a, a.source.publisher in resolved.entities, analysis.footnotes if analysis else None
 
 
 def _article_data(a: Article, resolved: Resolved) -> dict:
@@ -184,30 +216,40 @@ def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
     })
 
 
-def claims_csv(resolved: Resolved) -> str:
+def claims_csv(resolved: Resolved, memo: Memo = made_now) -> str:
     """claims.csv: one row per claim, for spreadsheets (UTF-8, comma, CRLF, header row)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
     site = resolved.dossier.site
     articles = {a.slug: a for a in resolved.dossier.articles}
+    rows = [_csv_line(CSV_COLUMNS)]
     for claim, _ in ordered_claims(resolved):
-        row = _claim_data(claim, 0, resolved)
         article = articles[claim.article]
-        claimant = resolved.entities.get(row.get("claimant", ""))
+        claimant = resolved.entities.get(claim.claimant.id) if claim.claimant else None
         publisher = resolved.entities.get(article.source.publisher)
-        row.update(
-            about=LIST_SEPARATOR.join(row.get("about", ())),
-            supports=LIST_SEPARATOR.join(row.get("supports", ())),
-            contradicts=LIST_SEPARATOR.join(row.get("contradicts", ())),
-            claimant_name=claimant.name if claimant else "",
-            article_title=article.title,
-            publisher=publisher.name if publisher else article.source.publisher,
-            published=_iso(article.source.published),
-            source_url=article.source.url,
-            page=row["path"], url=_absolute(site, row["path"]),
-        )
-        writer.writerow(_cell(row.get(k)) for k in CSV_COLUMNS)
+        rows.append(memo("csv", (site, claim, article, claimant, publisher),
+                         partial(_csv_row, claim, article, claimant, publisher, resolved)))
+    return "".join(rows)
+
+
+def _csv_row(claim: Claim, article: Article, claimant: Optional[Entity], publisher: Optional[Entity],
+             resolved: Resolved) -> str:
+    row = _claim_data(claim, 0, resolved)
+    row.update(
+        about=LIST_SEPARATOR.join(row.get("about", ())),
+        supports=LIST_SEPARATOR.join(row.get("supports", ())),
+        contradicts=LIST_SEPARATOR.join(row.get("contradicts", ())),
+        claimant_name=claimant.name if claimant else "",
+        article_title=article.title,
+        publisher=publisher.name if publisher else article.source.publisher,
+        published=_iso(article.source.published),
+        source_url=article.source.url,
+        page=row["path"], url=_absolute(resolved.dossier.site, row["path"]),
+    )
+    return _csv_line(_cell(row.get(k)) for k in CSV_COLUMNS)
+
+
+def _csv_line(cells) -> str:
+    out = io.StringIO()
+    csv.writer(out).writerow(cells)
     return out.getvalue()
 
 

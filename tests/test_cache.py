@@ -109,6 +109,27 @@ def edit_entity(site: Path) -> None:
     path.write_text(path.read_text().replace("description: ", "description: Newly described. ", 1))
 
 
+def rename_claimant(site: Path) -> None:
+    """An entity's name, shown beside the claims it made (claims.csv) that are not edited."""
+    sidecar = next((site / "content" / "articles").glob("*.yaml")).read_text()
+    claimant = sidecar.split("claimant: ", 1)[1].split()[0]
+    path = next(p for p in entity_files(site) if p.stem == claimant)
+    path.write_text(path.read_text().replace("name: ", "name: Renamed ", 1))
+
+
+def edit_status_label(site: Path) -> None:
+    """A status's label, in the rows of every claim that has it."""
+    path = site / "site.yaml"
+    path.write_text(path.read_text() + "claim_statuses:\n  unverified: {label: Open}\n"
+                    "  corroborated: {label: Backed}\n  disputed: {label: Disputed}\n"
+                    "  confirmed: {label: Shown true}\n  refuted: {label: Refuted}\n")
+
+
+def edit_base_url(site: Path) -> None:
+    path = site / "site.yaml"
+    path.write_text(path.read_text().replace("base_url: https://example.org/bench/", "base_url: https://example.net/d/"))
+
+
 def add_entity(site: Path) -> None:
     (site / "content" / "entities" / "place" / "newtown.yaml").write_text(
         "name: Newtown\ntype: place\ndescription: A place added later.\n")
@@ -146,8 +167,8 @@ def add_static(site: Path) -> None:
 
 
 CHANGES = [edit_article_text, edit_sidecar, add_article, delete_article, rename_article,
-           edit_entity, add_entity, delete_entity, rename_entity, add_template, edit_template,
-           edit_site, add_static]
+           edit_entity, rename_claimant, add_entity, delete_entity, rename_entity, add_template, edit_template,
+           edit_site, edit_status_label, edit_base_url, add_static]
 
 
 @pytest.fixture(scope="module")
