@@ -246,9 +246,17 @@ class LinkChecker:
         """Every problem found, once all pages and files were added (each link once per page)."""
         problems = [p for s in self.summaries.values() for p in s.problems]
         folders = {posixpath.dirname(f) for f in self.files}
+        # A page not read in this run links to `target#fragment`, and only the target's
+        # existence is checked (see _verdict): the verdict is the key's alone, found once.
+        settled: dict[str, str] = {}
         for page, summary in self.summaries.items():
+            fresh = page in self.fresh
             for key in summary.links.split(SEP) if summary.links else ():
-                message = self._verdict(page, key, folders)
+                message = None if fresh else settled.get(key)
+                if message is None:
+                    message = self._verdict(page, key, folders)
+                    if not fresh:
+                        settled[key] = message
                 if message:
                     problems.append(self._problem_at(page, key, message))
         return problems
