@@ -97,6 +97,26 @@ def chunks(items: list) -> list[list]:
     return [items[i:i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Templates compiled once per process: `serve` builds again and again, each time
+    with a new environment. Kept by name with the checksum of their source, so an
+    edited template is compiled anew."""
+
+    def __init__(self):
+        self._code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self._code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_COMPILED = _CompiledTemplates()
+
+
 @dataclass
 class PageSpec:
     """One output file: a template and its context, or ready text."""
@@ -129,7 +149,7 @@ class SiteRenderer:
                 jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)),
             ]),
             autoescape=True, trim_blocks=True, lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined,
+            undefined=jinja2.StrictUndefined, bytecode_cache=_COMPILED,
         )
         self.env.filters["markdown"] = lambda text: Markup(markup.markdown(text or ""))
         self.env.globals.update(

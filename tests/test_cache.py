@@ -205,7 +205,8 @@ def cached_build(site: Path, out: Path, mode: str):
 # Every change with the cache read from disk (the CLI); the main ones also with
 # the cache kept in memory (serve) and with the work on a process pool.
 CASES = ([("disk", change) for change in CHANGES]
-         + [(m, c) for m in ("memory", "pool") for c in (edit_article_text, edit_sidecar, rename_article, edit_entity)])
+         + [(m, c) for m in ("memory", "pool")
+            for c in (edit_article_text, edit_sidecar, rename_article, edit_entity, edit_template)])
 
 
 @pytest.mark.parametrize("mode_name, change", CASES, ids=lambda v: getattr(v, "__name__", v))
@@ -215,6 +216,16 @@ def test_cached_rebuild_equals_cold_build(mode_name, change, site: Path, tmp_pat
     cached_build(site, out, mode)
     change(site)
     cached_build(site, out, mode)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_template_edited_between_builds_of_one_process_is_compiled_again(site: Path, tmp_path: Path):
+    add_template(site)
+    out = tmp_path / "out"
+    cached_build(site, out, "memory")
+    edit_template(site)
+    cached_build(site, out, "memory")  # as serve does: same process, same file, new text
+    assert "Edited footer" in (out / "index.html").read_text()
     assert_same_as_cold(site, out, tmp_path)
 
 
