@@ -60,7 +60,10 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     """(wall seconds, peak MiB of the process tree, stdout+stderr tail) of one command."""
     peak = [0]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Python keeps compiled modules (__pycache__) unless told not to, as some sandboxes do:
+    # every command here runs as it would on a user's machine.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     done = threading.Event()
 
     def sample():
