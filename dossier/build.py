@@ -140,8 +140,8 @@ def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path) -> tuple[Op
     try:
         if text.is_symlink() or sidecar.is_symlink():
             return None, None
-        sidecar_key = digest(site_key, slug, sidecar.read_bytes())
-        return digest(sidecar_key, text.name, text.read_bytes()), sidecar_key
+        sidecar_key = digest(site_key, slug, inputs.content_digest(sidecar))
+        return digest(sidecar_key, text.name, inputs.content_digest(text)), sidecar_key
     except OSError:
         return None, None
 
@@ -231,6 +231,7 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out)
+    inputs.trust(state.get("stamps", {}))
     now = inputs.fingerprint(site)
     if _same_build(state, now, search, out, files):
         sweep_staging(out)
@@ -254,9 +255,9 @@ def _repeat(state: dict, seconds: float) -> BuildResult:
                        timings={"inputs unchanged": seconds})
 
 
-def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> None:
+def _remember_state(run: _Run, result: BuildResult, site: Path, now: str, search: bool) -> None:
     run.cache.state = {"inputs": now, "search": search, "report": tuple(result.diagnostics.items),
-                       "pages": result.pages, "counts": result.counts}
+                       "pages": result.pages, "counts": result.counts, "stamps": inputs.stamps(site)}
 
 
 def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) -> BuildResult:
@@ -290,7 +291,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
         result.timings["links"] = time.perf_counter() - clock
         if not result.ok:
             return result
-        _remember_state(run, result, now, search)
+        _remember_state(run, result, site, now, search)
         _save_cache(staged, run)
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()

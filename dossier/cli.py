@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -37,7 +38,12 @@ def run() -> None:
 
     Tearing down the heap of a large dossier object by object takes
     seconds and changes nothing: output is flushed, files are closed.
+    For the same reason a one-off command (all but serve) never runs the
+    cycle collector: its passes over millions of live objects free nothing
+    the exit would not.
     """
+    if sys.argv[1:2] != ["serve"]:
+        gc.disable()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -2,13 +2,15 @@
 
 If it equals the one the last build recorded (same code, same options),
 that build's output is this build's output, and nothing needs loading.
-It digests the files' contents, not their times: reading a site's files
-costs a fraction of a second, and the fingerprint, kept in the output's
-cache, stays the same for the same site (two builds are byte-identical).
-A process that builds again and again (serve) remembers each file's digest
-with its size, mtime and inode, and reads the file again only when those
-changed or when its mtime is too recent to vouch for it (a file changed
-twice within the clock's resolution keeps its mtime), as make and git do.
+It digests the files' contents, not their times, so the fingerprint stays
+the same for the same site (two builds are byte-identical). Each file's
+digest is remembered with its size, times and inode: the build keeps them
+in its cache for the next one (`stamps`, `trust`), and a process that
+builds again and again (serve) keeps them in memory. A file is read again
+only when those changed or when its mtime is too recent to vouch for it (a
+file changed twice within the clock's resolution keeps its mtime), as make
+and git do; the inode's change time, which no tool can set back, is part
+of the stamp.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
 RACY_NS = 2_000_000_000  # an mtime this close to when it was looked at does not vouch for the content
-_known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest), this process only
+_known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest)
 
 
 def fingerprint(site: Path, package: Path = PACKAGE) -> str:
@@ -32,6 +34,23 @@ def fingerprint(site: Path, package: Path = PACKAGE) -> str:
         h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
         h.update(b"\0")
     return h.hexdigest()
+
+
+def content_digest(path: Path) -> str:
+    """A file's content digest, read again only if its stamp changed since it was last read."""
+    return _content(str(path))
+
+
+def trust(stamps: dict[str, tuple[tuple, str]]) -> None:
+    """Take the stamps an earlier build recorded (see `stamps`) as known."""
+    for path, known in stamps.items():
+        _known.setdefault(path, known)
+
+
+def stamps(site: Path, package: Path = PACKAGE) -> dict[str, tuple[tuple, str]]:
+    """The stamps known of a site's files and Dossier's own, for the next build to trust."""
+    prefixes = tuple(f"{folder}{os.sep}" for folder in (site, package)) + (str(site / "site.yaml"),)
+    return {path: known for path, known in _known.items() if path.startswith(prefixes)}
 
 
 def _entries(site: Path):
@@ -76,12 +95,16 @@ def _describe(path: str) -> tuple:
 
 def _content(path: str) -> str:
     st = os.stat(path)
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
     known = _known.get(path)
     if known is not None and known[0] == stamp:
         return known[1]
-    with open(path, "rb") as f:
-        found = hashlib.file_digest(f, "blake2b").hexdigest()[:32]
-    if st.st_mtime_ns < time.time_ns() - RACY_NS:
+    found = _read_digest(path)
+    if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS:
         _known[path] = (stamp, found)
     return found
+
+
+def _read_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "blake2b").hexdigest()[:32]

@@ -7,7 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
-from dossier import inputs
+from dossier import cache, inputs
+from dossier.build import build
 from fixtures.sitekit import BASIC
 
 
@@ -50,11 +51,9 @@ def test_an_edit_that_keeps_size_and_mtime_is_still_seen_while_the_mtime_is_rece
     assert inputs.fingerprint(site) != before
 
 
-def test_a_file_known_to_this_process_is_not_read_again(tmp_path: Path):
+def test_a_file_known_to_this_process_is_not_read_again(tmp_path: Path, monkeypatch):
     site = site_copy(tmp_path)
-    old = time.time_ns() - 10 * inputs.RACY_NS
-    for path in site.rglob("*"):
-        os.utime(path, ns=(old, old))
+    monkeypatch.setattr(inputs, "RACY_NS", 0)  # the copy's change times are recent, and cannot be set back
     first = inputs.fingerprint(site)
     article = site / "content/articles/beta-note.md"
     assert str(article) in inputs._known
@@ -84,3 +83,22 @@ def test_dossiers_own_templates_and_assets_count(tmp_path: Path):
     before = inputs.fingerprint(site, package)
     (package / "__pycache__/x.pyc").write_bytes(b"still not an input")
     assert inputs.fingerprint(site, package) == before
+
+
+def test_a_new_process_trusts_the_stamps_the_last_build_kept(tmp_path: Path, monkeypatch):
+    site, out = site_copy(tmp_path), tmp_path / "out"
+    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    assert build(site, out, search=False).ok
+    inputs._known.clear()  # as in a new process: only the output's cache remembers
+    cache._in_memory.clear()
+    reads = []
+    read_digest = inputs._read_digest
+    monkeypatch.setattr(inputs, "_read_digest", lambda path: reads.append(path) or read_digest(path))
+    assert "inputs unchanged" in build(site, out, search=False).timings
+    assert reads == []
+    article = site / "content/articles/beta-note.md"
+    article.write_text(article.read_text().replace("North", "South"))
+    result = build(site, out, search=False)
+    assert result.ok and result.rendered
+    assert reads == [str(article)]  # read once, for the fingerprint and the article's cache key alike
+    assert "South" in (out / "articles/beta-note/index.html").read_text()
