@@ -28,6 +28,7 @@ _known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest
 
 
 def fingerprint(site: Path, package: Path = PACKAGE) -> str:
+    site = site.resolve()  # files are known by the paths load() reads them by
     h = hashlib.blake2b(digest_size=16)
     # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
     for rel, kind in itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site)):
@@ -49,6 +50,7 @@ def trust(stamps: dict[str, tuple[tuple, str]]) -> None:
 
 def stamps(site: Path, package: Path = PACKAGE) -> dict[str, tuple[tuple, str]]:
     """The stamps known of a site's files and Dossier's own, for the next build to trust."""
+    site = site.resolve()
     prefixes = tuple(f"{folder}{os.sep}" for folder in (site, package)) + (str(site / "site.yaml"),)
     return {path: known for path, known in _known.items() if path.startswith(prefixes)}
 
