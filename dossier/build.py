@@ -350,8 +350,10 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
             and run.cache.records.keys() == run.previous.records.keys()
             and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
-    if not (same and staged.link_previous(CACHE_FILE)):
-        staged.write_with(CACHE_FILE, run.cache.dump_to)
+    if same and staged.link_previous(CACHE_FILE):
+        run.cache.chunks = run.previous.chunks
+    else:
+        staged.write_with(CACHE_FILE, lambda f: run.cache.dump_to(f, run.previous))
         staged.written -= 1  # the cache is not a page
 
 

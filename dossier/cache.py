@@ -141,6 +141,9 @@ class BuildCache:
     # The build as a whole: the fingerprint of its input files (see inputs.py), its options,
     # what it reported and counted; a build whose inputs match repeats this and stops.
     state: dict = field(default_factory=dict)
+    # Where each chunk of the tables lies in the file this cache was read from or written
+    # to: (table, its keys) -> (file, its stamp, start, end). See dump_to.
+    chunks: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, out: Path) -> BuildCache:
@@ -150,7 +153,7 @@ class BuildCache:
             return _in_memory[str(path.absolute())][1]
         try:
             with open(path, "rb") as f:
-                return cls._read(f)
+                return cls._read(f, (str(path), stamp))
         except Exception:  # missing, truncated or from another version: start cold
             return cls()
 
@@ -160,16 +163,18 @@ class BuildCache:
     CHUNK = 500
 
     @classmethod
-    def _read(cls, f) -> BuildCache:
+    def _read(cls, f, source: tuple[str, tuple]) -> BuildCache:
         header = pickle.load(f)
         if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
             return cls()
         cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4], state=header[5])
         while True:
+            start = f.tell()
             name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
             if name == "end":
                 return cache
             getattr(cache, name).update(items)
+            cache.chunks[(name, tuple(k for k, _ in items))] = (*source, start, f.tell())
 
     @staticmethod
     def read_state(out: Path) -> tuple[frozenset[str], dict]:
@@ -183,15 +188,30 @@ class BuildCache:
             pass
         return frozenset(), {}
 
-    def dump_to(self, f) -> None:
+    def dump_to(self, f, previous: Optional[BuildCache] = None) -> None:
+        """Write the cache to a binary file.
+
+        A chunk whose entries are all the very values the `previous` cache
+        held under the same keys, in the same order, is copied from the
+        previous file as it is: after an edit most chunks are.
+        """
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
         pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state),
                     f, protocol=pickle.HIGHEST_PROTOCOL)
-        for name in TABLES:
-            items = list(getattr(self, name).items())
-            for i in range(0, len(items), self.CHUNK):
-                pickle.dump((name, items[i:i + self.CHUNK]), f, protocol=pickle.HIGHEST_PROTOCOL)
+        with _ChunkSource() as source:
+            for name in TABLES:
+                items = list(getattr(self, name).items())
+                old = getattr(previous, name) if previous is not None else {}
+                for i in range(0, len(items), self.CHUNK):
+                    chunk = items[i:i + self.CHUNK]
+                    keys = tuple(k for k, _ in chunk)
+                    start = f.tell()
+                    where = previous.chunks.get((name, keys)) if previous is not None else None
+                    if not (where and all(old.get(k) is v for k, v in chunk) and source.copy(where, f)):
+                        pickle.dump((name, chunk), f, protocol=pickle.HIGHEST_PROTOCOL)
+                    self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
+
 
     def remember(self, out: Path) -> None:
         """Keep this cache in memory for the next build into `out` by this process."""
@@ -200,14 +220,49 @@ class BuildCache:
         _in_memory.clear()  # one output at a time: memory stays bounded
         if stamp is not None:
             _in_memory[str(path.absolute())] = (stamp, self)
+            # Chunks written by this build are in that file now; others name theirs.
+            self.chunks = {k: (where[0] or str(path), where[1] or stamp, *where[2:]) for k, where in self.chunks.items()}
 
 
 _in_memory: dict[str, tuple[tuple, BuildCache]] = {}
 
 
+class _ChunkSource:
+    """Reads chunks back from the files earlier caches were written to, each opened once."""
+
+    def __init__(self):
+        self._files: dict[str, object] = {}
+
+    def copy(self, where: tuple, out) -> bool:
+        """Copy a chunk into `out`; False if its file is gone or is no longer the one it was in."""
+        path, stamp, start, end = where
+        try:
+            f = self._files.get(path) or self._files.setdefault(path, open(path, "rb"))
+            if _stamp_of(os.fstat(f.fileno())) != stamp:
+                return False
+            f.seek(start)
+            data = f.read(end - start)
+        except (OSError, TypeError):
+            return False
+        if len(data) != end - start:
+            return False
+        out.write(data)
+        return True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for f in self._files.values():
+            f.close()
+
+
 def _stamp(path: Path) -> Optional[tuple]:
     try:
-        st = os.stat(path)
+        return _stamp_of(os.stat(path))
     except OSError:
         return None
+
+
+def _stamp_of(st: os.stat_result) -> tuple:
     return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)

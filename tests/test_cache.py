@@ -11,6 +11,7 @@ process pool on, so every path of the cache is exercised.
 from __future__ import annotations
 
 import filecmp
+import io
 import os
 import shutil
 import sys
@@ -430,3 +431,22 @@ def test_the_search_option_is_part_of_what_must_match(site: Path, tmp_path: Path
     (out / "pagefind/pagefind-entry.json").unlink()  # the index is part of the output it stands for
     assert "search" in build(site, out, search=True).timings
     assert "load" in build(site, out, search=False).timings and not (out / "pagefind").exists()
+
+
+@pytest.mark.parametrize("mode_name", ["memory", "disk"])
+def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_name, site: Path, tmp_path: Path,
+                                                                          monkeypatch):
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks even in a small dossier
+    copied = []
+    copy = cache_module._ChunkSource.copy
+    monkeypatch.setattr(cache_module._ChunkSource, "copy", lambda self, where, f: copied.append(where) or copy(self, where, f))
+    out = tmp_path / "out"
+    cached_build(site, out, mode_name)
+    edit_article_text(site)
+    cached_build(site, out, mode_name)
+    assert copied, "no chunk was taken from the last cache"
+    kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
+    fresh = io.BytesIO()
+    kept.dump_to(fresh)  # everything pickled anew
+    assert (out / CACHE_FILE).read_bytes() == fresh.getvalue()
+    assert_same_as_cold(site, out, tmp_path)
