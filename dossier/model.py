@@ -7,6 +7,7 @@ quote) keeps its source position, so later stages can report it exactly.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -84,10 +85,15 @@ class Site:
     autolink: bool = True
 
     def entity_type(self, key: str) -> Optional[EntityType]:
-        return next((t for t in self.entity_types if t.key == key), None)
+        return self._by_key[0].get(key)
 
     def claim_status(self, key: str) -> Optional[ClaimStatus]:
-        return next((s for s in self.claim_statuses if s.key == key), None)
+        return self._by_key[1].get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> tuple[dict[str, EntityType], dict[str, ClaimStatus]]:
+        # Looked up for every claim of every page: a dict, made once (not a field: not compared or digested).
+        return ({t.key: t for t in reversed(self.entity_types)}, {s.key: s for s in reversed(self.claim_statuses)})
 
 
 @dataclass(frozen=True)
