@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark Dossier against the bare render floor (and Hugo, where installed).
 
-    python bench/run.py [--sizes 1000 10000] [--runs 3] [--search] [--work /tmp/dossier-bench]
+    python bench/run.py [--sizes 1000 10000] [--runs 3] [--search] [--serve] [--work /tmp/dossier-bench]
 
 For each size it generates a dossier (bench/generate.py, cached in the work
 folder), then repeats, interleaved so that a noisy machine hurts all alike:
@@ -13,6 +13,8 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
   hugo      hugo over the same words (bench/hugo.py), public/ removed first
   search    (with --search) a cold build with the search index, and Pagefind
             over Hugo's output
+  serve     (with --serve) `serve` started on the site, then three edits of
+            an article's text, each timed as serve reports its rebuild
 
 and prints the median wall time of each, its ratio to the floor and to the
 cold build, the time per article, and the peak memory of the whole process
@@ -25,7 +27,10 @@ import argparse
 import json
 import os
 import platform
+import queue
+import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -81,6 +86,58 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     return wall, peak[0] / 1024, output.strip().splitlines()[-1] if output.strip() else ""
 
 
+def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float, float]]:
+    """Start `serve`, then edit an article `count` times, each once the last rebuild is done.
+
+    For each edit: (seconds from the save to serve's "rebuilt" line, which
+    includes its DEBOUNCE of quiet after the last file event; the rebuild's
+    own seconds as serve reports them; peak MiB of serve's processes).
+    Serve's first build is cold (it builds into a folder of its own); the
+    first edit after it reads nothing back, the cache is in memory.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    proc = subprocess.Popen([sys.executable, str(REPO / "build.py"), "serve", str(site), "--no-search"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def wait_for(pattern: str, timeout: float = 1800) -> re.Match:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                found = re.search(pattern, lines.get(timeout=1))
+            except queue.Empty:
+                continue
+            if found:
+                return found
+        raise SystemExit(f"serve said nothing matching {pattern!r} in {timeout} s")
+
+    try:
+        wait_for(r"serving at ")
+        measured = []
+        for _ in range(count):
+            peak = [0]
+            done = threading.Event()
+
+            def sample():
+                while not done.wait(0.05):
+                    peak[0] = max(peak[0], tree_pss_kib(proc.pid))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            start = time.perf_counter()
+            edits.edit_text()
+            own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
+            measured.append((time.perf_counter() - start, own, peak[0] / 1024))
+            done.set()
+            sampler.join()
+            time.sleep(0.5)
+        return measured
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+
+
 def prepare(work: Path, size: int, seed: int) -> Path:
     site = work / f"site-{size}"
     stamp = site / ".generated"
@@ -115,7 +172,8 @@ class Edits:
             path.write_text(text)
 
 
-def bench_size(work: Path, size: int, runs: int, search: bool, seed: int) -> dict[str, list[tuple[float, float]]]:
+def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
+               serve: bool = False) -> dict[str, list[tuple[float, float]]]:
     site = prepare(work, size, seed)
     out, floor_out = work / f"out-{size}", work / f"floor-{size}"
     hugo_site = work / f"hugo-{size}"
@@ -148,6 +206,12 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int) -> dic
             if has_hugo:
                 shutil.rmtree(hugo_site / "public", ignore_errors=True)
                 record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)])
+            if serve and run == 0:
+                for wall, own, mib in serve_edits(site, edits, 3):
+                    results.setdefault("serve edit", []).append((own, mib))
+                    results.setdefault("serve save→reload", []).append((wall, mib))
+                    print(f"  {size:>6} serve edit     {own:8.2f} s {mib:8.0f} MiB   "
+                          f"(save to rebuilt line {wall:.2f} s)", file=sys.stderr)
             if search and run == 0:
                 shutil.rmtree(out, ignore_errors=True)
                 record("cold+search", build)
@@ -176,13 +240,14 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--search", action="store_true", help="also time the search index (once per size)")
+    p.add_argument("--serve", action="store_true", help="also time three edits under `serve` (once per size)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work", type=Path, default=Path("/tmp/dossier-bench"))
     a = p.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, hugo: {shutil.which('hugo') or 'not installed'}", file=sys.stderr)
-    all_results = {size: bench_size(a.work, size, a.runs, a.search, a.seed) for size in a.sizes}
+    all_results = {size: bench_size(a.work, size, a.runs, a.search, a.seed, a.serve) for size in a.sizes}
     lines = []
     for size, results in all_results.items():
         lines += report(size, results)
