@@ -22,21 +22,30 @@ from urllib.parse import unquote, urlsplit
 from .diagnostics import Diagnostics, link_pos
 from .model import Pos
 
-# What is not markup: comments, and the text of raw-text elements (a JSON-LD
-# script, a style sheet); their opening tags stay, a script's src counts.
-SKIP_RE = re.compile(r"<!--.*?-->|<(script|style|textarea|title)\b[^>]*>(.*?)</\1\s*>", re.S | re.I)
-# The attributes looked at, wherever they are; those outside a tag are dropped.
-ATTR_RE = re.compile(r"""\s(id|name|href|src|srcset|action|poster|data)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""",
-                     re.I)
-TAG_NAME_RE = re.compile(r"<([a-zA-Z][a-zA-Z0-9-]*)")
+# A page is read as a browser splits it into tags: a quote opens an attribute's value
+# only after its '=' (so a '>' inside a value does not end the tag), comments and the
+# text of raw-text elements (a JSON-LD script, a style sheet) are skipped whole; their
+# opening tags stay, a script's src counts. An element left open is read as markup.
+_TAG_BODY = r"""[^>"'=]*+(?:(?:=\s*+"[^"]*"|=\s*+'[^']*'|[="'])[^>"'=]*+)*+"""
+_COMMENT = r"!--[^-]*+(?:-(?!->)[^-]*+)*+-->"
+_RAW_TEXT = r"[^<]*+(?:<(?!/\2\s*>)[^<]*+)*+</\2\s*>"
+TAG_RE = re.compile(rf"<(?:((script|style|textarea|title)\b|[a-zA-Z][a-zA-Z0-9-]*)({_TAG_BODY})>(?(2){_RAW_TEXT})"
+                    rf"|{_COMMENT})", re.I)
+# One attribute of a tag's text: a name, then maybe a value double-, single- or not quoted.
+# Only the names the check wants, with a value, are captured; the others are stepped over.
+ATTR_RE = re.compile(r"""(?i:(id|name|href|src|srcset|action|poster|data))\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"""
+                     r"""|[^\s"'>/=]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?""")
 URL_ATTRS = frozenset({"href", "src", "action", "poster", "data"})
 SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
+# A URL that is a plain path and fragment: no query, escape, space or host.
+PLAIN_URL_RE = re.compile(r"(?!//)[\w./~-]*(?:#[\w.~-]*)?")
 OUTPUT_LABEL = "output"
 GENERATED_LATER = ("pagefind/",)  # made after the check: the search index
 
 
 MEDIA_TAGS = frozenset({"img", "source", "video", "audio", "picture"})
 MEDIA = "\0"  # a link key's mark for an embedded image or medium (never part of a path)
+_PROBLEM = "problem"  # a tag with a link that breaks a rule on its own
 URL_SLOT = "\1"  # in a verdict, where the link's URL goes once it is found in its page
 
 
@@ -92,7 +101,11 @@ class PageLinks:
     @classmethod
     def of(cls, ids, links: list[Link], problems) -> PageLinks:
         keys = dict.fromkeys(link.key for link in links)
-        return cls(SEP.join(sorted(i.replace(SEP, " ") for i in ids)), SEP.join(keys), tuple(problems))
+        return cls(cls.joined_ids(ids), SEP.join(keys), tuple(problems))
+
+    @staticmethod
+    def joined_ids(ids) -> str:
+        return SEP.join(sorted(i.replace(SEP, " ") for i in ids))
 
 
 SEP = "\n"  # joins ids and link keys (a key's own line ends are escaped)
@@ -102,89 +115,180 @@ def _unescape(value: str) -> str:
     return html.unescape(value) if "&" in value else value
 
 
-def scan(html_text: str) -> Iterator[tuple[int, int, str, str, str]]:
-    """Each wanted attribute of a page's tags: (line, col of its tag, tag, attribute, value)."""
-    skips = [m.span(2) if m.group(1) else m.span() for m in SKIP_RE.finditer(html_text)]
-    skip = 0
+def tags(html_text: str) -> Iterator[tuple[int, int, str, str]]:
+    """Each tag of a page that has attributes: (line, col where it starts, name, its attributes' text)."""
     line, last = 1, 0
-    for m in ATTR_RE.finditer(html_text):
-        at = m.start()
-        while skip < len(skips) and skips[skip][1] <= at:
-            skip += 1
-        if skip < len(skips) and skips[skip][0] <= at:
-            continue  # in a comment or a script's text
-        tag_start = html_text.rfind("<", 0, at)
-        if tag_start < 0 or html_text.rfind(">", tag_start, at) >= 0:
-            continue  # in text, not in a tag
-        if html_text.count('"', tag_start, at) % 2:
-            continue  # inside another attribute's quoted value, e.g. an escaped description
-        tag = TAG_NAME_RE.match(html_text, tag_start)
-        if tag is None:
+    for m in TAG_RE.finditer(html_text):
+        name, _, body = m.groups()
+        if body:
+            start = m.start()
+            line += html_text.count("\n", last, start)
+            last = start
+            yield line, start - html_text.rfind("\n", 0, start), name, body
+
+
+def _depth(folder: str) -> int:
+    return folder.count("/") + 1 if folder else 0
+
+
+class _PlaceholderFolders(dict):
+    """For each depth, a folder path of that many placeholder names (a URL that holds the
+    placeholder itself, written %00, is merely worked out for each folder)."""
+
+    def __missing__(self, depth: int) -> str:
+        self[depth] = "/".join([_PLACEHOLDER] * depth)
+        return self[depth]
+
+
+_PLACEHOLDER = "\0"
+_PLACEHOLDER_FOLDERS = _PlaceholderFolders()
+_IN_FOLDER = "in folder"  # an outcome that depends on the names of the page's folder
+
+
+ID, LINK, EMBED = "id", "link", "embed"  # what a tag's attribute brings: an id, a link, an image's address
+
+
+def tag_roles(name: str, body: str) -> tuple[tuple[str, str], ...]:
+    """What one tag brings to the check, in the order written: (ID, id), (LINK or EMBED, URL)."""
+    name = name.lower()
+    kind = EMBED if name in MEDIA_TAGS else LINK
+    roles: list[tuple[str, str]] = []
+    for attr, double, single, bare in ATTR_RE.findall(body):
+        if not attr:
             continue
-        line += html_text.count("\n", last, tag_start)
-        last = tag_start
-        col = tag_start - html_text.rfind("\n", 0, tag_start)
-        value = next(g for g in m.group(2, 3, 4) if g is not None)
-        yield line, col, tag.group(1).lower(), m.group(1).lower(), _unescape(value)
+        attr = attr.lower()
+        value = _unescape(double or single or bare)
+        if attr == "id" or (attr == "name" and name == "a"):
+            roles.append((ID, value))
+        elif attr == "srcset":
+            roles.extend((kind, c.split()[0]) for c in value.split(",") if c.strip())
+        elif attr in URL_ATTRS:
+            roles.append((kind, value))
+    return tuple(roles)
 
 
 class PageReader:
-    """Reads one page's ids and links; a link that breaks a rule on its own is a problem at once."""
+    """Reads one page's ids and links; a link that breaks a rule on its own is a problem at once.
+
+    `summarize`, run on every page a build renders, keeps no positions:
+    only a page with a problem is read again by `read`, which has them.
+    """
+
+    TAG_MEMO_SIZE = 10_000  # tags remembered at once: enough for what repeats (navigation), ~7 MB
 
     def __init__(self, base_url: str = ""):
         self.base_url = base_url
-        # Pages of one site repeat the same links (navigation, entities): each is worked out once.
-        self._targets: dict[str, object] = {}
-        self._paths: dict[tuple[str, str], str] = {}
+        # Pages of one site repeat the same tags and links: each is worked out once.
+        self._tags: dict[tuple[int, str, str], object] = {}
+        self._outcomes: dict[tuple[object, str], object] = {}
 
     def read(self, page: str, html_text: str) -> tuple[set[str], list[Link], list[Problem]]:
         """The page's ids, its links (the first of each URL), and the problems of its links."""
         ids: set[str] = set()
         links: list[Link] = []
         problems: list[Problem] = []
-        seen: set[tuple[str, bool]] = set()
-        for line, col, tag, attr, value in scan(html_text):
-            media = tag in MEDIA_TAGS
-            if attr == "id" or (attr == "name" and tag == "a"):
-                ids.add(value)
-                continue
-            if attr not in URL_ATTRS and attr != "srcset":
-                continue
-            urls = [c.split()[0] for c in value.split(",") if c.strip()] if attr == "srcset" else [value]
-            for url in urls:
-                if (url, media) not in seen:
-                    seen.add((url, media))
-                    self._link(page, line, col, url.strip(), media, links, problems)
+        seen: set[tuple[str, str]] = set()
+        folder = posixpath.dirname(page)
+        for line, col, name, body in tags(html_text):
+            for role, value in tag_roles(name, body):
+                if role is ID:
+                    ids.add(value)
+                elif (value, role) not in seen:
+                    seen.add((value, role))
+                    self._link(page, folder, line, col, value.strip(), role is EMBED, links, problems)
         return ids, links, problems
 
     def summarize(self, page: str, html_text: str) -> PageLinks:
-        return PageLinks.of(*self.read(page, html_text))
+        """What `PageLinks.of(*self.read(page, html_text))` gives, read faster: no positions
+        unless a link has a problem, and each distinct tag worked out once per depth of folder."""
+        folder = posixpath.dirname(page)
+        depth = _depth(folder)
+        ids: set[str] = set()
+        keys: dict[str, None] = {}
+        known = self._tags
+        for name, _, body in TAG_RE.findall(html_text):
+            if not body:
+                continue
+            found = known.get((depth, name, body)) or self._tag(folder, depth, name, body)
+            if found is _PROBLEM:
+                return PageLinks.of(*self.read(page, html_text))
+            tag_ids, tag_links = found
+            if tag_ids:
+                ids.update(tag_ids)
+            for target, away, here in tag_links:
+                keys[here if target == page else away] = None
+        return PageLinks(PageLinks.joined_ids(ids), SEP.join(keys))
 
-    def _link(self, page: str, line: int, col: int, url: str, media: bool,
-              links: list[Link], problems: list[Problem]) -> None:
-        target = self._targets.get(url, self)
-        if target is self:
-            target = self._targets[url] = self._target(url)
-        if isinstance(target, str):
-            problems.append(Problem(page, line, col, url, target, media))
-        elif target is not None:
-            path, fragment, base_dir = target
-            resolved = self._resolve(page, path, base_dir) if path else page
-            if resolved == ".." or resolved.startswith("../"):
-                problems.append(Problem(page, line, col, url, f"the link '{url}' leads out of the site's folder", media))
-            elif path.endswith("/") or resolved == ".":
-                problems.append(Problem(page, line, col, url, f"the link '{url}' names a folder: name the file "
-                                        f"('{posixpath.join(path, 'index.html')}'), or it breaks when the "
-                                        "site is opened from disk", media))
-            else:
-                links.append(Link(page, line, col, url, resolved, fragment, media))
-
-    def _resolve(self, page: str, path: str, base_dir: Optional[str]) -> str:
-        folder = posixpath.dirname(page) if base_dir is None else base_dir
-        found = self._paths.get((folder, path))
-        if found is None:
-            found = self._paths[(folder, path)] = posixpath.normpath(posixpath.join(folder, path))
+    def _tag(self, folder: str, depth: int, name: str, body: str):
+        """What one tag of a page of `folder` gives the page's summary: its ids, and for each of its
+        links, (target, key from another page, key from the target itself); _PROBLEM if a link has
+        one. Remembered for pages of every folder as deep, unless a link depends on the folder's names."""
+        ids, links = [], []
+        same_anywhere = True
+        for role, url in tag_roles(name, body):
+            if role is ID:
+                ids.append(url)
+                continue
+            url = url.strip()
+            outcome = self._outcome(folder, depth, url)
+            if isinstance(outcome, str):
+                return _PROBLEM
+            if outcome is not None:
+                same_anywhere = same_anywhere and self._outcomes[(depth, url)] is not _IN_FOLDER
+                target, fragment = outcome
+                media = role is EMBED
+                here = link_key(target, target, fragment, media)
+                links.append((target, link_key("", target, fragment, media) if target else here, here))
+        found = (tuple(ids), tuple(links))
+        if same_anywhere:
+            if len(self._tags) >= self.TAG_MEMO_SIZE:
+                self._tags.clear()
+            self._tags[(depth, name, body)] = found
         return found
+
+    def _link(self, page: str, folder: str, line: int, col: int, url: str, media: bool,
+              links: list[Link], problems: list[Problem]) -> None:
+        outcome = self._outcome(folder, _depth(folder), url)
+        if isinstance(outcome, str):
+            problems.append(Problem(page, line, col, url, outcome, media))
+        elif outcome is not None:
+            target, fragment = outcome
+            links.append(Link(page, line, col, url, target or page, fragment, media))
+
+    def _outcome(self, folder: str, depth: int, url: str):
+        """(output file, fragment) a URL written in a page of `folder` names, the file "" for
+        that page itself; None for a link not ours to check; a message for one that cannot work.
+
+        Most links of a page climb to the site's root (`../../entities/x/index.html`) or stay
+        in the page: worked out once in a folder of placeholder names, their outcome is that of
+        every folder as deep. One that keeps a placeholder is worked out for each folder.
+        """
+        found = self._outcomes.get((depth, url), self)
+        if found is self:
+            found = self._work_out(_PLACEHOLDER_FOLDERS[depth], url)
+            if isinstance(found, tuple) and _PLACEHOLDER in found[0]:
+                found = _IN_FOLDER
+            self._outcomes[(depth, url)] = found
+        if found is _IN_FOLDER:
+            found = self._outcomes.get((folder, url), self)
+            if found is self:
+                found = self._outcomes[(folder, url)] = self._work_out(folder, url)
+        return found
+
+    def _work_out(self, folder: str, url: str):
+        target = self._target(url)
+        if target is None or isinstance(target, str):
+            return target
+        path, fragment, base_dir = target
+        if not path:
+            return "", fragment
+        resolved = posixpath.normpath(posixpath.join(folder if base_dir is None else base_dir, path))
+        if resolved == ".." or resolved.startswith("../"):
+            return f"the link '{url}' leads out of the site's folder"
+        if path.endswith("/") or resolved == ".":
+            return (f"the link '{url}' names a folder: name the file ('{posixpath.join(path, 'index.html')}'), "
+                    "or it breaks when the site is opened from disk")
+        return resolved, fragment
 
     def _target(self, url: str):
         """(path, fragment, base folder or None for the page's) of an internal link; None for
@@ -195,8 +299,11 @@ class PageReader:
             base_dir = ""
         elif url.startswith("//") or SCHEME_RE.match(url):
             return None  # another site, mail, data: not ours to check
-        parts = urlsplit(url)
-        path, fragment = unquote(parts.path), unquote(parts.fragment)
+        if PLAIN_URL_RE.fullmatch(url):  # most are: nothing for urlsplit and unquote to do
+            path, _, fragment = url.partition("#")
+        else:
+            parts = urlsplit(url)
+            path, fragment = unquote(parts.path), unquote(parts.fragment)
         if path.startswith("/"):
             return (f"the link '{url}' starts with '/': it breaks when the site is "
                     "published under a sub-path or opened from disk; make it relative")

@@ -6,8 +6,10 @@ import re
 import shutil
 from pathlib import Path
 
+from hypothesis import given, settings, strategies as st
+
 from conftest import REPO, run_cli
-from dossier.linkcheck import LinkChecker, check_folder
+from dossier.linkcheck import LinkChecker, PageLinks, PageReader, check_folder
 
 
 def problems(pages: dict[str, str], files=(), base_url: str = "", later=()) -> list[tuple[str, int, int, str]]:
@@ -173,3 +175,45 @@ def test_pages_from_an_earlier_build_are_checked_from_their_summaries():
     # c's fragment is not looked at: neither page changed since the build that checked it.
     assert found == [("a/index.html", 1, 1, "../b/index.html#x"), ("a/index.html", 1, 67, "../gone.html")]
     assert old.links.split("\n") == ["b/index.html#x", "c/index.html#y", "gone.html"]
+
+
+def test_a_tag_is_read_as_a_browser_reads_it():
+    """A '>' or a quote inside a quoted value does not end the tag or hide the attributes after it;
+    a script left open is markup; names are read in any case."""
+    pages = {"index.html": '<a title="a > b" href="gone1.html">1</a>\n'
+                           """<a title='say "hi"' href="gone2.html">2</a>\n"""
+                           '<A HREF=gone3.html>3</A><a data-href="gone.html" xhref="gone.html">4</a>\n'
+                           '<script src="gone4.js"><a href="gone5.html">5</a>'}
+    assert problems(pages) == [("index.html", 1, 1, "gone1.html"), ("index.html", 2, 1, "gone2.html"),
+                               ("index.html", 3, 1, "gone3.html"), ("index.html", 4, 1, "gone4.js"),
+                               ("index.html", 4, 24, "gone5.html")]
+
+
+# Odd and hostile markup for the property below: links that land, break a rule, depend on the
+# page's folder or climb to the root; quotes, comments and scripts left open; ids in every form.
+URLS = ["#x", "", "index.html", "../a/index.html#y", "../b/index.html", "../../a/c/index.html#z", "/abs.html",
+        "../../../out.html", "sub/", "..", " spaced.html ", "a%20b.html#caf%C3%A9", "?q=1&amp;r=2", "x&amp;y.html",
+        "https://example.org/site/", "https://example.org/site/a/index.html#x", "https://example.org/site/../up.html",
+        "https://example.org/elsewhere/", "mailto:x@example.org", "//cdn.example.org/x.js", "javascript:alert(1)",
+        "data:image/png;base64,AAAA", "c\n.html", "#y\nz", "%2Fa.html"]
+PIECES = ['<a href="{u}">', "<a href='{u}' id=x>", "<a href={u}>", '<img src="{u}" alt="">', "<A HREF='{u}'>",
+          '<source srcset="{u} 1x, {u} 2x">', '<a name="y">', '<p id="x">', "<h2 ID='z'>", '<p id="a\nb">',
+          '<a title="x > y" href="{u}">', """<a title='say "{u}"' href="{u}">""", '<meta content="&lt;a href={u}&gt;">',
+          "<!-- <a href='{u}'> -->", "<!--", "-->", '<script type="application/ld+json">{{"u": "{u}"}}</script>',
+          '<script src="{u}">', "</script>", "<title>", "</title>", "<style>", "</style >", "text href={u} ",
+          "<form action={u}>", '<object data="{u}">', "<video poster='{u}'>", '"', "'", "<", ">", "=", "\n", " ",
+          "<a\nhref=\"{u}\"\nid=\"m\">", "<a href = '{u}'>", "<a href=>", "<a/href='{u}'>", "<b <a href='{u}'>"]
+PAGES = ["index.html", "404.html", "a/index.html", "b/index.html", "a/c/index.html", "b/d/index.html"]
+markup = st.lists(st.tuples(st.sampled_from(PIECES), st.sampled_from(URLS)), max_size=30).map(
+    lambda parts: "".join(piece.format(u=url) for piece, url in parts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(PAGES), markup), min_size=1, max_size=6))
+def test_summaries_are_what_a_full_reading_finds(pages):
+    """`summarize` (no positions, each tag worked out once for every folder as deep) keeps what
+    `read` (every link with its position) finds, whatever pages of whatever folders it read before."""
+    shared = PageReader("https://example.org/site/")
+    for page, html in pages:
+        full = PageReader("https://example.org/site/").read(page, html)
+        assert shared.summarize(page, html) == PageLinks.of(*full)
