@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from markupsafe import Markup
+
 from . import export, inputs, linkcheck, parallel
 from . import load as load_stage
 from . import markup
@@ -84,7 +86,7 @@ def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
     numbers = {cid: n for n, cid in enumerate(doc.footnotes, 1)}
     body = markup.render_body(doc.tokens, doc.text, doc.spans,
                               lambda e: "../../" + entity_path(e), numbers.__getitem__)
-    return Analysis(article.slug, body, tuple(doc.spans), tuple(doc.footnotes), tuple(doc.hits),
+    return Analysis(article.slug, Markup(body), tuple(doc.spans), tuple(doc.footnotes), tuple(doc.hits),
                     tuple(diags.items))
 
 
@@ -167,7 +169,8 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         run.misses += len(todo)
         out = [fresh.get(i) or run.previous.analyses[k] for i, k in enumerate(keys)]
         used.update(zip(keys, out))
-        for key, analysis in zip(keys, out):  # a mention is what its article's analysis says
+        for key, analysis in zip(keys, out):  # a mention, the body, are what the analysis says
+            run.fingerprints.know(analysis.body, f"{key}:body")
             for n, hit in enumerate(analysis.hits):
                 run.fingerprints.know(hit, f"{key}:{n}")
         return out
