@@ -320,9 +320,15 @@ def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: P
     page) is read here.
     """
     files = staged.files()
-    if files | {CACHE_FILE} == run.previous.files and not any(p.endswith(".html") for p in staged.fresh):
+    same_files = files | {CACHE_FILE} == run.previous.files
+    changed = {p for p in staged.fresh if p.endswith(".html")}
+    if same_files and not changed:
         # The same files as the last build, and every page as it was: so is every verdict.
         problems = list(run.previous.link_problems)
+    elif same_files and _same_ids(changed, run):
+        # Every other page's links land where they did, on the same ids: only these need a look.
+        problems = [p for p in run.previous.link_problems if p.page not in changed]
+        problems += _find_link_problems(renderer, staged, run, site, files, only=changed)
     else:
         problems = _find_link_problems(renderer, staged, run, site, files)
     run.cache.link_problems = tuple(problems)
@@ -330,8 +336,17 @@ def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: P
         linkcheck.report(problems, site, _link_sources(renderer, site, files), diags)
 
 
+def _same_ids(pages: set[str], run: _Run) -> bool:
+    """True if each page was made by this build and by the last, with the same element ids."""
+    for path in pages:
+        old, new = run.previous.pages.get(path), run.cache.pages.get(path)
+        if not (old and new and old.links is not None and new.links is not None and old.links.ids == new.links.ids):
+            return False
+    return True
+
+
 def _find_link_problems(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path,
-                        files: set[str]) -> list[linkcheck.Problem]:
+                        files: set[str], only: Optional[set[str]] = None) -> list[linkcheck.Problem]:
     checker = linkcheck.LinkChecker(renderer.site.base_url, linkcheck.GENERATED_LATER, read=staged.read_text)
     for path in sorted(files):
         record = run.cache.pages.get(path)
@@ -341,7 +356,7 @@ def _find_link_problems(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
             checker.add_summary(path, record.links, fresh=path in run.rendered)
         else:
             checker.add_page(path, staged.read_text(path))
-    return checker.check()
+    return checker.check(only)
 
 
 def _link_sources(renderer: SiteRenderer, site: Path, files: set[str]) -> dict[str, list[str]]:

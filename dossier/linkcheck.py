@@ -349,14 +349,16 @@ class LinkChecker:
         if fresh:
             self.fresh.add(path)
 
-    def check(self) -> list[Problem]:
-        """Every problem found, once all pages and files were added (each link once per page)."""
-        problems = [p for s in self.summaries.values() for p in s.problems]
+    def check(self, pages: Optional[set[str]] = None) -> list[Problem]:
+        """Every problem found, once all pages and files were added (each link once per page);
+        only those of `pages` if given (the others' verdicts are known)."""
+        checked = self.summaries if pages is None else {p: self.summaries[p] for p in pages}
+        problems = [p for s in checked.values() for p in s.problems]
         folders = {posixpath.dirname(f) for f in self.files}
         # A page not read in this run links to `target#fragment`, and only the target's
         # existence is checked (see _verdict): the verdict is the key's alone, found once.
         settled: dict[str, str] = {}
-        for page, summary in self.summaries.items():
+        for page, summary in checked.items():
             fresh = page in self.fresh
             for key in summary.links.split(SEP) if summary.links else ():
                 message = None if fresh else settled.get(key)

@@ -348,6 +348,29 @@ def test_a_cached_build_sees_an_anchor_vanish_from_the_page_linked_to(site: Path
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_an_edit_that_keeps_a_pages_ids_has_that_page_checked_and_the_rest_as_before(site: Path, tmp_path: Path,
+                                                                                      mode: str):
+    out = tmp_path / "out"
+    elsewhere, edited, target = article_files(site)[2], article_files(site)[6], article_files(site)[7]
+    append_line(elsewhere, "![The old map](maps/none.png)")  # a warning on a page the edit leaves alone
+    cached_build(site, out, mode)
+    text = f"See [the annex](../{target.stem}/index.html#annex) and [the list](../nowhere/index.html)."
+    line = append_line(edited, text)
+    errors = failed_cached_build(site, out, mode)
+    where = f"content/articles/{edited.name}:{line}"
+    assert errors == [f"{where}:{text.index('../') + 1}: error: broken link '../{target.stem}/index.html#annex': "
+                      f"articles/{target.stem}/index.html has no element with id 'annex'",
+                      f"{where}:{text.index('../nowhere') + 1}: error: broken link '../nowhere/index.html': "
+                      "the site has no file articles/nowhere/index.html"]
+    edited.write_text(edited.read_text().replace(" and [the list](../nowhere/index.html)", "")
+                      .replace("#annex)", ")"))
+    result = cached_build(site, out, mode)
+    assert result.rendered and not result.diagnostics.errors
+    warnings = [str(d) for d in result.diagnostics.sorted() if "will not show" in d.message]
+    assert len(warnings) == 1 and warnings[0].startswith(f"content/articles/{elsewhere.name}:")
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_a_no_op_build_reports_the_link_warnings_of_the_last(site: Path, tmp_path: Path, mode: str):
     out = tmp_path / "out"
     article = article_files(site)[2]
