@@ -302,13 +302,17 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
         if not result.ok:
             return result
         _remember_state(run, result, site, now, search)
+        clock = time.perf_counter()
         _save_cache(staged, run)
+        result.timings["cache"] = time.perf_counter() - clock
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()
             search_stage.index(staged.stage, result.resolved)
             result.timings["search"] = time.perf_counter() - clock
+        clock = time.perf_counter()
         staged.commit(last=CACHE_FILE)
     run.cache.remember(out)
+    result.timings["commit"] = time.perf_counter() - clock  # the swap, and the old output cleared away
     return result
 
 
