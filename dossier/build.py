@@ -447,7 +447,8 @@ def _record_memo(run: _Run) -> export.Memo:
     fps, previous, now = run.fingerprints, run.previous.records, run.cache.records
 
     def memo(kind: str, inputs: tuple, make) -> str:
-        key = digest(kind, *map(fps, inputs))
+        # Fingerprints are hex digits or reprs (no NUL in either): joined, they say which is which.
+        key = hashlib.blake2b("\0".join([kind, *map(fps, inputs)]).encode(), digest_size=16).hexdigest()
         text = previous.get(key)
         if text is None:
             text = make()
