@@ -2,7 +2,7 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold. It holds three tables:
+the output makes the next build cold. It holds four tables:
 
 - loaded: digest of an article's two files (+ site settings) -> the Article
   read from them and the diagnostics reading gave;
@@ -211,7 +211,6 @@ class BuildCache:
                         pickle.dump((name, chunk), f, protocol=pickle.HIGHEST_PROTOCOL)
                     self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
-
 
     def remember(self, out: Path) -> None:
         """Keep this cache in memory for the next build into `out` by this process."""

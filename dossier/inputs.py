@@ -7,8 +7,8 @@ the same for the same site (two builds are byte-identical). Each file's
 digest is remembered with its size, times and inode: the build keeps them
 in its cache for the next one (`stamps`, `trust`), and a process that
 builds again and again (serve) keeps them in memory. A file is read again
-only when those changed or when its mtime is too recent to vouch for it (a
-file changed twice within the clock's resolution keeps its mtime), as make
+only when those changed or when its times are too recent to vouch for it (a
+file changed twice within the clock's resolution keeps its times), as make
 and git do; the inode's change time, which no tool can set back, is part
 of the stamp.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
-RACY_NS = 2_000_000_000  # an mtime this close to when it was looked at does not vouch for the content
+RACY_NS = 2_000_000_000  # times this close to when they were looked at do not vouch for the content
 _known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest)
 
 
