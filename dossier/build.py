@@ -15,9 +15,11 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
-from . import inputs, linkcheck, parallel
+from markupsafe import Markup
+
+from . import export, inputs, linkcheck, parallel
 from . import load as load_stage
 from . import markup
 from . import search as search_stage
@@ -82,9 +84,11 @@ def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
     diags = Diagnostics()
     doc = anchor_article(article, matcher, autolink, diags)
     numbers = {cid: n for n, cid in enumerate(doc.footnotes, 1)}
-    body = markup.render_body(doc.tokens, doc.text, doc.spans,
-                              lambda e: "../../" + entity_path(e), numbers.__getitem__)
-    return Analysis(article.slug, body, tuple(doc.spans), tuple(doc.footnotes), tuple(doc.hits),
+    # Markup now, once: the article page takes it as it is (wrapping it there would copy
+    # every body, some 80 MB at 10,000 articles, into the page specs).
+    body = Markup(markup.render_body(doc.tokens, doc.text, doc.spans,
+                                     lambda e: "../../" + entity_path(e), numbers.__getitem__))
+    return Analysis(article.slug, body, tuple(doc.footnotes), tuple(doc.hits),
                     tuple(diags.items))
 
 
@@ -346,7 +350,8 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
-            and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems
+            and run.cache.pages == run.previous.pages and run.cache.looked_up == run.previous.looked_up
+            and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
     if not (same and staged.link_previous(CACHE_FILE)):
         staged.write_with(CACHE_FILE, run.cache.dump_to)
@@ -356,7 +361,7 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
 def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None) -> bool:
     """Link the previous output's file if its inputs are the same; True if done."""
     old = run.previous.pages.get(path)
-    if old and old.key == key and all(dep_digest(d) == v for d, v in old.deps.items()) \
+    if old and old.key == key and all(dep_digest(d) == run.previous.looked_up.get(d) for d in old.deps) \
             and staged.link_previous(path):
         run.cache.pages[path] = old
         return True
@@ -371,6 +376,7 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
             staged.linked = linked
             return False
     run.cache.pages.update(run.previous.pages)
+    run.cache.looked_up = run.previous.looked_up
     return True
 
 
@@ -390,8 +396,12 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
 
     def make() -> list[tuple[str, str, bool]]:
         counts = staged.written, staged.linked  # counted by keep()
-        made = [(spec.path, digest(data), staged.put(spec.path, data))
-                for spec in renderer.export_specs() for data in [spec.text.encode("utf-8")]]
+        made = []
+        for path, parts in export.file_parts(r):  # tens of megabytes each: written as made
+            whole = hashlib.blake2b(digest_size=16)
+            wrote = staged.put_parts(path, _encoded(parts, whole))
+            whole.update(b"\0")  # now digest(the file's bytes)
+            made.append((path, whole.hexdigest(), wrote))
         staged.written, staged.linked = counts
         return made
 
@@ -402,9 +412,16 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
                 staged.written += 1
             else:
                 staged.linked += 1
-            run.cache.pages[path] = PageRecord(key, {}, output)
+            run.cache.pages[path] = PageRecord(key, (), output)
 
     return make, keep
+
+
+def _encoded(parts, whole) -> Iterator[bytes]:
+    for part in parts:
+        data = part.encode("utf-8")
+        whole.update(data)
+        yield data
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
@@ -452,7 +469,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
                                   traceback.format_exc())
         data = page.text.encode("utf-8")
         links = link_reader.summarize(spec.path, page.text) if spec.path.endswith(".html") else None
-        # The look-ups travel alone; the parent adds their digests (see below).
+        # The look-ups travel alone; the parent has their digests (see below).
         record = PageRecord(key, tuple(sorted(page.deps)), digest(data), links)
         old = run.previous.pages.get(spec.path)
         if old and old.output == record.output and staged.link_previous(spec.path):
@@ -471,9 +488,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         if isinstance(result, _RenderFailure):
             raise result.exception()
         record, wrote = result
-        # Each look-up and its digest held once, however many pages made it: at 10,000
-        # articles the pages make a million look-ups of some 60,000 values.
-        record.deps = {canonical.setdefault(d, d): dep_digest(d) for d in record.deps}
+        # Each look-up held once, however many pages made it (its digest: in looked_up).
+        record.deps = tuple([canonical.setdefault(d, d) for d in record.deps])
         run.cache.pages[spec.path] = record
         run.rendered.add(spec.path)
         staged.note(spec.path, wrote)
@@ -485,6 +501,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     staged.linked = linked + len(rendered) - len(changed)
     if exports:
         exports[1](made)
+    run.cache.looked_up = {d: dep_digest(d) for record in run.cache.pages.values() for d in record.deps}
     return rendered, changed
 
 

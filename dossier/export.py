@@ -44,28 +44,49 @@ CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "c
 
 def files(resolved: Resolved) -> Iterator[tuple[str, str]]:
     """Every export file of a build: (path in the output, text)."""
-    yield "dossier.json", json_records(dossier_data(resolved, lazy=True))
-    yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
-    yield "claims.csv", claims_csv(resolved)
-    yield "robots.txt", robots_txt(resolved.dossier.site)
+    for path, parts in file_parts(resolved):
+        yield path, "".join(parts)
+
+
+def file_parts(resolved: Resolved) -> Iterator[tuple[str, Iterator[str]]]:
+    """files(), each text in parts to be written as they come: dossier.json and claims.csv
+    of a large dossier are tens of megabytes, never held whole."""
+    yield "dossier.json", json_record_parts(dossier_data(resolved, lazy=True))
+    yield SCHEMA_NAME, iter([SCHEMA.read_text("utf-8")])
+    yield "claims.csv", claims_csv_parts(resolved)
+    yield "robots.txt", iter([robots_txt(resolved.dossier.site)])
     if resolved.dossier.site.base_url:
-        yield "feed.xml", atom_feed(resolved)
+        yield "feed.xml", iter([atom_feed(resolved)])
 
 
 def json_records(data: dict) -> str:
     """JSON with one record of each top-level list per line: easy to grep and diff, and
-    written by the json module's fast encoder (indent= would use its slow one).
+    written by the json module's fast encoder (indent= would use its slow one)."""
+    return "".join(json_record_parts(data))
 
-    A list may come as an iterator: each record is then made, written and
-    dropped in turn, so the records of a large dossier are never all held at once."""
-    parts = []
+
+_NONE = object()
+
+
+def json_record_parts(data: dict) -> Iterator[str]:
+    """json_records(data) in parts. A list may come as an iterator: each record is then
+    made, written and dropped in turn, so the records of a large dossier are never all held at once."""
+    opening = "{"
     for key, value in data.items():
         if isinstance(value, (list, Iterator)):
-            records = [json.dumps(v, ensure_ascii=False) for v in value]
-            parts.append(f"{json.dumps(key)}:[\n" + ",\n".join(records) + "\n]" if records else f"{json.dumps(key)}:[]")
+            records = iter(value)
+            first = next(records, _NONE)
+            if first is _NONE:
+                yield f"{opening}{json.dumps(key)}:[]"
+            else:
+                yield f"{opening}{json.dumps(key)}:[\n{json.dumps(first, ensure_ascii=False)}"
+                for record in records:
+                    yield ",\n" + json.dumps(record, ensure_ascii=False)
+                yield "\n]"
         else:
-            parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}")
-    return "{" + ",\n".join(parts) + "}\n"
+            yield f"{opening}{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
+        opening = ",\n"
+    yield "{}\n" if opening == "{" else "}\n"
 
 
 def ordered_articles(resolved: Resolved) -> list[Article]:
@@ -186,6 +207,11 @@ def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
 
 def claims_csv(resolved: Resolved) -> str:
     """claims.csv: one row per claim, for spreadsheets (UTF-8, comma, CRLF, header row)."""
+    return "".join(claims_csv_parts(resolved))
+
+
+def claims_csv_parts(resolved: Resolved, rows_per_part: int = 1000) -> Iterator[str]:
+    """claims_csv(resolved) in parts of some rows each."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -208,7 +234,11 @@ def claims_csv(resolved: Resolved) -> str:
             page=row["path"], url=_absolute(site, row["path"]),
         )
         writer.writerow(_cell(row.get(k)) for k in CSV_COLUMNS)
-    return out.getvalue()
+        if out.tell() >= rows_per_part * 500:  # about rows_per_part rows
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
 
 
 def _cell(value) -> str:

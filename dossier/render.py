@@ -235,7 +235,7 @@ class SiteRenderer:
                           self._claims(self.r.contradicted_by.get(cid, ())))
                  for n, cid in enumerate(analysis.footnotes, 1)]
         return PageSpec(article_path(article.slug), "article.html", dict(
-            article=article, body=Markup(analysis.body), footnotes=notes,
+            article=article, body=analysis.body, footnotes=notes,
             publisher=self.r.publisher_entity(article)))
 
     def _claims(self, ids) -> tuple[Claim, ...]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 from urllib.parse import unquote
 
+from markupsafe import Markup
+
 from . import anchor, markup
 from .diagnostics import Diagnostic, Diagnostics, link_pos
 from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span
@@ -50,8 +52,7 @@ class Analysis:
     """What one article yields to the rest of the build: small, picklable, cacheable."""
 
     slug: str
-    body: str  # the article's HTML with mention links, claim marks and footnote refs
-    spans: tuple[Span, ...]
+    body: Markup  # the article's (sanitised) HTML with mention links, claim marks and footnote refs
     footnotes: tuple[str, ...]  # claim ids in the order of their marks
     hits: tuple[Hit, ...]
     diagnostics: tuple[Diagnostic, ...]

@@ -238,6 +238,26 @@ def test_one_edit_rewrites_only_the_pages_it_affects(site: Path, tmp_path: Path,
     assert_same_as_cold(site, out, tmp_path)
 
 
+EXPORTS = ("dossier.json", "dossier.schema.json", "claims.csv", "robots.txt")
+
+
+def test_export_files_are_replaced_only_when_their_bytes_change(site: Path, tmp_path: Path, mode: str):
+    # They are written as they are made, then compared with the last build's.
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    inodes = {p: (out / p).stat().st_ino for p in EXPORTS}
+    path = article_files(site)[6]  # a paragraph more: the exports are made again, the same
+    path.write_text(path.read_text() + "\nA closing paragraph with nothing to link.\n")
+    cached_build(site, out, mode)
+    assert {p: (out / p).stat().st_ino for p in EXPORTS} == inodes
+    edit_sidecar(site)  # a title and a status: dossier.json and claims.csv change
+    cached_build(site, out, mode)
+    replaced = {p for p in EXPORTS if (out / p).stat().st_ino != inodes[p]}
+    assert replaced == {"dossier.json", "claims.csv"}
+    assert "Revised: " in (out / "dossier.json").read_text() and "Revised: " in (out / "claims.csv").read_text()
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_lost_cache_rebuilds_everything_correctly(site: Path, tmp_path: Path):
     out = tmp_path / "out"
     cached_build(site, out, "disk")
