@@ -479,9 +479,14 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
 
     counter = run.progress.counter("rendered {done}/{total} pages", len(todo))
     written, linked = staged.written, staged.linked  # workers count in their own copies
-    results, made = parallel.run_beside(render_one, len(todo), counter, exports[0] if exports else lambda: None,
-                                        worker_items=RENDER_WORKER_ITEMS
-                                        if len(todo) >= RENDER_WORKERS_RENEWED_FROM else 0)
+    order = _spread_wide_pages([spec for spec, _ in todo])
+    in_order, made = parallel.run_beside(lambda n: render_one(order[n]), len(todo), counter,
+                                         exports[0] if exports else lambda: None,
+                                         worker_items=RENDER_WORKER_ITEMS
+                                         if len(todo) >= RENDER_WORKERS_RENEWED_FROM else 0)
+    results: list = [None] * len(todo)
+    for n, i in enumerate(order):
+        results[i] = in_order[n]
     rendered, changed = [], []
     canonical: dict[tuple[str, str], tuple[str, str]] = {}
     for (spec, _), result in zip(todo, results):
@@ -503,6 +508,19 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         exports[1](made)
     run.cache.looked_up = {d: dep_digest(d) for record in run.cache.pages.values() for d in record.deps}
     return rendered, changed
+
+
+def _spread_wide_pages(specs: list[PageSpec]) -> list[int]:
+    """The order to render pages in: those that list from all over the dossier (entity,
+    claims, index pages) spread evenly among the article pages.
+
+    A render worker copies the memory of every inherited object it reads: given such
+    pages in a row (there are thousands), each would copy much of the dossier."""
+    places = []
+    for group in ([i for i, spec in enumerate(specs) if spec.template == "article.html"],
+                  [i for i, spec in enumerate(specs) if spec.template != "article.html"]):
+        places += [((n + 0.5) / len(group), i) for n, i in enumerate(group)]
+    return [i for _, i in sorted(places)]
 
 
 @dataclass
