@@ -15,7 +15,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from markupsafe import Markup
 
@@ -24,7 +24,7 @@ from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, digest
+from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Pos
 from .progress import Progress
@@ -84,9 +84,11 @@ def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
     diags = Diagnostics()
     doc = anchor_article(article, matcher, autolink, diags)
     numbers = {cid: n for n, cid in enumerate(doc.footnotes, 1)}
-    body = markup.render_body(doc.tokens, doc.text, doc.spans,
-                              lambda e: "../../" + entity_path(e), numbers.__getitem__)
-    return Analysis(article.slug, Markup(body), tuple(doc.spans), tuple(doc.footnotes), tuple(doc.hits),
+    # Markup now, once: the article page takes it as it is (wrapping it there would copy
+    # every body, some 80 MB at 10,000 articles, into the page specs).
+    body = Markup(markup.render_body(doc.tokens, doc.text, doc.spans,
+                                     lambda e: "../../" + entity_path(e), numbers.__getitem__))
+    return Analysis(article.slug, body, tuple(doc.footnotes), tuple(doc.hits),
                     tuple(diags.items))
 
 
@@ -376,8 +378,9 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
-            and run.cache.records.keys() == run.previous.records.keys()
-            and run.cache.pages == run.previous.pages and run.cache.link_problems == run.previous.link_problems
+            and run.cache.records == run.previous.records
+            and run.cache.pages == run.previous.pages and run.cache.looked_up == run.previous.looked_up
+            and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
     if same and staged.link_previous(CACHE_FILE):
         run.cache.chunks = run.previous.chunks
@@ -389,7 +392,7 @@ def _save_cache(staged: StagedOutput, run: _Run) -> None:
 def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None) -> bool:
     """Link the previous output's file if its inputs are the same; True if done."""
     old = run.previous.pages.get(path)
-    if old and old.key == key and all(dep_digest(d) == v for d, v in old.deps.items()) \
+    if old and old.key == key and all(dep_digest(d) == run.previous.looked_up.get(d) for d in old.deps) \
             and staged.link_previous(path):
         run.cache.pages[path] = old
         return True
@@ -405,6 +408,7 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
             return False
     run.cache.pages.update(run.previous.pages)
     run.cache.records = run.previous.records
+    run.cache.looked_up = run.previous.looked_up
     return True
 
 
@@ -425,8 +429,13 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
 
     def make() -> list[tuple[str, str, bool]]:
         counts = staged.written, staged.linked  # counted by keep()
-        made = [(spec.path, digest(data), staged.put(spec.path, data))
-                for spec in renderer.export_specs(_record_memo(run)) for data in [spec.text.encode("utf-8")]]
+        made = []
+        with PreviousRecords(staged.out, run.previous) as previous:
+            for path, parts in export.file_parts(r, _record_memo(run, previous)):  # tens of MB: written as made
+                whole = hashlib.blake2b(digest_size=16)
+                wrote = staged.put_parts(path, _encoded(parts, whole, path, run.cache.records))
+                whole.update(b"\0")  # now digest(the file's bytes)
+                made.append((path, whole.hexdigest(), wrote))
         staged.written, staged.linked = counts
         return made
 
@@ -437,26 +446,39 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
                 staged.written += 1
             else:
                 staged.linked += 1
-            run.cache.pages[path] = PageRecord(key, {}, output)
+            run.cache.pages[path] = PageRecord(key, (), output)
 
     return make, keep
 
 
-def _record_memo(run: _Run) -> export.Memo:
-    """Export records as the last build made them when their inputs are the same (see export.Memo)."""
-    fps, previous, now = run.fingerprints, run.previous.records, run.cache.records
+def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
+    """Export records as the last build wrote them when their inputs are the same (see export.Memo)."""
+    fps = run.fingerprints
 
-    def memo(kind: str, inputs: tuple, make) -> str:
+    def memo(kind: str, inputs: tuple, make) -> export.Record:
         # Fingerprints are hex digits or reprs (no NUL in either): joined, they say which is which.
-        key = hashlib.blake2b("\0".join([kind, *map(fps, inputs)]).encode(), digest_size=16).hexdigest()
-        text = previous.get(key)
+        key = hashlib.blake2b("\0".join([kind, *map(fps, inputs)]).encode(), digest_size=16).digest()
+        text = previous.text(key)
         if text is None:
             text = make()
             run.misses += 1
-        now[key] = text
-        return text
+        record = export.Record(text)
+        record.key = key
+        return record
 
     return memo
+
+
+def _encoded(parts, whole, path: str, places: dict) -> Iterator[bytes]:
+    """Each part of a file as bytes, added to the `whole` digest; where each record lies goes in `places`."""
+    offset = 0
+    for part in parts:
+        data = part.encode("utf-8")
+        whole.update(data)
+        if type(part) is export.Record and part.key is not None:
+            places[part.key] = (path, offset, len(data))
+        offset += len(data)
+        yield data
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
@@ -504,7 +526,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
                                   traceback.format_exc())
         data = page.text.encode("utf-8")
         links = link_reader.summarize(spec.path, page.text) if spec.path.endswith(".html") else None
-        # The look-ups travel alone; the parent adds their digests (see below).
+        # The look-ups travel alone; the parent has their digests (see below).
         record = PageRecord(key, tuple(sorted(page.deps)), digest(data), links)
         old = run.previous.pages.get(spec.path)
         if old and old.output == record.output and staged.link_previous(spec.path):
@@ -514,18 +536,22 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
 
     counter = run.progress.counter("rendered {done}/{total} pages", len(todo))
     written, linked = staged.written, staged.linked  # workers count in their own copies
-    results, made = parallel.run_beside(render_one, len(todo), counter, exports[0] if exports else lambda: None,
-                                        worker_items=RENDER_WORKER_ITEMS
-                                        if len(todo) >= RENDER_WORKERS_RENEWED_FROM else 0)
+    order = _spread_wide_pages([spec for spec, _ in todo])
+    in_order, made = parallel.run_beside(lambda n: render_one(order[n]), len(todo), counter,
+                                         exports[0] if exports else lambda: None,
+                                         worker_items=RENDER_WORKER_ITEMS
+                                         if len(todo) >= RENDER_WORKERS_RENEWED_FROM else 0)
+    results: list = [None] * len(todo)
+    for n, i in enumerate(order):
+        results[i] = in_order[n]
     rendered, changed = [], []
     canonical: dict[tuple[str, str], tuple[str, str]] = {}
     for (spec, _), result in zip(todo, results):
         if isinstance(result, _RenderFailure):
             raise result.exception()
         record, wrote = result
-        # Each look-up and its digest held once, however many pages made it: at 10,000
-        # articles the pages make a million look-ups of some 60,000 values.
-        record.deps = {canonical.setdefault(d, d): dep_digest(d) for d in record.deps}
+        # Each look-up held once, however many pages made it (its digest: in looked_up).
+        record.deps = tuple([canonical.setdefault(d, d) for d in record.deps])
         run.cache.pages[spec.path] = record
         run.rendered.add(spec.path)
         staged.note(spec.path, wrote)
@@ -537,7 +563,21 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     staged.linked = linked + len(rendered) - len(changed)
     if exports:
         exports[1](made)
+    run.cache.looked_up = {d: dep_digest(d) for record in run.cache.pages.values() for d in record.deps}
     return rendered, changed
+
+
+def _spread_wide_pages(specs: list[PageSpec]) -> list[int]:
+    """The order to render pages in: those that list from all over the dossier (entity,
+    claims, index pages) spread evenly among the article pages.
+
+    A render worker copies the memory of every inherited object it reads: given such
+    pages in a row (there are thousands), each would copy much of the dossier."""
+    places = []
+    for group in ([i for i, spec in enumerate(specs) if spec.template == "article.html"],
+                  [i for i, spec in enumerate(specs) if spec.template != "article.html"]):
+        places += [((n + 0.5) / len(group), i) for n, i in enumerate(group)]
+    return [i for _, i in sorted(places)]
 
 
 @dataclass

@@ -7,12 +7,16 @@ the output makes the next build cold. It holds four tables:
 - loaded: digest of an article's two files (+ site settings) -> the Article
   read from them and the diagnostics reading gave;
 - analyses: digest of an article + the names to autolink -> its Analysis
-  (anchored spans, body HTML, mentions in context);
+  (body HTML, footnote order, mentions in context);
 - pages: output path -> the digest of the page's inputs, the registry
   look-ups its template made, the digest of the bytes written, and the
   page's internal links (so a later build checks them without reading it);
-- records: digest of an export record's inputs -> its text (a line of
-  dossier.json or claims.csv: see export.Memo).
+- records: digest of an export record's inputs -> where its text lies in
+  the export file this build wrote (file, start, length): the next build
+  reads the records whose inputs did not change back from there (see
+  export.Memo), once the file's bytes are found to be the ones written;
+- looked_up: registry look-up -> the digest of what it returned, for the
+  look-ups of every page in `pages`.
 
 A process that builds twice (serve) keeps the last cache in memory instead
 of reading it back.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import mmap
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -48,7 +53,7 @@ FORMAT = f"dossier-cache-{__version__}-{_code_digest()}"
 def digest(*parts: object) -> str:
     h = hashlib.blake2b(digest_size=16)
     for part in parts:
-        h.update(part if isinstance(part, bytes) else repr(part).encode())
+        h.update(part if isinstance(part, (bytes, mmap.mmap)) else repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()
 
@@ -108,13 +113,13 @@ class Fingerprints:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
-TABLES = ("loaded", "analyses", "pages", "records")
+TABLES = ("loaded", "analyses", "looked_up", "pages", "records")
 
 
 @dataclass
 class PageRecord:
     key: str  # digest of template set, site settings and the page's context
-    deps: dict[tuple[str, str], str]  # registry look-ups -> digest of what they returned
+    deps: tuple[tuple[str, str], ...]  # the registry look-ups its template made (digests: BuildCache.looked_up)
     output: str  # digest of the bytes written
     links: object = None  # Optional[linkcheck.PageLinks]: what the link check of later builds needs
 
@@ -134,7 +139,11 @@ class BuildCache:
     loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article as read
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
-    records: dict[str, str] = field(default_factory=dict)  # export record's inputs -> its text
+    records: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)  # record -> (file, start, length)
+    # Registry look-up -> digest of what it returned, for every look-up of every page: one
+    # table, not one per page (at 10,000 articles the pages make a million look-ups of
+    # some 60,000 values).
+    looked_up: dict[tuple[str, str], str] = field(default_factory=dict)
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
     link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)
@@ -191,9 +200,9 @@ class BuildCache:
     def dump_to(self, f, previous: Optional[BuildCache] = None) -> None:
         """Write the cache to a binary file.
 
-        A chunk whose entries are all the very values the `previous` cache
-        held under the same keys, in the same order, is copied from the
-        previous file as it is: after an edit most chunks are.
+        A chunk whose entries are all the values the `previous` cache held
+        under the same keys, in the same order, is copied from the previous
+        file as it is: after an edit most chunks are.
         """
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
         pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state),
@@ -207,7 +216,7 @@ class BuildCache:
                     keys = tuple(k for k, _ in chunk)
                     start = f.tell()
                     where = previous.chunks.get((name, keys)) if previous is not None else None
-                    if not (where and all(old.get(k) is v for k, v in chunk) and source.copy(where, f)):
+                    if not (where and all(_same(old.get(k), v) for k, v in chunk) and source.copy(where, f)):
                         pickle.dump((name, chunk), f, protocol=pickle.HIGHEST_PROTOCOL)
                     self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
@@ -224,6 +233,11 @@ class BuildCache:
 
 
 _in_memory: dict[str, tuple[tuple, BuildCache]] = {}
+
+
+def _same(old: object, new: object) -> bool:
+    """The very value (an article, an analysis), or an equal digest or place (made anew each build)."""
+    return old is new or (type(new) in (str, tuple) and old == new)
 
 
 class _ChunkSource:
@@ -254,6 +268,45 @@ class _ChunkSource:
     def __exit__(self, *exc):
         for f in self._files.values():
             f.close()
+
+
+class PreviousRecords:
+    """The export records the last build wrote, read back from its files (see BuildCache.records)."""
+
+    def __init__(self, out: Path, last: BuildCache):
+        self.out, self.last = out, last
+        self._maps: dict[str, Optional[mmap.mmap]] = {}
+
+    def text(self, key: bytes) -> Optional[str]:
+        where = self.last.records.get(key)
+        if where is None:
+            return None
+        path, start, length = where
+        found = self._maps[path] if path in self._maps else self._map(path)
+        return None if found is None else found[start:start + length].decode("utf-8")
+
+    def _map(self, path: str) -> Optional[mmap.mmap]:
+        """The file mapped (not read into memory), if its bytes are the ones the last build wrote."""
+        self._maps[path] = None
+        written = self.last.pages.get(path)
+        try:
+            with open(self.out / path, "rb") as f:  # the map stays when the file closes
+                found = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # gone, or empty
+            return None
+        if written is not None and digest(found) == written.output:
+            self._maps[path] = found
+        else:
+            found.close()
+        return self._maps[path]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for found in self._maps.values():
+            if found is not None:
+                found.close()
 
 
 def _stamp(path: Path) -> Optional[tuple]:

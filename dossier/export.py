@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import re
 from functools import partial
@@ -43,45 +42,75 @@ CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "c
 
 # -- the export files ---------------------------------------------------
 
-# Records of the large export files are made through a memo: memo(kind, inputs, make)
-# returns make()'s text, or the text an earlier build made from the same inputs
-# (every value a record is made from is among its inputs: the build keys them by digest).
-Memo = Callable[[str, tuple, Callable[[], str]], str]
+class Record(str):
+    """One record of an export file in its final text: a line of dossier.json or of claims.csv."""
+
+    key = None  # what the build that made it knows it by (see Memo)
 
 
-def made_now(kind: str, inputs: tuple, make: Callable[[], str]) -> str:
+# Records are made through a memo: memo(kind, inputs, make) gives make()'s text as a
+# Record, or the text an earlier build made from the same inputs (every value a record
+# is made from is among its inputs, besides the site; the build keys them by digest).
+Memo = Callable[[str, tuple, Callable[[], str]], Record]
+
+
+def made_now(kind: str, inputs: tuple, make: Callable[[], str]) -> Record:
     """No earlier build to take from: every record is made."""
-    return make()
+    return Record(make())
 
 
 def files(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, str]]:
     """Every export file of a build: (path in the output, text)."""
-    yield "dossier.json", json_records(dossier_data(resolved, lazy=True, memo=memo))
-    yield SCHEMA_NAME, SCHEMA.read_text("utf-8")
-    yield "claims.csv", claims_csv(resolved, memo)
-    yield "robots.txt", robots_txt(resolved.dossier.site)
+    for path, parts in file_parts(resolved, memo):
+        yield path, "".join(parts)
+
+
+def file_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, Iterator[str]]]:
+    """files(), each text in parts to be written as they come: dossier.json and claims.csv
+    of a large dossier are tens of megabytes, never held whole. Each record is a part."""
+    yield "dossier.json", json_record_parts(dossier_data(resolved, lazy=True, memo=memo))
+    yield SCHEMA_NAME, iter([SCHEMA.read_text("utf-8")])
+    yield "claims.csv", claims_csv_parts(resolved, memo)
+    yield "robots.txt", iter([robots_txt(resolved.dossier.site)])
     if resolved.dossier.site.base_url:
-        yield "feed.xml", atom_feed(resolved)
-
-
-class JSONText(str):
-    """A record already in JSON."""
+        yield "feed.xml", iter([atom_feed(resolved)])
 
 
 def json_records(data: dict) -> str:
     """JSON with one record of each top-level list per line: easy to grep and diff, and
-    written by the json module's fast encoder (indent= would use its slow one).
+    written by the json module's fast encoder (indent= would use its slow one)."""
+    return "".join(json_record_parts(data))
 
-    A list may come as an iterator: each record is then made, written and
-    dropped in turn, so the records of a large dossier are never all held at once."""
-    parts = []
+
+_NONE = object()
+
+
+def json_record_parts(data: dict) -> Iterator[str]:
+    """json_records(data) in parts. A list may come as an iterator: each record is then
+    made, written and dropped in turn, so the records of a large dossier are never all held at once.
+    A record may come as a Record, already JSON."""
+    opening = "{"
     for key, value in data.items():
         if isinstance(value, (list, Iterator)):
-            records = [v if type(v) is JSONText else json.dumps(v, ensure_ascii=False) for v in value]
-            parts.append(f"{json.dumps(key)}:[\n" + ",\n".join(records) + "\n]" if records else f"{json.dumps(key)}:[]")
+            records = iter(value)
+            first = next(records, _NONE)
+            if first is _NONE:
+                yield f"{opening}{json.dumps(key)}:[]"
+            else:
+                yield f"{opening}{json.dumps(key)}:[\n"
+                yield _json(first)
+                for record in records:
+                    yield ",\n"
+                    yield _json(record)
+                yield "\n]"
         else:
-            parts.append(f"{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}")
-    return "{" + ",\n".join(parts) + "}\n"
+            yield f"{opening}{json.dumps(key)}:{json.dumps(value, ensure_ascii=False)}"
+        opening = ",\n"
+    yield "{}\n" if opening == "{" else "}\n"
+
+
+def _json(record) -> str:
+    return record if type(record) is Record else json.dumps(record, ensure_ascii=False)
 
 
 def ordered_articles(resolved: Resolved) -> list[Article]:
@@ -117,14 +146,14 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
     """dossier.json: everything a tool needs, ids as in the sidecars (see the schema).
 
     lazy: the lists of records come as iterators, made as they are read.
-    memo: records come as their JSON text, made through the memo (see Memo)."""
+    memo: the articles, entities and claims come as Records, made through it."""
     site = resolved.dossier.site
     records = (lambda items: items) if lazy else list
 
     def record(kind: str, inputs: tuple, make: Callable[[], dict]):
         if memo is None:
             return make()
-        return JSONText(memo(kind, (site, *inputs), lambda: json.dumps(make(), ensure_ascii=False)))
+        return memo(kind, (site, *inputs), lambda: json.dumps(make(), ensure_ascii=False))
 
     entities = sorted(resolved.entities.values(), key=lambda e: e.id)
     return {
@@ -216,18 +245,22 @@ def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
     })
 
 
-def claims_csv(resolved: Resolved, memo: Memo = made_now) -> str:
+def claims_csv(resolved: Resolved) -> str:
     """claims.csv: one row per claim, for spreadsheets (UTF-8, comma, CRLF, header row)."""
+    return "".join(claims_csv_parts(resolved))
+
+
+def claims_csv_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[str]:
+    """claims_csv(resolved) in parts: the header, then each row, a Record made through the memo."""
+    yield _csv_line(CSV_COLUMNS)
     site = resolved.dossier.site
     articles = {a.slug: a for a in resolved.dossier.articles}
-    rows = [_csv_line(CSV_COLUMNS)]
     for claim, _ in ordered_claims(resolved):
         article = articles[claim.article]
         claimant = resolved.entities.get(claim.claimant.id) if claim.claimant else None
         publisher = resolved.entities.get(article.source.publisher)
-        rows.append(memo("csv", (site, claim, article, claimant, publisher),
-                         partial(_csv_row, claim, article, claimant, publisher, resolved)))
-    return "".join(rows)
+        yield memo("csv", (site, claim, article, claimant, publisher),
+                   partial(_csv_row, claim, article, claimant, publisher, resolved))
 
 
 def _csv_row(claim: Claim, article: Article, claimant: Optional[Entity], publisher: Optional[Entity],
@@ -247,10 +280,14 @@ def _csv_row(claim: Claim, article: Article, claimant: Optional[Entity], publish
     return _csv_line(_cell(row.get(k)) for k in CSV_COLUMNS)
 
 
+class _Line(list):
+    write = list.append  # what csv.writer writes a row into
+
+
 def _csv_line(cells) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow(cells)
-    return out.getvalue()
+    line = _Line()
+    csv.writer(line).writerow(cells)
+    return "".join(line)
 
 
 def _cell(value) -> str:

@@ -52,8 +52,7 @@ class Analysis:
     """What one article yields to the rest of the build: small, picklable, cacheable."""
 
     slug: str
-    body: Markup  # the article's HTML with mention links, claim marks and footnote refs
-    spans: tuple[Span, ...]
+    body: Markup  # the article's (sanitised) HTML with mention links, claim marks and footnote refs
     footnotes: tuple[str, ...]  # claim ids in the order of their marks
     hits: tuple[Hit, ...]
     diagnostics: tuple[Diagnostic, ...]

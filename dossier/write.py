@@ -15,6 +15,7 @@ import shutil
 import signal
 import threading
 from pathlib import Path
+from typing import Iterable
 
 MARKER = ".dossier-output"  # marks a folder as ours, so we may replace it
 RESERVED_SUBDIRS = ("content", "templates", "static")
@@ -107,6 +108,22 @@ class StagedOutput:
         if same and self.link_previous(rel):
             return False
         self.write(rel, data)
+        return True
+
+    def put_parts(self, rel: str, parts: Iterable[bytes]) -> bool:
+        """put(), for a file made in parts: each written as it comes, the whole never in memory."""
+        target = self.stage / rel
+        self._folder(target.parent)
+        partial = target.with_name(f".{target.name}.part")
+        with open(partial, "wb") as f:
+            for part in parts:
+                f.write(part)
+        if _same_bytes(partial, self.out / rel) and self.link_previous(rel):
+            partial.unlink()
+            return False
+        os.replace(partial, target)  # over a link to the previous output's file, never into it
+        self.written += 1
+        self.fresh.add(rel)
         return True
 
     def _folder(self, folder: Path) -> None:
@@ -215,6 +232,21 @@ class InterruptedAfterCommit(KeyboardInterrupt):
 
 
 HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                chunk = fa.read(block)
+                if chunk != fb.read(block):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

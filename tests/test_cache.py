@@ -271,6 +271,26 @@ def test_one_edit_rewrites_only_the_pages_it_affects(site: Path, tmp_path: Path,
     assert_same_as_cold(site, out, tmp_path)
 
 
+EXPORTS = ("dossier.json", "dossier.schema.json", "claims.csv", "robots.txt")
+
+
+def test_export_files_are_replaced_only_when_their_bytes_change(site: Path, tmp_path: Path, mode: str):
+    # They are written as they are made, then compared with the last build's.
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    inodes = {p: (out / p).stat().st_ino for p in EXPORTS}
+    path = article_files(site)[6]  # a paragraph more: the exports are made again, the same
+    path.write_text(path.read_text() + "\nA closing paragraph with nothing to link.\n")
+    cached_build(site, out, mode)
+    assert {p: (out / p).stat().st_ino for p in EXPORTS} == inodes
+    edit_sidecar(site)  # a title and a status: dossier.json and claims.csv change
+    cached_build(site, out, mode)
+    replaced = {p for p in EXPORTS if (out / p).stat().st_ino != inodes[p]}
+    assert replaced == {"dossier.json", "claims.csv"}
+    assert "Revised: " in (out / "dossier.json").read_text() and "Revised: " in (out / "claims.csv").read_text()
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_lost_cache_rebuilds_everything_correctly(site: Path, tmp_path: Path):
     out = tmp_path / "out"
     cached_build(site, out, "disk")
@@ -472,4 +492,25 @@ def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_na
     fresh = io.BytesIO()
     kept.dump_to(fresh)  # everything pickled anew
     assert (out / CACHE_FILE).read_bytes() == fresh.getvalue()
+    assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("mode_name", ["memory", "disk"])
+def test_an_edit_reads_the_export_records_it_did_not_change_back_from_the_last_files(mode_name, site: Path,
+                                                                                     tmp_path: Path, monkeypatch):
+    out = tmp_path / "out"
+    cached_build(site, out, mode_name)
+    found, missed = [], []
+    text = cache_module.PreviousRecords.text
+    monkeypatch.setattr(cache_module.PreviousRecords, "text",
+                        lambda self, key: (lambda t: (found if t is not None else missed).append(key) or t)(text(self, key)))
+    edit_sidecar(site)  # one article's title and a claim's status: its records, its claims' rows
+    cached_build(site, out, mode_name)
+    assert found and 0 < len(missed) < len(found) / 10
+    assert_same_as_cold(site, out, tmp_path)
+    (out / "claims.csv").write_text((out / "claims.csv").read_text().replace("a", "b"))  # not the file it was
+    found.clear(), missed.clear()
+    edit_article_text(site)
+    result = cached_build(site, out, mode_name)
+    assert len(missed) >= len(result.resolved.claims) and found  # every row made again, nothing else
     assert_same_as_cold(site, out, tmp_path)

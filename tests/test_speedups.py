@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import mistune
 import nh3
@@ -70,3 +72,44 @@ def test_work_beside_the_pool_runs_here_and_results_keep_their_order():
     if parallel.cores() >= 2:
         assert here not in workers
         assert len(workers) > 2  # fresh workers took over after 16 items each
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.booleans(), max_size=60))
+def test_wide_pages_are_spread_among_article_pages_and_every_page_is_rendered(wide):
+    from dossier.build import _spread_wide_pages
+    from dossier.render import PageSpec
+    specs = [PageSpec(f"p{i}", "entity.html" if w else "article.html") for i, w in enumerate(wide)]
+    order = _spread_wide_pages(specs)
+    assert sorted(order) == list(range(len(specs)))
+    for group in (True, False):  # each kind keeps its own order
+        assert [i for i in order if wide[i] is group] == [i for i in range(len(wide)) if wide[i] is group]
+    if 0 < sum(wide) < len(wide) - sum(wide):  # fewer wide pages than article pages: never two in a row
+        assert not any(wide[a] and wide[b] for a, b in zip(order, order[1:]))
+
+
+def test_export_files_in_parts_and_through_a_memo_are_the_same_files():
+    from dossier.build import check
+    result = check(Path(__file__).resolve().parent.parent)  # the demo dossier
+    assert result.ok
+    claims = list(export.claims_csv_parts(result.resolved))
+    assert len(claims) == len(result.resolved.claims) + 1  # the header, then a row each
+    whole = dict(export.files(result.resolved))
+    assert "".join(claims) == whole["claims.csv"] == export.claims_csv(result.resolved)
+    assert json.loads(whole["dossier.json"]) == json.loads(export.json_records(export.dossier_data(result.resolved)))
+    kept: dict[tuple, str] = {}
+
+    def memo(kind, inputs, make):  # remembers each text, then gives it back
+        return export.Record(kept.setdefault((kind, inputs), make()))
+
+    assert dict(export.files(result.resolved, memo)) == whole
+    assert len(kept) > len(result.resolved.claims) * 2
+    assert dict(export.files(result.resolved, memo)) == whole
+
+
+def test_json_records_in_parts_read_back_as_the_data():
+    data = {"a": 1, "empty": [], "site": {"title": "T"}, "rows": [{"x": 1}, None, {"y": "é"}], "last": []}
+    text = export.json_records(dict(data, rows=iter(data["rows"])))
+    assert json.loads(text) == data
+    lines = text.splitlines()  # one record a line
+    assert lines[lines.index('"rows":['):][:5] == ['"rows":[', '{"x": 1},', 'null,', '{"y": "é"}', '],']
