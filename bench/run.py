@@ -30,7 +30,6 @@ import platform
 import queue
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -134,8 +133,11 @@ def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float
             time.sleep(0.5)
         return measured
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=120)
+        proc.terminate()  # serve stops on SIGTERM as on Ctrl-C (a background job ignores SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def prepare(work: Path, size: int, seed: int) -> Path:
