@@ -172,6 +172,7 @@ class Edits:
     def restore(self) -> None:
         for path, text in self.originals.items():
             path.write_text(text)
+        self.flip = False
 
 
 def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
@@ -209,11 +210,13 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                 shutil.rmtree(hugo_site / "public", ignore_errors=True)
                 record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)])
             if serve and run == 0:
+                edits.restore()  # serve's edits start from the files as generated, and leave them so
                 for wall, own, mib in serve_edits(site, edits, 3):
                     results.setdefault("serve edit", []).append((own, mib))
                     results.setdefault("serve save→reload", []).append((wall, mib))
                     print(f"  {size:>6} serve edit     {own:8.2f} s {mib:8.0f} MiB   "
                           f"(save to rebuilt line {wall:.2f} s)", file=sys.stderr)
+                edits.restore()
             if search and run == 0:
                 shutil.rmtree(out, ignore_errors=True)
                 record("cold+search", build)
