@@ -60,29 +60,48 @@ def tree_pss_kib(pid: int) -> int:
     return total
 
 
-def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
-    """(wall seconds, peak MiB of the process tree, stdout+stderr tail) of one command."""
-    peak = [0]
-    start = time.perf_counter()
+class PeakMemory:
+    """Samples a process tree's memory every 50 ms while in use; `mib` is the largest seen."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_kib = pid, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.05):
+            self.peak_kib = max(self.peak_kib, tree_pss_kib(self.pid))
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    @property
+    def mib(self) -> float:
+        return self.peak_kib / 1024
+
+
+def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
     # Python keeps compiled modules (__pycache__) unless told not to, as some sandboxes do:
     # every command here runs as it would on a user's machine.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    done = threading.Event()
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
-    def sample():
-        while not done.wait(0.05):
-            peak[0] = max(peak[0], tree_pss_kib(proc.pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = proc.communicate()
-    wall = time.perf_counter() - start
-    done.set()
-    sampler.join()
+def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
+    """(wall seconds, peak MiB of the process tree, stdout+stderr tail) of one command."""
+    start = time.perf_counter()
+    proc = started(cmd, cwd)
+    with PeakMemory(proc.pid) as memory:
+        output, _ = proc.communicate()
+        wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-3000:]}")
-    return wall, peak[0] / 1024, output.strip().splitlines()[-1] if output.strip() else ""
+    return wall, memory.mib, output.strip().splitlines()[-1] if output.strip() else ""
 
 
 def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float, float]]:
@@ -94,9 +113,7 @@ def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float
     Serve's first build is cold (it builds into a folder of its own); the
     first edit after it reads nothing back, the cache is in memory.
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    proc = subprocess.Popen([sys.executable, str(REPO / "build.py"), "serve", str(site), "--no-search"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = started([sys.executable, str(REPO / "build.py"), "serve", str(site), "--no-search"])
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
 
@@ -115,21 +132,12 @@ def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float
         wait_for(r"serving at ")
         measured = []
         for _ in range(count):
-            peak = [0]
-            done = threading.Event()
-
-            def sample():
-                while not done.wait(0.05):
-                    peak[0] = max(peak[0], tree_pss_kib(proc.pid))
-
-            sampler = threading.Thread(target=sample, daemon=True)
-            sampler.start()
-            start = time.perf_counter()
-            edits.edit_text()
-            own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
-            measured.append((time.perf_counter() - start, own, peak[0] / 1024))
-            done.set()
-            sampler.join()
+            with PeakMemory(proc.pid) as memory:
+                start = time.perf_counter()
+                edits.edit_text()
+                own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
+                wall = time.perf_counter() - start
+            measured.append((wall, own, memory.mib))
             time.sleep(0.5)
         return measured
     finally:
