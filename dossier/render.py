@@ -233,9 +233,9 @@ class SiteRenderer:
         if exports:
             yield from self.export_specs()
 
-    def export_specs(self, memo: export.Memo = export.made_now) -> Iterator[PageSpec]:
+    def export_specs(self) -> Iterator[PageSpec]:
         """dossier.json, claims.csv and the like: files made from the whole dossier at once."""
-        for path, text in export.files(self.r, memo):
+        for path, text in export.files(self.r):
             yield PageSpec(path, text=text)
 
     def pages(self) -> Iterator[RenderedPage]:
