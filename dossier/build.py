@@ -243,7 +243,7 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out)
-    inputs.trust(state.get("stamps", {}))
+    inputs.trust(site, inputs.kept_stamps(out))
     now = inputs.fingerprint(site)
     if _same_build(state, now, search, out, files):
         sweep_staging(out)
@@ -267,9 +267,9 @@ def _repeat(state: dict, seconds: float) -> BuildResult:
                        timings={"inputs unchanged": seconds})
 
 
-def _remember_state(run: _Run, result: BuildResult, site: Path, now: str, search: bool) -> None:
+def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> None:
     run.cache.state = {"inputs": now, "search": search, "report": tuple(result.diagnostics.items),
-                       "pages": result.pages, "counts": result.counts, "stamps": inputs.stamps(site)}
+                       "pages": result.pages, "counts": result.counts}
 
 
 def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) -> BuildResult:
@@ -303,9 +303,9 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
         result.timings["links"] = time.perf_counter() - clock
         if not result.ok:
             return result
-        _remember_state(run, result, site, now, search)
+        _remember_state(run, result, now, search)
         clock = time.perf_counter()
-        _save_cache(staged, run)
+        _save_cache(staged, run, site)
         result.timings["cache"] = time.perf_counter() - clock
         if search:  # before the swap: a failing index leaves the old output as it was
             clock = time.perf_counter()
@@ -326,7 +326,7 @@ def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: P
     page) is read here.
     """
     files = staged.files()
-    same_files = files | {CACHE_FILE} == run.previous.files
+    same_files = files | {CACHE_FILE, inputs.STAMPS_FILE} == run.previous.files
     changed = {p for p in staged.fresh if p.endswith(".html")}
     if same_files and not changed:
         # The same files as the last build, and every page as it was: so is every verdict.
@@ -372,8 +372,12 @@ def _link_sources(renderer: SiteRenderer, site: Path, files: set[str]) -> dict[s
     return sources
 
 
-def _save_cache(staged: StagedOutput, run: _Run) -> None:
-    """Write the cache, or keep the previous file when this build computed nothing new."""
+def _save_cache(staged: StagedOutput, run: _Run, site: Path) -> None:
+    """Write the cache, or keep the previous file when this build computed nothing new;
+    and the stamps of the files read, for the next build (see inputs.STAMPS_FILE)."""
+    counts = staged.written, staged.linked
+    staged.put(inputs.STAMPS_FILE, inputs.stamps_file(site))
+    staged.written, staged.linked = counts  # neither is a page
     run.cache.files = frozenset(staged.fresh | staged.kept | {CACHE_FILE})
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()

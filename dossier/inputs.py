@@ -5,7 +5,7 @@ that build's output is this build's output, and nothing needs loading.
 It digests the files' contents, not their times, so the fingerprint stays
 the same for the same site (two builds are byte-identical). Each file's
 digest is remembered with its size, times and inode: the build keeps them
-in its cache for the next one (`stamps`, `trust`), and a process that
+in the output for the next one (STAMPS_FILE), and a process that
 builds again and again (serve) keeps them in memory. A file is read again
 only when those changed or when its times are too recent to vouch for it (a
 file changed twice within the clock's resolution keeps its times), as make
@@ -18,13 +18,18 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import pickle
 import time
 from pathlib import Path
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
 RACY_NS = 2_000_000_000  # times this close to when they were looked at do not vouch for the content
-_known: dict[str, tuple[tuple, str]] = {}  # path -> (stat stamp, content digest)
+_known: dict[str, tuple[str, str]] = {}  # path -> (digest of its stat stamp, digest of its content)
+PACKAGE_KEY = "dossier:"  # how the stamps kept in an output name Dossier's own files
+# In the output, beside the cache: the stamps of the files this machine last read. Not part
+# of the build's result (which files count as just changed depends on when it ran).
+STAMPS_FILE = ".dossier-stamps"
 
 
 def fingerprint(site: Path, package: Path = PACKAGE) -> str:
@@ -42,17 +47,39 @@ def content_digest(path: Path) -> str:
     return _content(str(path))
 
 
-def trust(stamps: dict[str, tuple[tuple, str]]) -> None:
+def trust(site: Path, stamps: dict[str, tuple[str, str]], package: Path = PACKAGE) -> None:
     """Take the stamps an earlier build recorded (see `stamps`) as known."""
-    for path, known in stamps.items():
-        _known.setdefault(path, known)
-
-
-def stamps(site: Path, package: Path = PACKAGE) -> dict[str, tuple[tuple, str]]:
-    """The stamps known of a site's files and Dossier's own, for the next build to trust."""
     site = site.resolve()
-    prefixes = tuple(f"{folder}{os.sep}" for folder in (site, package)) + (str(site / "site.yaml"),)
-    return {path: known for path, known in _known.items() if path.startswith(prefixes)}
+    for rel, known in stamps.items():
+        path = package / rel[len(PACKAGE_KEY):] if rel.startswith(PACKAGE_KEY) else site / rel
+        _known.setdefault(str(path), known)
+
+
+def stamps(site: Path, package: Path = PACKAGE) -> dict[str, tuple[str, str]]:
+    """The stamps known of a site's files and Dossier's own, for the next build to trust.
+
+    They are kept in the output, which is published: files are named relative to the
+    site (no user's folder names) and their times and inodes only by a digest."""
+    site = site.resolve()
+    kept = {}
+    for top, key in ((f"{package}{os.sep}", PACKAGE_KEY), (f"{site}{os.sep}", "")):
+        kept.update((key + path[len(top):], known) for path, known in _known.items() if path.startswith(top))
+    return kept
+
+
+def kept_stamps(out: Path) -> dict[str, tuple[str, str]]:
+    """The stamps kept in an output folder (see `stamps_file`); none if it has none readable."""
+    try:
+        with open(out / STAMPS_FILE, "rb") as f:
+            kept = pickle.load(f)
+    except Exception:  # missing, cut short, another version: read the files
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def stamps_file(site: Path) -> bytes:
+    """The bytes of an output's STAMPS_FILE: `stamps(site)` in a fixed order."""
+    return pickle.dumps(dict(sorted(stamps(site).items())), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _entries(site: Path):
@@ -97,7 +124,8 @@ def _describe(path: str) -> tuple:
 
 def _content(path: str) -> str:
     st = os.stat(path)
-    stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    stamp = hashlib.blake2b(repr((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)).encode(),
+                            digest_size=12).hexdigest()
     known = _known.get(path)
     if known is not None and known[0] == stamp:
         return known[1]

@@ -23,6 +23,7 @@ from dossier import cache as cache_module
 from dossier import parallel
 from dossier.build import build
 from dossier.cache import CACHE_FILE
+from dossier.inputs import STAMPS_FILE
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -35,7 +36,7 @@ def tree(folder: Path) -> dict[str, bytes]:
         for name in files:
             path = Path(dirpath, name)
             rel = path.relative_to(folder).as_posix()
-            if rel != CACHE_FILE:
+            if rel not in (CACHE_FILE, STAMPS_FILE):  # Dossier's own, not the site
                 out[rel] = path.read_bytes()
     return out
 
