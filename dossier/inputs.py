@@ -49,10 +49,10 @@ def content_digest(path: Path) -> str:
 
 def trust(site: Path, stamps: dict[str, tuple[str, str]], package: Path = PACKAGE) -> None:
     """Take the stamps an earlier build recorded (see `stamps`) as known."""
-    site = site.resolve()
+    in_site, in_package = f"{site.resolve()}{os.sep}", f"{package}{os.sep}"
     for rel, known in stamps.items():
-        path = package / rel[len(PACKAGE_KEY):] if rel.startswith(PACKAGE_KEY) else site / rel
-        _known.setdefault(str(path), known)
+        path = in_package + rel[len(PACKAGE_KEY):] if rel.startswith(PACKAGE_KEY) else in_site + rel
+        _known.setdefault(path, known)
 
 
 def stamps(site: Path, package: Path = PACKAGE) -> dict[str, tuple[str, str]]:
@@ -108,14 +108,20 @@ def _walk(folder: str, rel: str, skip: frozenset[str] | set[str] = frozenset()):
                     continue
                 yield sub, ("folder",)
                 todo.append((entry.path, sub))
-            else:
+            elif entry.is_symlink():
                 yield sub, _describe(entry.path)
+            else:  # a file, as the folder's listing says: no need to ask again
+                yield sub, _file(entry.path, None)
 
 
 def _describe(path: str) -> tuple:
     link = os.readlink(path) if os.path.islink(path) else None
     if os.path.isdir(path):  # a link to a folder: what it holds is not read here, so never the same
         return ("linked folder", link, os.urandom(8))
+    return _file(path, link)
+
+
+def _file(path: str, link: str | None) -> tuple:
     try:
         return ("file", link, _content(path))
     except OSError as exc:
