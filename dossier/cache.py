@@ -2,7 +2,7 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold. It holds four tables:
+the output makes the next build cold. It holds five tables:
 
 - loaded: digest of an article's two files (+ site settings) -> the Article
   read from them and the diagnostics reading gave;
