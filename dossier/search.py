@@ -14,6 +14,12 @@ statuses as a filter, and its footnotes what a claim result shows.
 assets/search.js turns the matching claims of each article found into
 results that land on their marks. The bundle, with the pagefind.js that
 assets/search.js loads, is written to output/pagefind/.
+
+The binary runs as its command-line program: for the same pages it writes
+the same index as its service (the `pagefind` package's API) and takes less
+time (about 40 s against 50-60 s at 10,000 articles). The service is used only
+when there is nothing to index: the program then stops with an error
+instead of writing the empty bundle the search page still needs.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import functools
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +83,10 @@ def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) 
         report = progress
     progress(f"search: indexing {expected} pages (with {len(resolved.claims)} claims) with {executable}")
     try:
-        pages = _run(lambda: _index(executable, stage.resolve(), resolved, progress))
+        if expected:
+            pages = _index_with_program(executable, stage.resolve(), resolved, progress)
+        else:
+            pages = _run(lambda: _index_with_service(executable, stage.resolve(), resolved, progress))
     except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
         raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
     stats = SearchStats(pages, len(resolved.claims), time.perf_counter() - clock)
@@ -109,10 +120,44 @@ def find_binary() -> Path:
     return path
 
 
-# -- talking to the binary -----------------------------------------------------
+# -- running the binary ------------------------------------------------------------
 
-async def _index(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
-    """Index the staged pages; returns how many were indexed."""
+# Lines of the program's log worth passing on as progress.
+_PROGRESS_LINES = re.compile(r"(Found \d+ files|Indexed \d+ (pages?|words?)|Finished in)")
+
+
+def _index_with_program(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
+    """Index the staged pages with the command-line program; returns how many were indexed.
+
+    It runs in an empty folder, without PAGEFIND_* variables: it would
+    otherwise take its settings from a pagefind.yml where it runs, or from
+    the environment, and the index would no longer be the one the
+    templates and this module describe.
+    """
+    command = [str(executable), "--site", str(stage), "--output-subdir", BUNDLE_DIR, "--keep-index-url",
+               "--force-language", resolved.dossier.site.language]
+    glob = searched_pages(resolved)
+    if glob is not None:
+        command += ["--glob", glob]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
+    with tempfile.TemporaryDirectory(prefix="dossier-pagefind-") as cwd:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        log = []
+        for line in process.stdout:
+            log.append(line.strip())
+            if _PROGRESS_LINES.match(log[-1]):
+                line = log[-1].split(" matching ")[0]
+                progress(f"search: {line[0].lower()}{line[1:]}")
+        code = process.wait()
+    if code:
+        said = [line for line in log if line.startswith("Error")] or [line for line in log if line][-1:]
+        raise SearchError(f"the Pagefind binary stopped (exit status {code})" + (f": {said[0]}" if said else ""))
+    return _indexed_total(stage / BUNDLE_DIR)
+
+
+async def _index_with_service(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
+    """Index the staged pages through the binary's service; returns how many were indexed."""
     from pagefind.index import IndexConfig
 
     service = _service_class()(executable)

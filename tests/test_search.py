@@ -120,6 +120,17 @@ def test_a_dossier_with_nothing_to_search_indexes_no_page(tmp_path):
     assert fragments(tmp_path / "out") == []
 
 
+def test_pagefind_settings_of_the_environment_or_the_working_folder_change_nothing(demo, tmp_path):
+    """The binary would take settings from PAGEFIND_* variables and from a pagefind.yml where it
+    runs: here each would index only the titles. The index must be the one the templates describe."""
+    (tmp_path / "pagefind.yml").write_text("root_selector: h1\n")
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(demo[0]), "-o", str(tmp_path / "out")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PAGEFIND_ROOT_SELECTOR": "h1", "PAGEFIND_EXCLUDE_SELECTORS": '["p"]'})
+    assert done.returncode == 0, done.stderr
+    assert fragments(tmp_path / "out") == fragments(demo[1])
+
+
 def test_records_carry_filters_and_metadata(demo, model):
     by_url = {r["url"]: r for r in fragments(demo[1])}
     site = model.dossier.site
