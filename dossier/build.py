@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import itertools
 import os
 import time
 import traceback
@@ -393,11 +394,11 @@ def _save_cache(staged: StagedOutput, run: _Run, site: Path) -> None:
         staged.written -= 1  # the cache is not a page
 
 
-def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, dep_digest=None) -> bool:
-    """Link the previous output's file if its inputs are the same; True if done."""
+def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, changed: frozenset = frozenset()) -> bool:
+    """Link the previous output's file if its inputs are the same (its key, and none of its
+    look-ups among those that now return something `changed`); True if done."""
     old = run.previous.pages.get(path)
-    if old and old.key == key and all(dep_digest(d) == run.previous.looked_up.get(d) for d in old.deps) \
-            and staged.link_previous(path):
+    if old and old.key == key and changed.isdisjoint(old.deps) and staged.link_previous(path):
         run.cache.pages[path] = old
         return True
     return False
@@ -510,11 +511,14 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     if run.cache.world == run.previous.world and _keep_all(staged, run):
         return [], []
     exports = _exports(renderer, staged, run, common)
+    # The last build's look-ups (some 60,000 at 10,000 articles, made a million times by its
+    # pages) whose values changed: a page is kept only if it made none of them.
+    changed_deps = frozenset([d for d, was in run.previous.looked_up.items() if dep_digest(d) != was])
     todo: list[tuple[PageSpec, str]] = []
     for spec in renderer.specs(exports=False):
         text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
         key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
-        if not _reuse(spec.path, key, run, staged, dep_digest):
+        if not _reuse(spec.path, key, run, staged, changed_deps):
             todo.append((spec, key))
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
@@ -567,7 +571,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     staged.linked = linked + len(rendered) - len(changed)
     if exports:
         exports[1](made)
-    run.cache.looked_up = {d: dep_digest(d) for record in run.cache.pages.values() for d in record.deps}
+    looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
+    run.cache.looked_up = {d: dep_digest(d) for d in looked}
     return rendered, changed
 
 
