@@ -27,7 +27,7 @@ from . import search as search_stage
 from .anchor import NameMatcher
 from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
-from .model import Article, Pos
+from .model import Article, Entity, Pos
 from .progress import Progress
 from .render import PageSpec, SiteRenderer
 from .resolve import Analysis, Resolved, anchor_article, resolve
@@ -131,11 +131,36 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
             broken.update(loaded.broken)
             if key is not None:
                 run.cache.loaded[key] = loaded
-            if loaded.article is not None:
-                articles.append(loaded.article)
+            if loaded.value is not None:
+                articles.append(loaded.value)
                 if key is not None:
-                    _know_article(run, loaded.article, key, sidecar_key)
+                    _know_article(run, loaded.value, key, sidecar_key)
         return articles
+
+    return read
+
+
+def make_entity_reader(run: _Run) -> load_stage.EntityReader:
+    """An entity reader for load(): each entity file read once, then taken from the cache while
+    its bytes, its place in the site and the site settings stay the same."""
+
+    def read(files: load_stage.SiteFiles, path: Path, site) -> Optional[Entity]:
+        try:
+            key = None if path.is_symlink() else digest(FORMAT, site, files.rel(path), inputs.content_digest(path))
+        except OSError:
+            key = None
+        loaded = run.previous.loaded.get(key) if key is not None else None
+        if loaded is None:
+            own = load_stage.SiteFiles(files.root, Diagnostics())
+            own.vetted = files.vetted
+            loaded = Loaded(load_stage.read_entity_file(own, path, site), tuple(own.diags.items), ())
+            run.misses += 1
+        files.diags.items.extend(loaded.diagnostics)
+        if key is not None:
+            run.cache.loaded[key] = loaded
+            if loaded.value is not None:
+                run.fingerprints.know(loaded.value, key)
+        return loaded.value
 
     return read
 
@@ -215,7 +240,7 @@ def _collector_paused():
 def _check(site: Path, run: _Run) -> BuildResult:
     result = BuildResult(Diagnostics())
     clock = time.perf_counter()
-    dossier = load_stage.load(site, result.diagnostics, make_reader(run))
+    dossier = load_stage.load(site, result.diagnostics, make_reader(run), make_entity_reader(run))
     result.timings["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
     result.resolved_now(resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used)))

@@ -4,8 +4,9 @@ It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
 the output makes the next build cold. It holds five tables:
 
-- loaded: digest of an article's two files (+ site settings) -> the Article
-  read from them and the diagnostics reading gave;
+- loaded: digest of an article's two files, or of an entity's file (+ site
+  settings) -> the Article or Entity read from them and the diagnostics
+  reading gave;
 - analyses: digest of an article + the names to autolink -> its Analysis
   (body HTML, footnote order, mentions in context);
 - pages: output path -> the digest of the page's inputs, the registry
@@ -126,9 +127,10 @@ class PageRecord:
 
 @dataclass
 class Loaded:
-    """One article as read from its two files: the value (None if it failed) and what reading said."""
+    """One article as read from its two files, or one entity from its file: the value (None
+    if it failed) and what reading said."""
 
-    article: object  # Optional[Article]
+    value: object  # Optional[Article], Optional[Entity]
     diagnostics: tuple
     broken: tuple[str, ...]  # ids its failure leaves undefined (sorted: the cache's bytes never depend on hashing)
 
@@ -136,7 +138,7 @@ class Loaded:
 @dataclass
 class BuildCache:
     format: str = FORMAT
-    loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article as read
+    loaded: dict[str, Loaded] = field(default_factory=dict)  # files digest -> article or entity as read
     analyses: dict[str, object] = field(default_factory=dict)  # article key -> Analysis
     pages: dict[str, PageRecord] = field(default_factory=dict)  # output path -> record
     records: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)  # record -> (file, start, length)

@@ -38,16 +38,18 @@ LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.S)
 
 
-def load(root: Path, diags: Diagnostics, read_articles: Optional[ArticleReader] = None) -> Dossier:
+def load(root: Path, diags: Diagnostics, read_articles: Optional[ArticleReader] = None,
+         read_entity: Optional[EntityReader] = None) -> Dossier:
     """Read a whole site folder. Check `diags` for errors afterwards.
 
-    `read_articles` may stand in for `read_each` (the build uses one that
-    caches and runs on every core).
+    `read_articles` may stand in for `read_each`, `read_entity` for
+    `read_entity_file` (the build uses ones that cache, and read articles on
+    every core).
     """
     files = SiteFiles(root, diags)
     site = load_site(files, diags)
     broken: set[str] = set()
-    entities = load_entities(files, site, diags, broken)
+    entities = load_entities(files, site, diags, broken, read_entity or read_entity_file)
     articles = load_articles(files, site, diags, broken, read_articles or read_each)
     pages = load_pages(files, diags)
     files.listing("static", recursive=True)  # reports links leading out of the site
@@ -240,7 +242,12 @@ def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
     return False
 
 
-def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str]) -> list[Entity]:
+# (files, entity file, site) -> the entity, or None (and errors in files.diags)
+EntityReader = Callable[["SiteFiles", Path, Site], Optional[Entity]]
+
+
+def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str],
+                  read_entity: Optional[EntityReader] = None) -> list[Entity]:
     entities = []
     for path in files.listing("content/entities", recursive=True):
         if path.suffix != ".yaml":
@@ -248,7 +255,7 @@ def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
             continue
         if not _stem_ok(files, path, "entity"):
             continue
-        entity = _entity(files, path, site)
+        entity = (read_entity or read_entity_file)(files, path, site)
         if entity is None:
             broken.add(path.stem)
         else:
@@ -256,7 +263,7 @@ def load_entities(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
     return entities
 
 
-def _entity(files: SiteFiles, path: Path, site: Site) -> Optional[Entity]:
+def read_entity_file(files: SiteFiles, path: Path, site: Site) -> Optional[Entity]:
     m = files.yaml(path, "an entity", ENTITY_KEYS)
     if m is None:
         return None

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dossier import cache as cache_module
+from dossier import load as load_stage
 from dossier import parallel
 from dossier.build import build
 from dossier.cache import CACHE_FILE
@@ -146,6 +147,13 @@ def rename_entity(site: Path) -> None:
     path.rename(path.with_name(f"renamed-{path.name}"))
 
 
+def move_entity(site: Path) -> None:
+    """The same file in another folder: its path, in the entity's record, is not what it was."""
+    path = entity_files(site)[0]
+    (site / "content" / "entities" / "moved").mkdir()
+    path.rename(site / "content" / "entities" / "moved" / path.name)
+
+
 def add_template(site: Path) -> None:
     (site / "templates").mkdir(exist_ok=True)
     base = (REPO / "dossier" / "templates" / "base.html").read_text()
@@ -169,7 +177,7 @@ def add_static(site: Path) -> None:
 
 
 CHANGES = [edit_article_text, edit_sidecar, add_article, delete_article, rename_article,
-           edit_entity, rename_claimant, add_entity, delete_entity, rename_entity, add_template, edit_template,
+           edit_entity, rename_claimant, add_entity, delete_entity, rename_entity, move_entity, add_template, edit_template,
            edit_site, edit_status_label, edit_base_url, add_static]
 
 
@@ -429,6 +437,22 @@ def test_an_unchanged_site_is_not_loaded_again(site: Path, tmp_path: Path):
     assert again.diagnostics.sorted() == first.diagnostics.sorted() and again.diagnostics.warnings
     assert again.summary().startswith(f"{first.counts}, {first.pages} pages (0 rendered, 0 written, {first.pages} unchanged)")
     assert {p: (out / p).stat().st_ino for p in tree(out)} == before
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk"])
+def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: Path, mode: str, monkeypatch):
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    read = []
+    real = load_stage.read_entity_file
+    monkeypatch.setattr(load_stage, "read_entity_file", lambda files, path, s: read.append(path.name) or real(files, path, s))
+    edit_article_text(site)
+    cached_build(site, out, mode)
+    assert read == []
+    edit_entity(site)
+    cached_build(site, out, mode)
+    assert read == [entity_files(site)[0].name]
+    assert_same_as_cold(site, out, tmp_path)
 
 
 @pytest.mark.parametrize("where", ["site.yaml", "content/entities/new-place.yaml", "templates/base.html",
