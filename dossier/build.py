@@ -410,6 +410,7 @@ def _save_cache(staged: StagedOutput, run: _Run, site: Path) -> None:
             and run.cache.analyses.keys() == run.previous.analyses.keys()
             and run.cache.records == run.previous.records
             and run.cache.pages == run.previous.pages and run.cache.looked_up == run.previous.looked_up
+            and run.cache.groups == run.previous.groups
             and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
     if same and staged.link_previous(CACHE_FILE):
@@ -429,6 +430,26 @@ def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, changed: frozen
     return False
 
 
+def _keep_group(name: str, key: str, run: _Run, staged: StagedOutput, changed: frozenset) -> bool:
+    """Take a group's pages as the last build made them if its inputs are the same (see
+    render.SpecGroup) and none of its pages made a look-up that now returns something else;
+    True if done. Its specs are then never made: for most of the pages of a large dossier,
+    making them and digesting their contexts would be most of an edit's work."""
+    old = run.previous.groups.get(name)
+    if old is None or old[0] != key:
+        return False
+    records = [run.previous.pages.get(path) for path in old[1]]
+    if not all(r is not None and changed.isdisjoint(r.deps) and os.path.isfile(os.path.join(staged.out, path))
+               for path, r in zip(old[1], records)):
+        return False
+    for path, record in zip(old[1], records):
+        if not staged.link_previous(path):  # only if it vanished since the look above: made again below
+            return False
+        run.cache.pages[path] = record
+    run.cache.groups[name] = old
+    return True
+
+
 def _keep_all(staged: StagedOutput, run: _Run) -> bool:
     """Take every page of the last build as it is; False (and nothing counted) if one is missing."""
     linked = staged.linked
@@ -437,6 +458,7 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
             staged.linked = linked
             return False
     run.cache.pages.update(run.previous.pages)
+    run.cache.groups = run.previous.groups
     run.cache.records = run.previous.records
     run.cache.looked_up = run.previous.looked_up
     return True
@@ -540,11 +562,19 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     # pages) whose values changed: a page is kept only if it made none of them.
     changed_deps = frozenset([d for d, was in run.previous.looked_up.items() if dep_digest(d) != was])
     todo: list[tuple[PageSpec, str]] = []
-    for spec in renderer.specs(exports=False):
-        text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
-        key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
-        if not _reuse(spec.path, key, run, staged, changed_deps):
-            todo.append((spec, key))
+    for group in renderer.spec_groups():
+        group_key = None if group.inputs is None else digest(common, group.name, fps(group.inputs))
+        if group_key is not None and _keep_group(group.name, group_key, run, staged, changed_deps):
+            continue
+        paths = []
+        for spec in group.make():
+            paths.append(spec.path)
+            text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
+            key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
+            if not _reuse(spec.path, key, run, staged, changed_deps):
+                todo.append((spec, key))
+        if group_key is not None:
+            run.cache.groups[group.name] = (group_key, tuple(paths))
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
 

@@ -2,7 +2,7 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold. It holds five tables:
+the output makes the next build cold. It holds six tables:
 
 - loaded: digest of an article's two files, or of an entity's file (+ site
   settings) -> the Article or Entity read from them and the diagnostics
@@ -17,7 +17,9 @@ the output makes the next build cold. It holds five tables:
   reads the records whose inputs did not change back from there (see
   export.Memo), once the file's bytes are found to be the ones written;
 - looked_up: registry look-up -> the digest of what it returned, for the
-  look-ups of every page in `pages`.
+  look-ups of every page in `pages`;
+- groups: a group of pages made from the same inputs (an article's page,
+  an entity's pages) -> the digest of those inputs and the pages' paths.
 
 A process that builds twice (serve) keeps the last cache in memory instead
 of reading it back.
@@ -114,7 +116,7 @@ class Fingerprints:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
-TABLES = ("loaded", "analyses", "looked_up", "pages", "records")
+TABLES = ("loaded", "analyses", "looked_up", "pages", "records", "groups")
 
 
 @dataclass
@@ -146,6 +148,8 @@ class BuildCache:
     # table, not one per page (at 10,000 articles the pages make a million look-ups of
     # some 60,000 values).
     looked_up: dict[tuple[str, str], str] = field(default_factory=dict)
+    # A group of pages (render.SpecGroup) -> the digest of its inputs and its pages' paths.
+    groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
     link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)

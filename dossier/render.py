@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
@@ -36,6 +36,22 @@ def article_order(article: Article) -> tuple:
     """Newest first; undated last, by title."""
     published = article.source.published
     return (published is None, -(published.toordinal() if published else 0), article.title.lower(), article.slug)
+
+
+@dataclass(frozen=True)
+class SpecGroup:
+    """Pages made from the same inputs.
+
+    `make` reads nothing but `inputs`, the site settings and the templates
+    (its pages' templates may also look things up, as every page's may:
+    see RenderedPage.deps). So when the inputs are the last build's, so are
+    the pages: a build may take them without making their specs. None:
+    the group is made every time (pages of listings, made from everything).
+    """
+
+    name: str
+    inputs: Optional[tuple]
+    make: Callable[[], Iterable[PageSpec]]
 
 
 @dataclass(frozen=True)
@@ -216,22 +232,30 @@ class SiteRenderer:
 
     # -- the pages ----------------------------------------------------------
     def specs(self, exports: bool = True) -> Iterator[PageSpec]:
+        for group in self.spec_groups():
+            yield from group.make()
+        if exports:
+            yield from self.export_specs()
+
+    def spec_groups(self) -> Iterator[SpecGroup]:
+        """Every page but the export files, in groups: an article's page, an entity's pages, the rest."""
         articles = sorted(self.r.dossier.articles, key=article_order)
-        yield from self.home(articles)
+        yield SpecGroup("home", None, lambda: self.home(articles))
         for article in articles:
-            yield self.article_page(article, self.r.analyses[article.slug])
-        yield self.entities_index()
+            yield self.article_group(article, self.r.analyses[article.slug])
+        yield SpecGroup("entities", None, lambda: [self.entities_index()])
         for entity in sorted(self.r.entities.values(), key=lambda e: e.id):
-            yield from self.entity_pages(entity)
-        yield from self.claims_index()
+            yield self.entity_group(entity)
+        yield SpecGroup("claims", None, self.claims_index)
+        yield SpecGroup("other", None, lambda: self._other_pages(articles))
+
+    def _other_pages(self, articles: list[Article]) -> Iterator[PageSpec]:
         for page in self._nav_pages():
             yield PageSpec(page_path(page.slug), "page.html", {"page": page})
         yield PageSpec("search/index.html", "search.html")
         yield PageSpec("404.html", "404.html", {"base": self.site.base_url})
         if self.site.base_url:
             yield PageSpec("sitemap.xml", text=self.sitemap(articles))
-        if exports:
-            yield from self.export_specs()
 
     def export_specs(self) -> Iterator[PageSpec]:
         """dossier.json, claims.csv and the like: files made from the whole dossier at once."""
@@ -250,13 +274,19 @@ class SiteRenderer:
                 articles=part, article_total=len(articles), pager=pager,
                 entity_counts=by_type, claim_counts=by_status, claim_total=len(self.r.claims)))
 
-    def article_page(self, article: Article, analysis: Analysis) -> PageSpec:
-        notes = [Footnote(n, self.r.claims[cid], self._claims(self.r.supported_by.get(cid, ())),
-                          self._claims(self.r.contradicted_by.get(cid, ())))
-                 for n, cid in enumerate(analysis.footnotes, 1)]
-        return PageSpec(article_path(article.slug), "article.html", dict(
-            article=article, body=analysis.body, footnotes=notes,
-            publisher=self.r.publisher_entity(article)))
+    def article_group(self, article: Article, analysis: Analysis) -> SpecGroup:
+        claims = tuple(self.r.claims[cid] for cid in analysis.footnotes)
+        supporters = tuple(self._claims(self.r.supported_by.get(c.id, ())) for c in claims)
+        contradictors = tuple(self._claims(self.r.contradicted_by.get(c.id, ())) for c in claims)
+        publisher = self.r.publisher_entity(article)
+
+        def make() -> list[PageSpec]:
+            notes = [Footnote(n, *note) for n, note in enumerate(zip(claims, supporters, contradictors), 1)]
+            return [PageSpec(article_path(article.slug), "article.html", dict(
+                article=article, body=analysis.body, footnotes=notes, publisher=publisher))]
+
+        inputs = (article, analysis.body, publisher, claims, supporters, contradictors)
+        return SpecGroup(f"article:{article.slug}", inputs, make)
 
     def _claims(self, ids) -> tuple[Claim, ...]:
         return tuple(self.r.claims[i] for i in ids if i in self.r.claims)
@@ -270,28 +300,34 @@ class SiteRenderer:
         counts = {e: len(self.r.hits.get(e, ())) for e in self.r.entities}
         return PageSpec("entities/index.html", "entities.html", dict(groups=groups, mention_counts=counts))
 
-    def entity_pages(self, e: Entity) -> Iterator[PageSpec]:
+    def entity_group(self, e: Entity) -> SpecGroup:
         """An entity's page; its claims and mentions go on over further pages, 100 of each a page."""
-        by_article: dict[str, list] = {}
-        for h in self.r.hits.get(e.id, []):
-            by_article.setdefault(h.article, []).append(h)
-        ordered = sorted(by_article.items(), key=lambda kv: self._rank[kv[0]])
-        claims_by = self._sorted_claims(self.r.claims_by.get(e.id, []))
-        claims_about = self._sorted_claims(self.r.claims_about.get(e.id, []))
-        lists = [chunks(claims_by), chunks(claims_about), chunks(ordered)]
-        count = max(len(parts) for parts in lists)
-        for pager in pagers(entity_path(e.id), count):
-            by_part, about_part, mention_part = (parts[pager.number - 1] if pager.number <= len(parts) else []
-                                                 for parts in lists)
-            yield PageSpec(pager.paths[pager.number - 1], "entity.html", dict(
-                e=e, type=self.site.entity_type(e.type), pager=pager,
-                relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
-                relations_in=sorted(self.r.relations_in.get(e.id, [])),
-                claims_by=by_part, claims_by_total=len(claims_by),
-                claims_about=about_part, claims_about_total=len(claims_about),
-                mentions=mention_part, mention_total=len(self.r.hits.get(e.id, [])),
-                related=[(self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities],
-            ))
+        # Stable: each article's mentions stay in the order of its text, the articles as on the home page.
+        hits = tuple(sorted(self.r.hits.get(e.id, ()), key=lambda h: self._rank[h.article]))
+        claims_by = tuple(self._sorted_claims(self.r.claims_by.get(e.id, [])))
+        claims_about = tuple(self._sorted_claims(self.r.claims_about.get(e.id, [])))
+        relations_in = tuple(sorted(self.r.relations_in.get(e.id, [])))
+        related = tuple((self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities)
+
+        def make() -> Iterator[PageSpec]:
+            by_article: dict[str, list] = {}
+            for h in hits:
+                by_article.setdefault(h.article, []).append(h)
+            lists = [chunks(list(claims_by)), chunks(list(claims_about)), chunks(list(by_article.items()))]
+            count = max(len(parts) for parts in lists)
+            for pager in pagers(entity_path(e.id), count):
+                by_part, about_part, mention_part = (parts[pager.number - 1] if pager.number <= len(parts) else []
+                                                     for parts in lists)
+                yield PageSpec(pager.paths[pager.number - 1], "entity.html", dict(
+                    e=e, type=self.site.entity_type(e.type), pager=pager,
+                    relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
+                    relations_in=list(relations_in),
+                    claims_by=by_part, claims_by_total=len(claims_by),
+                    claims_about=about_part, claims_about_total=len(claims_about),
+                    mentions=mention_part, mention_total=len(hits), related=list(related),
+                ))
+
+        return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related), make)
 
     def _sorted_claims(self, ids) -> list[Claim]:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}
