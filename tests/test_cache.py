@@ -10,6 +10,7 @@ process pool on, so every path of the cache is exercised.
 
 from __future__ import annotations
 
+import dataclasses
 import filecmp
 import io
 import os
@@ -25,6 +26,7 @@ from dossier import parallel
 from dossier.build import build
 from dossier.cache import CACHE_FILE
 from dossier.inputs import STAMPS_FILE
+from dossier.render import SiteRenderer
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
@@ -452,6 +454,36 @@ def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: 
     edit_entity(site)
     cached_build(site, out, mode)
     assert read == [entity_files(site)[0].name]
+    assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk"])
+def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: Path, tmp_path: Path, mode: str,
+                                                                         monkeypatch):
+    """The text of one article edited: its page's group, those of the entities it mentions and
+    those whose pages looked the article up are made; every other is taken as the last build
+    made it."""
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    edited = article_files(site)[3].stem
+    pages = cache_module.BuildCache.load(out).pages
+    looking = {path for path, record in pages.items() if ("article", edited) in record.deps}
+    made = []
+    groups = SiteRenderer.spec_groups
+
+    def watched(self):
+        for group in groups(self):
+            yield dataclasses.replace(group, make=lambda group=group: made.append(group.name) or group.make())
+
+    monkeypatch.setattr(SiteRenderer, "spec_groups", watched)
+    edit_article_text(site)
+    result = cached_build(site, out, mode)
+    mentioned = {hit.entity for hit in result.resolved.analyses[edited].hits}
+    articles = {name.split(":")[1] for name in made if name.startswith("article:")}
+    entities = {name.split(":")[1] for name in made if name.startswith("entity:")}
+    assert edited in articles and articles <= {edited} | {path.split("/")[1] for path in looking if path.startswith("articles/")}
+    assert mentioned and entities <= mentioned | {path.split("/")[1] for path in looking if path.startswith("entities/")}
+    assert len(articles) + len(entities) < (len(result.resolved.dossier.articles) + len(result.resolved.entities)) / 2
     assert_same_as_cold(site, out, tmp_path)
 
 
