@@ -89,8 +89,9 @@ def analyse(article: Article, matcher: NameMatcher, autolink: bool) -> Analysis:
     # every body, some 80 MB at 10,000 articles, into the page specs).
     body = Markup(markup.render_body(doc.tokens, doc.text, doc.spans,
                                      lambda e: "../../" + entity_path(e), numbers.__getitem__))
-    return Analysis(article.slug, body, tuple(doc.footnotes), tuple(doc.hits),
-                    tuple(diags.items))
+    hit_keys = tuple(digest("hit", h.entity, h.article, h.anchor, h.before, h.text, h.after, h.explicit)
+                     for h in doc.hits)
+    return Analysis(article.slug, body, tuple(doc.footnotes), tuple(doc.hits), tuple(diags.items), hit_keys)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class _Run:
     fingerprints: Fingerprints
     progress: Progress
     article_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of its files
+    article_cards: dict[str, str] = field(default_factory=dict)  # slug -> digest of all but its text
     rendered: set[str] = field(default_factory=set)  # pages rendered by this build
     misses: int = 0  # entries computed afresh: the cache file must be rewritten
 
@@ -180,6 +182,7 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     # An article is what its two files (and the site) say, a claim what its sidecar says:
     # their digests are known, and editing the text leaves the claims' as they were.
     run.article_keys[article.slug] = key
+    run.article_cards[article.slug] = digest(sidecar_key, article.path)  # its text file's name, not its bytes
     run.fingerprints.know(article, key)
     for claim in article.claims:
         run.fingerprints.know(claim, digest(sidecar_key, claim.id))
@@ -197,10 +200,10 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         run.misses += len(todo)
         out = [fresh.get(i) or run.previous.analyses[k] for i, k in enumerate(keys)]
         used.update(zip(keys, out))
-        for key, analysis in zip(keys, out):  # a mention, the body, are what the analysis says
+        for key, analysis in zip(keys, out):  # the body is what the analysis says, a mention what it holds
             run.fingerprints.know(analysis.body, f"{key}:body")
-            for n, hit in enumerate(analysis.hits):
-                run.fingerprints.know(hit, f"{key}:{n}")
+            for hit, hit_key in zip(analysis.hits, analysis.hit_keys, strict=True):
+                run.fingerprints.know(hit, hit_key)
         return out
 
     return analyse_all
@@ -539,8 +542,9 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     Returns the paths rendered and, of those, the paths whose bytes changed.
     """
     r, fps = renderer.r, run.fingerprints
-    lookups = {"entity": r.entities.get, "claim": r.claims.get,
-               "article": {a.slug: a for a in r.dossier.articles}.get}
+    articles = {a.slug: a for a in r.dossier.articles}
+    lookups = {"entity": r.entities.get, "claim": r.claims.get, "article-text": articles.get,
+               "article": lambda slug: run.article_cards.get(slug) or articles.get(slug)}
 
     memo: dict[tuple[str, str], str] = {}
 

@@ -223,7 +223,7 @@ class BuildCache:
                     start = f.tell()
                     where = previous.chunks.get((name, keys)) if previous is not None else None
                     if not (where and all(_same(old.get(k), v) for k, v in chunk) and source.copy(where, f)):
-                        pickle.dump((name, chunk), f, protocol=pickle.HIGHEST_PROTOCOL)
+                        _dump_chunk(f, name, chunk)
                     self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -239,6 +239,18 @@ class BuildCache:
 
 
 _in_memory: dict[str, tuple[tuple, BuildCache]] = {}
+
+# Tables of plain values (tuples of text), pickled by value: a pickler writes an object it
+# saw before as a reference to it, so the bytes would depend on which equal strings happen
+# to be one object (a table's keys come from pages made now and pages read back), and a
+# chunk copied from the last file would differ from the same chunk pickled now.
+_BY_VALUE = frozenset({"looked_up", "groups"})
+
+
+def _dump_chunk(f, name: str, chunk: list) -> None:
+    pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = name in _BY_VALUE
+    pickler.dump((name, chunk))
 
 
 def _same(old: object, new: object) -> bool:

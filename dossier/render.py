@@ -147,7 +147,27 @@ class PageSpec:
 class RenderedPage:
     path: str
     text: str
-    deps: frozenset[tuple[str, str]]  # ("entity"|"claim"|"article", id) looked up
+    deps: frozenset[tuple[str, str]]  # ("entity"|"claim"|"article"|"article-text", id) looked up
+
+
+class ArticleLookedUp:
+    """What get_article() gives a template: the article, whose text, once read, counts as a
+    look-up of its own ("article-text"). A page that shows an article's title, date or
+    publisher is then known to be the same when only the article's text file changed."""
+
+    __slots__ = ("_article", "_renderer")
+
+    def __init__(self, article: Article, renderer: SiteRenderer):
+        self._article, self._renderer = article, renderer
+
+    def __getattr__(self, name: str):
+        if name == "text":
+            self._renderer._deps.add(("article-text", self._article.slug))
+        return getattr(self._article, name)
+
+    def __repr__(self) -> str:
+        self._renderer._deps.add(("article-text", self._article.slug))
+        return repr(self._article)
 
 
 class SiteRenderer:
@@ -155,7 +175,7 @@ class SiteRenderer:
         self.r = resolved
         self.site_dir = site_dir
         self.site = resolved.dossier.site
-        self._articles = {a.slug: a for a in resolved.dossier.articles}
+        self._articles = {a.slug: ArticleLookedUp(a, self) for a in resolved.dossier.articles}
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
         self._rank = {a.slug: n for n, a in enumerate(sorted(resolved.dossier.articles, key=article_order))}
         self._deps: set[tuple[str, str]] = set()
@@ -184,7 +204,7 @@ class SiteRenderer:
         self._deps.add(("claim", claim_id))
         return self.r.claims.get(claim_id)
 
-    def _article(self, slug: str) -> Optional[Article]:
+    def _article(self, slug: str) -> Optional[ArticleLookedUp]:
         self._deps.add(("article", slug))
         return self._articles.get(slug)
 

@@ -56,6 +56,9 @@ class Analysis:
     footnotes: tuple[str, ...]  # claim ids in the order of their marks
     hits: tuple[Hit, ...]
     diagnostics: tuple[Diagnostic, ...]
+    # A digest of each hit's fields: a page listing mentions is the same while they are, as
+    # they stay when the article changes elsewhere (a paragraph added after them).
+    hit_keys: tuple[str, ...] = ()
 
 
 # (articles, matcher, site autolink) -> one Analysis per article, in order.

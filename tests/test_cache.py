@@ -14,6 +14,7 @@ import dataclasses
 import filecmp
 import io
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -484,6 +485,39 @@ def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: P
     assert edited in articles and articles <= {edited} | {path.split("/")[1] for path in looking if path.startswith("articles/")}
     assert mentioned and entities <= mentioned | {path.split("/")[1] for path in looking if path.startswith("entities/")}
     assert len(articles) + len(entities) < (len(result.resolved.dossier.articles) + len(result.resolved.entities)) / 2
+    assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk"])
+def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_only(site: Path, tmp_path: Path,
+                                                                                   mode: str):
+    """The mentions before it are as they were, and other pages look up the article's title,
+    date and publisher, not its text: they are not made again."""
+    out = tmp_path / "out"
+    first = cached_build(site, out, mode)
+    path = article_files(site)[3]
+    append_line(path, "A closing paragraph that names nobody.")
+    result = cached_build(site, out, mode)
+    home = [p for p in first.rendered if re.fullmatch(r"(page-\d+/)?index\.html", p)]
+    assert f"articles/{path.stem}/index.html" in result.rendered
+    assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= set(home)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk"])
+def test_a_page_whose_template_reads_an_articles_text_is_made_again_when_the_text_changes(site: Path,
+                                                                                          tmp_path: Path, mode: str):
+    (site / "templates").mkdir()
+    entity = (REPO / "dossier" / "templates" / "entity.html").read_text()
+    shown = "<h3 class=\"mention-source\">"
+    assert shown in entity
+    (site / "templates" / "entity.html").write_text(
+        entity.replace(shown, shown + "{{ a.text|wordcount }} words: ", 1))
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    append_line(article_files(site)[3], "A closing paragraph that names nobody.")
+    result = cached_build(site, out, mode)
+    assert any(p.startswith("entities/") for p in result.rendered)
     assert_same_as_cold(site, out, tmp_path)
 
 
