@@ -476,7 +476,11 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     of its own it would read, and so copy, the whole of this one's memory.
     """
     r, fps = renderer.r, run.fingerprints
-    key = f"export:{digest(common, sorted(run.cache.analyses), fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
+    # What the export files are made from: the site, each article but its text (what its
+    # sidecar says, and the order of its claims in the text), the entities and the claims.
+    articles = [(a.slug, run.article_cards.get(a.slug) or fps(a), r.analyses[a.slug].footnotes)
+                for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
+    key = f"export:{digest(common, articles, fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
         run.cache.records = run.previous.records

@@ -305,7 +305,9 @@ class SiteRenderer:
             return [PageSpec(article_path(article.slug), "article.html", dict(
                 article=article, body=analysis.body, footnotes=notes, publisher=publisher))]
 
-        inputs = (article, analysis.body, publisher, claims, supporters, contradictors)
+        # Flat (each claim's list ended by None): digesting it walks no tuple per footnote.
+        inputs = (article, analysis.body, publisher, claims, tuple(x for sup in supporters for x in (*sup, None)),
+                  tuple(x for con in contradictors for x in (*con, None)))
         return SpecGroup(f"article:{article.slug}", inputs, make)
 
     def _claims(self, ids) -> tuple[Claim, ...]:

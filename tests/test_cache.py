@@ -490,17 +490,21 @@ def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: P
 
 @pytest.mark.parametrize("mode", ["memory", "disk"])
 def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_only(site: Path, tmp_path: Path,
-                                                                                   mode: str):
+                                                                                   mode: str, monkeypatch):
     """The mentions before it are as they were, and other pages look up the article's title,
-    date and publisher, not its text: they are not made again."""
+    date and publisher, not its text: they are not made again. Nor are the export files, which
+    hold no article's text: not one of their records is looked at."""
     out = tmp_path / "out"
     first = cached_build(site, out, mode)
+    looked = []
+    monkeypatch.setattr(cache_module.PreviousRecords, "text", lambda self, key: looked.append(key))
     path = article_files(site)[3]
     append_line(path, "A closing paragraph that names nobody.")
     result = cached_build(site, out, mode)
     home = [p for p in first.rendered if re.fullmatch(r"(page-\d+/)?index\.html", p)]
     assert f"articles/{path.stem}/index.html" in result.rendered
     assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= set(home)
+    assert looked == []
     assert_same_as_cold(site, out, tmp_path)
 
 
@@ -601,7 +605,7 @@ def test_an_edit_reads_the_export_records_it_did_not_change_back_from_the_last_f
     assert_same_as_cold(site, out, tmp_path)
     (out / "claims.csv").write_text((out / "claims.csv").read_text().replace("a", "b"))  # not the file it was
     found.clear(), missed.clear()
-    edit_article_text(site)
+    edit_entity(site)  # an entity's record changes: the export files are made again
     result = cached_build(site, out, mode_name)
     assert len(missed) >= len(result.resolved.claims) and found  # every row made again, nothing else
     assert_same_as_cold(site, out, tmp_path)
