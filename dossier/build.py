@@ -634,6 +634,9 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
     staged.linked = linked + len(rendered) - len(changed)
     if exports:
         exports[1](made)
+    # In the order of their paths, as in every build: the cache's chunks then hold the same
+    # pages as the last build's, and those that did not change are copied (see BuildCache.dump_to).
+    run.cache.pages = dict(sorted(run.cache.pages.items()))
     looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
     run.cache.looked_up = {d: dep_digest(d) for d in looked}
     return rendered, changed

@@ -217,8 +217,9 @@ class BuildCache:
             for name in TABLES:
                 items = list(getattr(self, name).items())
                 old = getattr(previous, name) if previous is not None else {}
-                for i in range(0, len(items), self.CHUNK):
-                    chunk = items[i:i + self.CHUNK]
+                size = (self.CHUNK // 10 or 1) if name in _WHOLE_ARTICLES else self.CHUNK
+                for i in range(0, len(items), size):
+                    chunk = items[i:i + size]
                     keys = tuple(k for k, _ in chunk)
                     start = f.tell()
                     where = previous.chunks.get((name, keys)) if previous is not None else None
@@ -239,6 +240,10 @@ class BuildCache:
 
 
 _in_memory: dict[str, tuple[tuple, BuildCache]] = {}
+
+# Tables whose values hold whole articles (their text, their body's HTML): in chunks of
+# fewer entries, so an edit pickles 50 of them again, not 500 (85 ms at 1,000 articles).
+_WHOLE_ARTICLES = frozenset({"loaded", "analyses"})
 
 # Tables of plain values (tuples of text), pickled by value: a pickler writes an object it
 # saw before as a reference to it, so the bytes would depend on which equal strings happen
