@@ -266,7 +266,8 @@ class SiteRenderer:
         yield SpecGroup("entities", None, lambda: [self.entities_index()])
         for entity in sorted(self.r.entities.values(), key=lambda e: e.id):
             yield self.entity_group(entity)
-        yield SpecGroup("claims", None, self.claims_index)
+        # Made from the claims in the order they are listed (their statuses among them) and the site.
+        yield SpecGroup("claims", (tuple(c for _, c in self._claims_in_order()),), self.claims_index)
         yield SpecGroup("other", None, lambda: self._other_pages(articles))
 
     def _other_pages(self, articles: list[Article]) -> Iterator[PageSpec]:
