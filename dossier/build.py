@@ -185,7 +185,7 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     run.article_cards[article.slug] = digest(sidecar_key, article.path)  # its text file's name, not its bytes
     run.fingerprints.know(article, key)
     for claim in article.claims:
-        run.fingerprints.know(claim, digest(sidecar_key, claim.id))
+        run.fingerprints.know(claim, f"{sidecar_key}:{claim.id}")  # unique, and no digest to make
 
 
 def make_analyser(run: _Run, used: dict[str, Analysis]):
