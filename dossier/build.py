@@ -327,19 +327,26 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
         result.timings["render+write"] = time.perf_counter() - clock
-        clock = time.perf_counter()
-        check_links(renderer, staged, run, site, result.diagnostics)
-        result.timings["links"] = time.perf_counter() - clock
-        if not result.ok:
-            return result
-        _remember_state(run, result, now, search)
-        clock = time.perf_counter()
-        _save_cache(staged, run, site)
-        result.timings["cache"] = time.perf_counter() - clock
-        if search:  # before the swap: a failing index leaves the old output as it was
+        # Pagefind reads the pages while this process checks their links and writes its cache.
+        # It is done before the swap: a failing index leaves the old output as it was.
+        indexing = search_stage.Indexing(staged.stage, result.resolved) if search else None
+        try:
             clock = time.perf_counter()
-            search_stage.index(staged.stage, result.resolved)
-            result.timings["search"] = time.perf_counter() - clock
+            check_links(renderer, staged, run, site, result.diagnostics)
+            result.timings["links"] = time.perf_counter() - clock
+            if not result.ok:
+                return result
+            _remember_state(run, result, now, search)
+            clock = time.perf_counter()
+            _save_cache(staged, run, site)
+            result.timings["cache"] = time.perf_counter() - clock
+            if indexing is not None:
+                clock = time.perf_counter()
+                indexing.wait()
+                result.timings["search"] = time.perf_counter() - clock  # what is left of it by now
+        finally:
+            if indexing is not None:
+                indexing.stop()
         clock = time.perf_counter()
         staged.commit(last=CACHE_FILE)
     run.cache.remember(out)

@@ -72,26 +72,56 @@ def index(stage: Path, resolved: Resolved, progress: Optional[Progress] = None) 
     counts and the time) always goes to stderr, the others only on a
     terminal or for a large dossier.
     """
-    clock = time.perf_counter()
-    executable = find_binary()
-    d = resolved.dossier
-    expected = len(d.articles) + len(d.entities) + len(d.pages)
-    if progress is None:
-        progress = _to_stderr if sys.stderr.isatty() or expected >= LARGE else _ignore
-        report = _to_stderr
-    else:
-        report = progress
-    progress(f"search: indexing {expected} pages (with {len(resolved.claims)} claims) with {executable}")
-    try:
-        if expected:
-            pages = _index_with_program(executable, stage.resolve(), resolved, progress)
+    return Indexing(stage, resolved, progress).wait()
+
+
+class Indexing:
+    """index(), begun now and finished by wait(): Pagefind runs in a process of its own
+    meanwhile, so the build can do other work with the pages (check their links, write
+    its cache) while they are read. stop() ends it early."""
+
+    def __init__(self, stage: Path, resolved: Resolved, progress: Optional[Progress] = None):
+        self.clock = time.perf_counter()
+        self.stage, self.resolved = stage.resolve(), resolved
+        self.executable = find_binary()
+        d = resolved.dossier
+        self.expected = len(d.articles) + len(d.entities) + len(d.pages)
+        if progress is None:
+            self.progress = _to_stderr if sys.stderr.isatty() or self.expected >= LARGE else _ignore
+            self.report = _to_stderr
         else:
-            pages = _run(lambda: _index_with_service(executable, stage.resolve(), resolved, progress))
-    except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
-        raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
-    stats = SearchStats(pages, len(resolved.claims), time.perf_counter() - clock)
-    report(f"search: {stats}")
-    return stats
+            self.progress = self.report = progress
+        self.progress(f"search: indexing {self.expected} pages (with {len(resolved.claims)} claims) with {self.executable}")
+        self.process: Optional[subprocess.Popen] = None
+        self._cwd = tempfile.TemporaryDirectory(prefix="dossier-pagefind-")
+        if self.expected:  # else the service, at wait(): see the module's docstring
+            try:
+                self.process = _start_program(self.executable, self.stage, resolved, self._cwd.name)
+            except OSError as exc:  # the binary would not start
+                self._cwd.cleanup()
+                raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
+
+    def wait(self) -> SearchStats:
+        try:
+            if self.process is not None:
+                pages = _finish_program(self.process, self.stage, self.progress)
+            else:
+                pages = _run(lambda: _index_with_service(self.executable, self.stage, self.resolved, self.progress))
+        except (OSError, AssertionError, KeyError, ValueError) as exc:  # the binary would not start or talk
+            raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
+        finally:
+            self.stop()
+        stats = SearchStats(pages, len(self.resolved.claims), time.perf_counter() - self.clock)
+        self.report(f"search: {stats}")
+        return stats
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.process is not None:
+            self.process.stdout.close()
+        self._cwd.cleanup()
 
 
 def _run(make_coroutine):
@@ -126,8 +156,8 @@ def find_binary() -> Path:
 _PROGRESS_LINES = re.compile(r"(Found \d+ files|Indexed \d+ (pages?|words?)|Finished in)")
 
 
-def _index_with_program(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
-    """Index the staged pages with the command-line program; returns how many were indexed.
+def _start_program(executable: Path, stage: Path, resolved: Resolved, cwd: str) -> subprocess.Popen:
+    """Start the command-line program on the staged pages.
 
     It runs in an empty folder, without PAGEFIND_* variables: it would
     otherwise take its settings from a pagefind.yml where it runs, or from
@@ -140,16 +170,19 @@ def _index_with_program(executable: Path, stage: Path, resolved: Resolved, progr
     if glob is not None:
         command += ["--glob", glob]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
-    with tempfile.TemporaryDirectory(prefix="dossier-pagefind-") as cwd:
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-        log = []
-        for line in process.stdout:
-            log.append(line.strip())
-            if _PROGRESS_LINES.match(log[-1]):
-                line = log[-1].split(" matching ")[0]
-                progress(f"search: {line[0].lower()}{line[1:]}")
-        code = process.wait()
+    return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,  # its log is a few lines
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+
+
+def _finish_program(process: subprocess.Popen, stage: Path, progress: Progress) -> int:
+    """Pass the program's log on as it ends; returns how many pages were indexed."""
+    log = []
+    for line in process.stdout:
+        log.append(line.strip())
+        if _PROGRESS_LINES.match(log[-1]):
+            line = log[-1].split(" matching ")[0]
+            progress(f"search: {line[0].lower()}{line[1:]}")
+    code = process.wait()
     if code:
         said = [line for line in log if line.startswith("Error")] or [line for line in log if line][-1:]
         raise SearchError(f"the Pagefind binary stopped (exit status {code})" + (f": {said[0]}" if said else ""))

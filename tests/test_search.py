@@ -221,6 +221,29 @@ def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []  # no staging left behind
 
 
+def test_a_build_that_fails_its_link_check_while_pagefind_reads_stops_it_and_keeps_the_output(demo, tmp_path,
+                                                                                               monkeypatch):
+    """Pagefind starts on the staged pages before their links are checked (the two run side by side)."""
+    from dossier import search as search_module
+
+    out = tmp_path / "out"
+    shutil.copytree(demo[1], out)  # a good earlier build
+    site = tmp_path / "site"
+    shutil.copytree(demo[0], site)
+    article = sorted((site / "content" / "articles").glob("*.md"))[0]
+    article.write_text(article.read_text(encoding="utf-8") + "\nSee [nothing](../nowhere/index.html).\n", encoding="utf-8")
+    before = tree_digest(out)
+    started = []
+    monkeypatch.setattr(search_module.Indexing, "__init__",
+                        lambda self, *a, init=search_module.Indexing.__init__: init(self, *a) or started.append(self))
+    result = pipeline.build(site, out)
+    assert [str(d) for d in result.diagnostics.errors] and "broken link" in str(result.diagnostics.errors[0])
+    assert len(started) == 1 and started[0].process is not None
+    assert started[0].process.poll() is not None  # stopped, not left running
+    assert tree_digest(out) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
 def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
     """As under Playwright's sync API, or from an async program: asyncio.run alone would refuse."""
     import asyncio
