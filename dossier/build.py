@@ -585,7 +585,9 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         for spec in group.make():
             paths.append(spec.path)
             text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
-            key = digest(common, spec.path, spec.template, fps(spec.context), text_key)
+            # A group's pages are what its inputs make: their digest stands for the page's context.
+            context = fps(spec.context) if group_key is None else group_key
+            key = digest(common, spec.path, spec.template, context, text_key)
             if not _reuse(spec.path, key, run, staged, changed_deps):
                 todo.append((spec, key))
         if group_key is not None:
