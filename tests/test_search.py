@@ -195,14 +195,20 @@ def tree_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-@pytest.mark.parametrize("binary", ["missing", "exits", "not-executable"])
-def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo, tmp_path, binary):
+def edited_copy(demo, tmp_path: Path, paragraph: str) -> tuple[Path, Path]:
+    """(site, output): a copy of the demo and of its good build, then a paragraph added to an article."""
     out = tmp_path / "out"
-    shutil.copytree(demo[1], out)  # a good earlier build
+    shutil.copytree(demo[1], out)
     site = tmp_path / "site"
     shutil.copytree(demo[0], site)
     article = sorted((site / "content" / "articles").glob("*.md"))[0]
-    article.write_text(article.read_text(encoding="utf-8") + "\nA paragraph added since.\n", encoding="utf-8")
+    article.write_text(article.read_text(encoding="utf-8") + f"\n{paragraph}\n", encoding="utf-8")
+    return site, out
+
+
+@pytest.mark.parametrize("binary", ["missing", "exits", "not-executable"])
+def test_a_missing_or_failing_binary_is_a_clear_error_and_keeps_the_output(demo, tmp_path, binary):
+    site, out = edited_copy(demo, tmp_path, "A paragraph added since.")
     before = tree_digest(out)
     fake = tmp_path / "pagefind"
     if binary == "exits":
@@ -226,12 +232,7 @@ def test_a_build_that_fails_its_link_check_while_pagefind_reads_stops_it_and_kee
     """Pagefind starts on the staged pages before their links are checked (the two run side by side)."""
     from dossier import search as search_module
 
-    out = tmp_path / "out"
-    shutil.copytree(demo[1], out)  # a good earlier build
-    site = tmp_path / "site"
-    shutil.copytree(demo[0], site)
-    article = sorted((site / "content" / "articles").glob("*.md"))[0]
-    article.write_text(article.read_text(encoding="utf-8") + "\nSee [nothing](../nowhere/index.html).\n", encoding="utf-8")
+    site, out = edited_copy(demo, tmp_path, "See [nothing](../nowhere/index.html).")
     before = tree_digest(out)
     started = []
     monkeypatch.setattr(search_module.Indexing, "__init__",
