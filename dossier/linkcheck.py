@@ -175,11 +175,14 @@ class PageReader:
     """
 
     TAG_MEMO_SIZE = 10_000  # tags remembered at once: enough for what repeats (navigation), ~7 MB
+    # A full memo is set aside, not cleared: the tags still found in it (what repeats) come
+    # back into the new one; those seen once (most: their ids differ) go with it.
 
     def __init__(self, base_url: str = ""):
         self.base_url = base_url
         # Pages of one site repeat the same tags and links: each is worked out once.
         self._tags: dict[tuple[int, str, str], object] = {}
+        self._older_tags: dict[tuple[int, str, str], object] = {}
         self._outcomes: dict[tuple[object, str], object] = {}
 
     def read(self, page: str, html_text: str) -> tuple[set[str], list[Link], list[Problem]]:
@@ -223,6 +226,11 @@ class PageReader:
         """What one tag of a page of `folder` gives the page's summary: its ids, and for each of its
         links, (target, key from another page, key from the target itself); _PROBLEM if a link has
         one. Remembered for pages of every folder as deep, unless a link depends on the folder's names."""
+        key = (depth, name, body)
+        found = self._older_tags.get(key)
+        if found is not None:
+            self._remember_tag(key, found)
+            return found
         ids, links = [], []
         same_anywhere = True
         for role, url in tag_roles(name, body):
@@ -241,10 +249,13 @@ class PageReader:
                 links.append((target, link_key("", target, fragment, media) if target else here, here))
         found = (tuple(ids), tuple(links))
         if same_anywhere:
-            if len(self._tags) >= self.TAG_MEMO_SIZE:
-                self._tags.clear()
-            self._tags[(depth, name, body)] = found
+            self._remember_tag(key, found)
         return found
+
+    def _remember_tag(self, key: tuple[int, str, str], found) -> None:
+        if len(self._tags) >= self.TAG_MEMO_SIZE:
+            self._older_tags, self._tags = self._tags, {}
+        self._tags[key] = found
 
     def _link(self, page: str, folder: str, line: int, col: int, url: str, media: bool,
               links: list[Link], problems: list[Problem]) -> None:
