@@ -40,6 +40,7 @@ ASSETS = Path(__file__).parent / "assets"
 # (at 1,000 articles it cost about 0.9 s of 8 and saved nothing: the build peaks at 0.2 GB).
 RENDER_WORKER_ITEMS = 128
 RENDER_WORKERS_RENEWED_FROM = 5000  # pages to render
+WARMS_FRAGMENTS = "claims.html"  # the template of pages rendered before the workers start
 
 
 @dataclass
@@ -540,12 +541,19 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
 
     counter = run.progress.counter("rendered {done}/{total} pages", len(todo))
     written, linked = staged.written, staged.linked  # workers count in their own copies
-    order = _spread_wide_pages([spec for spec, _ in todo])
-    in_order, made = parallel.run_beside(lambda n: render_one(order[n]), len(todo), counter,
+    results: list = [None] * len(todo)
+    # The claims index lists every claim once: rendered here first, the claim lines it makes
+    # (see SiteRenderer._reuse) are there for the entity pages of every worker forked after.
+    first = [i for i, (spec, _) in enumerate(todo) if spec.template == WARMS_FRAGMENTS]
+    for i in first:
+        results[i] = render_one(i)
+    counter(len(first))
+    order = [i for i in _spread_wide_pages([spec for spec, _ in todo]) if results[i] is None]
+    in_order, made = parallel.run_beside(lambda n: render_one(order[n]), len(order),
+                                         lambda done: counter(len(first) + done),
                                          exports[0] if exports else lambda: None,
                                          worker_items=RENDER_WORKER_ITEMS
                                          if len(todo) >= RENDER_WORKERS_RENEWED_FROM else 0)
-    results: list = [None] * len(todo)
     for n, i in enumerate(order):
         results[i] = in_order[n]
     rendered, changed = [], []
