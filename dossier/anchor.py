@@ -76,10 +76,11 @@ def normalize(s: str) -> tuple[str, list[int], list[int]]:
 
 
 def norm_text(s: str) -> str:
-    return normalize(s)[0]
+    """normalize(s)'s text alone: the same runs replaced, in one pass in C."""
+    return _COLLAPSIBLE.sub(" ", s).translate(QUOTES)
 
 
-@dataclass
+@dataclass(slots=True)  # tens of thousands per 1,000 articles
 class Leaf:
     """One run of text in the token tree, and where it sits in the reader text."""
 

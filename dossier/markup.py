@@ -121,9 +121,15 @@ def render_body(tokens: list[dict], rt: ReaderText, spans: list[Span],
     per_leaf = _spans_per_leaf(rt, spans)
     weave = _Weaver(entity_href, footnote)
     leaf_html = {}
+    raw = rt.raw
     for leaf in rt.leaves:
-        leaf_html[id(leaf.token)] = weave.leaf(leaf, rt.raw, per_leaf.get(id(leaf), []))
-        leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
+        here = per_leaf.get(id(leaf))
+        if here is None and not leaf.breaks and leaf.token["type"] == "text":  # most: plain text, as it is
+            leaf_html[id(leaf.token)] = (escape(raw[leaf.start:leaf.end], quote=False), [])
+        else:
+            leaf_html[id(leaf.token)] = weave.leaf(leaf, raw, here or [])
+        if leaf.more:
+            leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
     body, _ = _replace(tokens, leaf_html, in_link=False)
     return sanitize(_renderer(body, BlockState()))
 
