@@ -276,15 +276,31 @@ class PageReader:
         """
         found = self._outcomes.get((depth, url), self)
         if found is self:
-            found = self._work_out(_PLACEHOLDER_FOLDERS[depth], url)
-            if isinstance(found, tuple) and _PLACEHOLDER in found[0]:
-                found = _IN_FOLDER
+            found = self._with_fragment(folder, depth, url)
+            if found is None:
+                found = self._work_out(_PLACEHOLDER_FOLDERS[depth], url)
+                if isinstance(found, tuple) and _PLACEHOLDER in found[0]:
+                    found = _IN_FOLDER
             self._outcomes[(depth, url)] = found
         if found is _IN_FOLDER:
             found = self._outcomes.get((folder, url), self)
             if found is self:
                 found = self._outcomes[(folder, url)] = self._work_out(folder, url)
         return found
+
+    def _with_fragment(self, folder: str, depth: int, url: str) -> Optional[tuple[str, str]]:
+        """The outcome of a plain `path#fragment` from that of its path, when that names a file
+        the same from every folder as deep; else None. Pages link to many places in a few files
+        (`…/index.html#m-12`): each file is worked out once, not once per fragment."""
+        if "#" not in url or (self.base_url and url.startswith(self.base_url)) or not PLAIN_URL_RE.fullmatch(url):
+            return None
+        path, _, fragment = url.partition("#")
+        if not path:
+            return "", fragment  # a place in the page itself
+        whole = self._outcome(folder, depth, path)
+        if type(whole) is tuple and self._outcomes[(depth, path)] is not _IN_FOLDER:
+            return whole[0], fragment
+        return None
 
     def _work_out(self, folder: str, url: str):
         target = self._target(url)
