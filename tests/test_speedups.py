@@ -113,3 +113,17 @@ def test_json_records_in_parts_read_back_as_the_data():
     assert json.loads(text) == data
     lines = text.splitlines()  # one record a line
     assert lines[lines.index('"rows":['):][:5] == ['"rows":[', '{"x": 1},', 'null,', '{"y": "é"}', '],']
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.sampled_from("*_`[]!<~&\\\n|^"), min_size=1), st.text(alphabet="ab *_\n`[]!<~&|", max_size=60))
+def test_the_remembered_text_run_pattern_is_mistunes_own(chars, text):
+    from mistune.inline_parser import InlineParser
+    patched = InlineParser._get_fast_trigger_re
+    assert patched.remembers_its_set  # importing anchor installs it
+    parser = anchor._parser.inline
+    own = patched.mistunes_own(parser, chars)
+    assert patched(parser, chars).pattern == own.pattern
+    other = set(chars) | {"a"}  # another set: its own pattern, not the last one
+    assert patched(parser, other).pattern == patched.mistunes_own(parser, other).pattern
+    assert patched(parser, chars).findall(text) == own.findall(text)
