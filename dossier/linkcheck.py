@@ -175,11 +175,14 @@ class PageReader:
     """
 
     TAG_MEMO_SIZE = 10_000  # tags remembered at once: enough for what repeats (navigation), ~7 MB
+    # A full memo is set aside, not cleared: the tags still found in it (what repeats) come
+    # back into the new one; those seen once (most: their ids differ) go with it.
 
     def __init__(self, base_url: str = ""):
         self.base_url = base_url
         # Pages of one site repeat the same tags and links: each is worked out once.
         self._tags: dict[tuple[int, str, str], object] = {}
+        self._older_tags: dict[tuple[int, str, str], object] = {}
         self._outcomes: dict[tuple[object, str], object] = {}
 
     def read(self, page: str, html_text: str) -> tuple[set[str], list[Link], list[Problem]]:
@@ -223,6 +226,11 @@ class PageReader:
         """What one tag of a page of `folder` gives the page's summary: its ids, and for each of its
         links, (target, key from another page, key from the target itself); _PROBLEM if a link has
         one. Remembered for pages of every folder as deep, unless a link depends on the folder's names."""
+        key = (depth, name, body)
+        found = self._older_tags.get(key)
+        if found is not None:
+            self._remember_tag(key, found)
+            return found
         ids, links = [], []
         same_anywhere = True
         for role, url in tag_roles(name, body):
@@ -241,10 +249,13 @@ class PageReader:
                 links.append((target, link_key("", target, fragment, media) if target else here, here))
         found = (tuple(ids), tuple(links))
         if same_anywhere:
-            if len(self._tags) >= self.TAG_MEMO_SIZE:
-                self._tags.clear()
-            self._tags[(depth, name, body)] = found
+            self._remember_tag(key, found)
         return found
+
+    def _remember_tag(self, key: tuple[int, str, str], found) -> None:
+        if len(self._tags) >= self.TAG_MEMO_SIZE:
+            self._older_tags, self._tags = self._tags, {}
+        self._tags[key] = found
 
     def _link(self, page: str, folder: str, line: int, col: int, url: str, media: bool,
               links: list[Link], problems: list[Problem]) -> None:
@@ -265,15 +276,31 @@ class PageReader:
         """
         found = self._outcomes.get((depth, url), self)
         if found is self:
-            found = self._work_out(_PLACEHOLDER_FOLDERS[depth], url)
-            if isinstance(found, tuple) and _PLACEHOLDER in found[0]:
-                found = _IN_FOLDER
+            found = self._with_fragment(folder, depth, url)
+            if found is None:
+                found = self._work_out(_PLACEHOLDER_FOLDERS[depth], url)
+                if isinstance(found, tuple) and _PLACEHOLDER in found[0]:
+                    found = _IN_FOLDER
             self._outcomes[(depth, url)] = found
         if found is _IN_FOLDER:
             found = self._outcomes.get((folder, url), self)
             if found is self:
                 found = self._outcomes[(folder, url)] = self._work_out(folder, url)
         return found
+
+    def _with_fragment(self, folder: str, depth: int, url: str) -> Optional[tuple[str, str]]:
+        """The outcome of a plain `path#fragment` from that of its path, when that names a file
+        the same from every folder as deep; else None. Pages link to many places in a few files
+        (`…/index.html#m-12`): each file is worked out once, not once per fragment."""
+        if "#" not in url or (self.base_url and url.startswith(self.base_url)) or not PLAIN_URL_RE.fullmatch(url):
+            return None
+        path, _, fragment = url.partition("#")
+        if not path:
+            return "", fragment  # a place in the page itself
+        whole = self._outcome(folder, depth, path)
+        if type(whole) is tuple and self._outcomes[(depth, path)] is not _IN_FOLDER:
+            return whole[0], fragment
+        return None
 
     def _work_out(self, folder: str, url: str):
         target = self._target(url)

@@ -118,14 +118,58 @@ def markdown(text: str) -> str:
 
 def render_body(tokens: list[dict], rt: ReaderText, spans: list[Span],
                 entity_href: Callable[[str], str], footnote: Callable[[str], int]) -> str:
+    html, raw_html = woven_html(tokens, rt, spans, entity_href, footnote)
+    return html if not raw_html and stays_as_it_is(html) else sanitize(html)
+
+
+def woven_html(tokens: list[dict], rt: ReaderText, spans: list[Span], entity_href: Callable[[str], str],
+               footnote: Callable[[str], int]) -> tuple[str, list[dict]]:
+    """The article's HTML before it is sanitized, and the tokens of its own raw HTML."""
     per_leaf = _spans_per_leaf(rt, spans)
     weave = _Weaver(entity_href, footnote)
     leaf_html = {}
+    raw = rt.raw
     for leaf in rt.leaves:
-        leaf_html[id(leaf.token)] = weave.leaf(leaf, rt.raw, per_leaf.get(id(leaf), []))
-        leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
-    body, _ = _replace(tokens, leaf_html, in_link=False)
-    return sanitize(_renderer(body, BlockState()))
+        here = per_leaf.get(id(leaf))
+        if here is None and not leaf.breaks and leaf.token["type"] == "text":  # most: plain text, as it is
+            leaf_html[id(leaf.token)] = (escape(raw[leaf.start:leaf.end], quote=False), [])
+        else:
+            leaf_html[id(leaf.token)] = weave.leaf(leaf, raw, here or [])
+        if leaf.more:
+            leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
+    raw_html: list[dict] = []
+    body, _ = _replace(tokens, leaf_html, in_link=False, raw_html=raw_html)
+    return _renderer(body, BlockState()), raw_html
+
+
+# HTML that the sanitizer gives back as it is: only tags and attributes it keeps, values in
+# double quotes, text and values with nothing its serializer writes another way (entities
+# other than these three, a no-break space, '>' in text, control characters), links that
+# are relative or http(s)/mailto. The HTML an article's Markdown makes without any raw HTML
+# of its own is well nested (made from a tree): checked here are what the rules above cannot
+# see, a link inside a link and a line end the parser drops after <pre>.
+_STABLE_TAGS = ("p", "em", "strong", "del", "s", "mark", "sup", "sub", "span", "code", "pre", "blockquote",
+                "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td")
+assert set(_STABLE_TAGS) | {"a"} <= ALLOWED_TAGS
+_VALUE = r'"[^"<>&\x00-\x1f\x7f\xa0]*"'
+_ANY_ATTR = rf"(?:id|class|title|data-[a-z0-9-]*[a-z0-9])={_VALUE}"
+_A_ATTR = rf'(?:{_ANY_ATTR}|role={_VALUE}|aria-label={_VALUE}|href="(?:https?://|mailto:)?[^"<>&:\s\x00-\x1f\x7f\xa0]*")'
+_STABLE_HTML = re.compile(rf"""(?:[^<>&\x00-\x08\x0b-\x1f\x7f\xa0]++|&(?:amp|lt|gt);"""
+                          rf"""|<(?:{"|".join(_STABLE_TAGS)})(?: {_ANY_ATTR})*>|<a(?: {_A_ATTR})*>"""
+                          rf"""|</(?:a|{"|".join(_STABLE_TAGS)})>)*+""")
+_LINK_TAG = re.compile(r"<(/?)a[ >]")
+
+
+def stays_as_it_is(html: str) -> bool:
+    """True if sanitize(html) is html, for the HTML of Markdown without raw HTML (see above)."""
+    if "<pre>\n" in html or not _STABLE_HTML.fullmatch(html):
+        return False
+    depth = 0
+    for tag in _LINK_TAG.finditer(html):
+        depth += -1 if tag.group(1) else 1
+        if not 0 <= depth <= 1:
+            return False
+    return depth == 0
 
 
 def _spans_per_leaf(rt: ReaderText, spans: list[Span]) -> dict[int, list[Span]]:
@@ -228,8 +272,10 @@ def _close(out: list[str], stack: list[tuple[Span, str]], keep: int) -> None:
         out.append(stack.pop()[1])
 
 
-def _replace(tokens: list[dict], leaf_html: dict, in_link: bool) -> tuple[list[dict], list[str]]:
-    """A copy of the tree with leaves swapped for their woven HTML.
+def _replace(tokens: list[dict], leaf_html: dict, in_link: bool,
+             raw_html: list[dict]) -> tuple[list[dict], list[str]]:
+    """A copy of the tree with leaves swapped for their woven HTML; the tokens of the
+    article's own raw HTML are added to `raw_html`.
 
     Raw inline HTML is balanced within each list of siblings (stray end tags
     dropped, open tags closed at its end), so the sanitizer's HTML parser
@@ -240,11 +286,13 @@ def _replace(tokens: list[dict], leaf_html: dict, in_link: bool) -> tuple[list[d
     raw = _RawTags(out)
     for tok in tokens:
         if tok["type"] == "inline_html":
+            raw_html.append(tok)
             closed_link = raw.add(tok)
             if closed_link and not in_link and pending:  # after a raw </a>
                 out.append(_html("".join(pending)))
                 pending = []
         elif tok["type"] == "block_html":  # cleaned alone, so no tag it leaves open wraps later blocks
+            raw_html.append(tok)
             out.append(_html(sanitize(tok["raw"])))
         elif id(tok) in leaf_html:
             html, refs = leaf_html[id(tok)]
@@ -252,7 +300,7 @@ def _replace(tokens: list[dict], leaf_html: dict, in_link: bool) -> tuple[list[d
             pending += refs
         elif "children" in tok and tok["type"] != "image":
             is_link = tok["type"] == "link"
-            kids, refs = _replace(tok["children"], leaf_html, in_link or is_link or raw.in_link)
+            kids, refs = _replace(tok["children"], leaf_html, in_link or is_link or raw.in_link, raw_html)
             out.append(dict(tok, children=kids))
             if is_link and not in_link:
                 out.append(_html("".join(refs)))

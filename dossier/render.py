@@ -13,6 +13,7 @@ page would come out the same without rendering it again.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,13 @@ _FIXED_PATHS = {"home": "index.html", "entities": "entities/index.html",
                 "claims": "claims/index.html", "search": "search/index.html"}
 _KEYED_PATHS = {"article": article_path, "entity": entity_path, "page": page_path,
                 "asset": lambda key: f"assets/{key}"}
+
+_BY_VALUE = frozenset({str, Markup, int, float, bool, type(None), dt.date})  # reuse() keys on these as they are
+
+
+def _value_or_id(arg) -> object:
+    return (type(arg), arg) if type(arg) in _BY_VALUE else id(arg)
+
 
 PAGE_SIZE = 100  # items on one page of a listing: no page grows with the dossier
 
@@ -179,6 +187,8 @@ class SiteRenderer:
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
         self._rank = {a.slug: n for n, a in enumerate(sorted(resolved.dossier.articles, key=article_order))}
         self._deps: set[tuple[str, str]] = set()
+        self._root = ""  # of the page being rendered
+        self._fragments: dict[tuple, tuple[Markup, frozenset, tuple]] = {}  # see _reuse
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader([
                 jinja2.FileSystemLoader(str(site_dir / "templates")),
@@ -191,7 +201,7 @@ class SiteRenderer:
         self.env.globals.update(
             site=self.site, csp=CSP, url=self._url, get_entity=self._entity,
             get_claim=self._claim, get_article=self._article, status=self._status,
-            entity_type=self.site.entity_type, nav_pages=self._nav_pages(),
+            entity_type=self.site.entity_type, nav_pages=self._nav_pages(), reuse=self._reuse,
         )
         self.env.globals.update(export.template_globals(self.site, self._entity))
 
@@ -208,16 +218,43 @@ class SiteRenderer:
         self._deps.add(("article", slug))
         return self._articles.get(slug)
 
-    @jinja2.pass_context
-    def _url(self, ctx, kind: str, key: str = "", fragment: str = "") -> str:
-        """A link from the page being rendered to another page of the site."""
+    def _url(self, kind: str, key: str = "", fragment: str = "") -> str:
+        """A link from the page being rendered to another page of the site.
+
+        It takes no template context: a function that does is given a copy
+        of the context at every call made in a loop, which cost more than
+        the rest of the call."""
         if kind == "claim":
             kind, key, fragment = "article", self._claim(key).article, f"claim-{key}"
         if kind == "claims" and fragment.startswith("status-"):  # the page where that status begins
-            return ctx["root"] + self._status_pages().get(fragment[7:], "claims/index.html") + f"#{fragment}"
+            return self._root + self._status_pages().get(fragment[7:], "claims/index.html") + f"#{fragment}"
         fixed = _FIXED_PATHS.get(kind)
         path = fixed if fixed is not None else _KEYED_PATHS[kind](key)
-        return ctx["root"] + path + (f"#{fragment}" if fragment else "")
+        return self._root + path + (f"#{fragment}" if fragment else "")
+
+    def _reuse(self, macro, *args, **kwargs) -> Markup:
+        """`reuse(macro, args...)` in a template: macro(args...), made once for all pages
+        as deep (the same root) and then reused, with the look-ups it made.
+
+        For a macro whose output depends only on its arguments and on the
+        links url() makes (a claim's line, listed on many pages). Arguments
+        are told apart by value (text, numbers, dates) or else by identity:
+        the dossier's objects, which do not change during a build."""
+        code = getattr(getattr(macro, "_func", None), "__code__", None) or macro  # the same macro on every page
+        key = (code, self._root, *map(_value_or_id, args), *[(k, _value_or_id(v)) for k, v in sorted(kwargs.items())])
+        found = self._fragments.get(key)
+        if found is None:
+            outer, self._deps = self._deps, set()
+            try:
+                html = macro(*args, **kwargs)
+            finally:
+                made, self._deps = self._deps, outer
+                outer.update(made)
+            # The arguments are kept with it: no object known by its id here is freed and its id reused.
+            found = self._fragments[key] = (html, frozenset(made), (args, kwargs))
+        else:
+            self._deps.update(found[1])
+        return found[0]
 
     def _status(self, key: str):
         return self.site.claim_status(key) or type("S", (), {"key": key, "label": key})
@@ -230,7 +267,7 @@ class SiteRenderer:
         if spec.text is not None:
             return RenderedPage(spec.path, spec.text, frozenset())
         self._deps = set()
-        root = "../" * spec.path.count("/")
+        root = self._root = "../" * spec.path.count("/")
         text = self.env.get_template(spec.template).render(root=root, path=spec.path, **spec.context)
         return RenderedPage(spec.path, text, frozenset(self._deps))
 

@@ -261,16 +261,22 @@ def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[t
     return out
 
 
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?\s")
+_SENTENCE_END_AHEAD = re.compile(r"[.!?](?=[\"'”’)]?(\s|$))|\n")
+
+
 def _hit(rt: anchor.ReaderText, entity: str, slug: str, anchor_id: str, a: int, b: int, explicit: bool) -> Hit:
     raw = rt.raw
     before = raw[max(0, a - SNIPPET):a]
-    cut = max(before.rfind("\n"), *(m.end() - 1 for m in re.finditer(r"[.!?][\"'”’)]?\s", before)), -1)
+    cut = before.rfind("\n")
+    for m in _SENTENCE_END.finditer(before, cut + 1):  # the last sentence end after the last line end
+        cut = m.end() - 1
     before = before[cut + 1:] if cut >= 0 else "…" + before.split(" ", 1)[-1]
     after = raw[b:b + SNIPPET]
-    end = re.search(r"[.!?](?=[\"'”’)]?(\s|$))|\n", after)
+    end = _SENTENCE_END_AHEAD.search(after)
     after = after[:end.end()] if end else after.rsplit(" ", 1)[0] + "…"
-    clean = lambda s: anchor.WS_RUN.sub(" ", s)
-    return Hit(entity, slug, anchor_id, clean(before).lstrip(), clean(raw[a:b]), clean(after).rstrip(), explicit)
+    clean = anchor.WS_RUN.sub
+    return Hit(entity, slug, anchor_id, clean(" ", before).lstrip(), clean(" ", raw[a:b]), clean(" ", after).rstrip(), explicit)
 
 
 def _fill_registry(r: Resolved) -> None:

@@ -217,3 +217,19 @@ def test_summaries_are_what_a_full_reading_finds(pages):
     for page, html in pages:
         full = PageReader("https://example.org/site/").read(page, html)
         assert shared.summarize(page, html) == PageLinks.of(*full)
+
+
+FOLDERS = ["", "a", "b", "a/c", "b/d", "a/c/e"]
+LINKS = URLS + ["../a/index.html#q", "index.html#m-1", "index.html#m-2", "c/index.html#z", "../../b/index.html#",
+                "sub/#x", "../#x", "../../../out.html#x", "https://example.org/site/a/index.html#y", "#", "#%41"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FOLDERS), st.sampled_from(LINKS)), min_size=1, max_size=20))
+def test_a_links_outcome_is_what_working_it_out_alone_gives(pairs):
+    """Outcomes are remembered per depth and a `path#fragment` is taken from its path's: in any
+    order of folders and links, each is what working that one link out from its folder gives."""
+    shared = PageReader("https://example.org/site/")
+    for folder, url in pairs:
+        depth = folder.count("/") + 1 if folder else 0
+        assert shared._outcome(folder, depth, url) == PageReader("https://example.org/site/")._work_out(folder, url)

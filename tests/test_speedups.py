@@ -8,7 +8,7 @@ from pathlib import Path
 
 import mistune
 import nh3
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 from mistune._inline import emphasis
 
 from dossier import anchor, export, markup, parallel
@@ -113,3 +113,49 @@ def test_json_records_in_parts_read_back_as_the_data():
     assert json.loads(text) == data
     lines = text.splitlines()  # one record a line
     assert lines[lines.index('"rows":['):][:5] == ['"rows":[', '{"x": 1},', 'null,', '{"y": "é"}', '],']
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.sampled_from("*_`[]!<~&\\\n|^"), min_size=1), st.text(alphabet="ab *_\n`[]!<~&|", max_size=60))
+def test_the_remembered_text_run_pattern_is_mistunes_own(chars, text):
+    from mistune.inline_parser import InlineParser
+    patched = InlineParser._get_fast_trigger_re
+    assert patched.remembers_its_set  # importing anchor installs it
+    parser = anchor._parser.inline
+    own = patched.mistunes_own(parser, chars)
+    assert patched(parser, chars).pattern == own.pattern
+    other = set(chars) | {"a"}  # another set: its own pattern, not the last one
+    assert patched(parser, other).pattern == patched.mistunes_own(parser, other).pattern
+    assert patched(parser, chars).findall(text) == own.findall(text)
+
+
+MARKDOWN_PIECES = [
+    "*em*", "**strong**", "~~gone~~", "`co<de>`", "[a link](https://x.org/a?b=1&c=2)", "[rel](../a/b.html#x)",
+    "[ftp](ftp://x.org/f)", "[port](http://x.org:8080/)", "[m](mailto:a@b.org)", "[js](javascript:alert(1))",
+    "[t](https://x.org \"a title\")", "<https://auto.org/x>", "![img](a.png)", "# Head\n", "- item\n", "1. one\n",
+    "3. three\n", "> quoted\n", "```py\ncode <b>\n```\n", "    indented\n", "| a | b |\n|---|:-:|\n| 1 | 2 |\n",
+    "&copy;", "&amp;", "&#169;", "\u00a0", "a  \nb", "c\\\nd", "text", "word ", " ", "\n", "\n\n", "[^n]",
+    "[^n]: a note\n", "'", '"', ">", "<", "&", "_u_", "x:y", "\t", "\r", "\x0c", "é", "[*x* `y`](z.html)",
+    "[<https://in.org>](https://out.org)", "<b>raw</b>", "<!-- c -->", "<div>\nblock\n</div>\n", "***", "---\n",
+]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(MARKDOWN_PIECES), max_size=6).map("".join),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20), st.booleans()), max_size=4))
+@example("a [ftp](ftp://x.org/f) b", []).via("a scheme the sanitizer drops")
+@example("a\u00a0b *c*", [(0, 3, True)]).via("a no-break space")
+@example("[port](http://x.org:8080/) and `x`", [(1, 3, False)]).via("a colon the check cannot place")
+def test_html_left_unsanitized_is_what_the_sanitizer_would_give(text, marks):
+    """An article body skips the sanitizer only when it has no raw HTML and the sanitizer would
+    give it back as it is: checked here on Markdown of every kind, with marks and mentions."""
+    from dossier.model import Span
+    tokens, _ = anchor._parser.parse(text)
+    rt = anchor.reader_text(tokens)
+    spans = [Span(a, min(a + n, len(rt.raw)), "claim" if claim else "mention", f"k{i}", f"x-{i}", "open")
+             for i, (a, n, claim) in enumerate(marks) if a < len(rt.raw)]
+    html, raw_html = markup.woven_html(tokens, rt, spans, lambda key: f"../{key}/index.html", lambda key: 1)
+    if not raw_html and markup.stays_as_it_is(html):
+        assert markup.sanitize(html) == html
+    assert markup.render_body(tokens, rt, spans, lambda key: f"../{key}/index.html", lambda key: 1) \
+        == markup.sanitize(html)
