@@ -582,12 +582,15 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
         group_key = None if group.inputs is None else digest(common, group.name, fps(group.inputs))
         if group_key is not None and _keep_group(group.name, group_key, run, staged, changed_deps):
             continue
+        specs = list(group.make())
         paths = []
-        for spec in group.make():
+        for spec in specs:
             paths.append(spec.path)
             text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
-            # A group's pages are what its inputs make: their digest stands for the page's context.
-            context = fps(spec.context) if group_key is None else group_key
+            # A group of one page (an article's) is what its inputs make: their digest stands for
+            # its context. A page of a larger group is keyed on its own context: a claim changed
+            # on one page of the claims index leaves the other pages' keys as they were.
+            context = group_key if group_key is not None and len(specs) == 1 else fps(spec.context)
             key = digest(common, spec.path, spec.template, context, text_key)
             if not _reuse(spec.path, key, run, staged, changed_deps):
                 todo.append((spec, key))

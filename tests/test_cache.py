@@ -24,6 +24,7 @@ import pytest
 from dossier import cache as cache_module
 from dossier import load as load_stage
 from dossier import parallel
+from dossier import render as render_module
 from dossier.build import build
 from dossier.cache import CACHE_FILE
 from dossier.inputs import STAMPS_FILE
@@ -522,6 +523,21 @@ def test_a_page_whose_template_reads_an_articles_text_is_made_again_when_the_tex
     append_line(article_files(site)[3], "A closing paragraph that names nobody.")
     result = cached_build(site, out, mode)
     assert any(p.startswith("entities/") for p in result.rendered)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_claim_edited_remakes_the_claims_pages_that_show_it_not_every_one(site: Path, tmp_path: Path, monkeypatch):
+    """The claims index is one group made from every claim; its pages are keyed each on its own."""
+    monkeypatch.setattr(render_module, "PAGE_SIZE", 10)  # the claims index over several pages
+    out = tmp_path / "out"
+    first = cached_build(site, out, "disk")
+    claims_pages = [p for p in first.rendered if p.startswith("claims/")]
+    assert len(claims_pages) > 5
+    sidecar = article_files(site)[4].with_suffix(".yaml")
+    sidecar.write_text(sidecar.read_text().replace("note: ", "note: Revised. ", 1))
+    result = cached_build(site, out, "disk")
+    remade = [p for p in result.rendered if p.startswith("claims/")]
+    assert 0 < len(remade) < len(claims_pages)
     assert_same_as_cold(site, out, tmp_path)
 
 
