@@ -16,10 +16,11 @@ results that land on their marks. The bundle, with the pagefind.js that
 assets/search.js loads, is written to output/pagefind/.
 
 The binary runs as its command-line program: for the same pages it writes
-the same index as its service (the `pagefind` package's API) and takes less
-time (about 40 s against 50-60 s at 10,000 articles). The service is used only
-when there is nothing to index: the program then stops with an error
-instead of writing the empty bundle the search page still needs.
+the same index as its service (the `pagefind` package's API) and takes
+less time (43-46 s against 50-64 s at 10,000 articles, back to back). The
+service is used only when there is nothing to index: the program then
+stops with an error instead of writing the empty bundle the search page
+still needs.
 """
 
 from __future__ import annotations
@@ -93,8 +94,9 @@ class Indexing:
             self.progress = self.report = progress
         self.progress(f"search: indexing {self.expected} pages (with {len(resolved.claims)} claims) with {self.executable}")
         self.process: Optional[subprocess.Popen] = None
-        self._cwd = tempfile.TemporaryDirectory(prefix="dossier-pagefind-")
+        self._cwd: Optional[tempfile.TemporaryDirectory] = None
         if self.expected:  # else the service, at wait(): see the module's docstring
+            self._cwd = tempfile.TemporaryDirectory(prefix="dossier-pagefind-")
             try:
                 self.process = _start_program(self.executable, self.stage, resolved, self._cwd.name)
             except OSError as exc:  # the binary would not start
@@ -121,7 +123,8 @@ class Indexing:
             self.process.wait()
         if self.process is not None:
             self.process.stdout.close()
-        self._cwd.cleanup()
+        if self._cwd is not None:
+            self._cwd.cleanup()
 
 
 def _run(make_coroutine):
