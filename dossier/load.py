@@ -49,7 +49,7 @@ def load(root: Path, diags: Diagnostics, read_articles: Optional[ArticleReader] 
     files = SiteFiles(root, diags)
     site = load_site(files, diags)
     broken: set[str] = set()
-    entities = load_entities(files, site, diags, broken, read_entity or read_entity_file)
+    entities = load_entities(files, site, diags, broken, read_entity)
     articles = load_articles(files, site, diags, broken, read_articles or read_each)
     pages = load_pages(files, diags)
     files.listing("static", recursive=True)  # reports links leading out of the site
