@@ -315,8 +315,9 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
     run.cache.analyses = result.analyses_used
     # Without a search index to make over the whole output, a rebuild touches only what changed.
     with StagedOutput(out, incremental=not search and bool(run.previous.pages)) as staged:
+        copies = search_stage.SearchCopies(staged.stage, result.resolved) if search else None
         try:
-            result.rendered, result.changed = write_pages(renderer, staged, run)
+            result.rendered, result.changed = write_pages(renderer, staged, run, copies)
         except Exception as exc:  # a site's own template failed: report it like any content error
             pos = exc.pos if isinstance(exc, _TemplateFailure) else template_error_pos(exc, site)
             if pos is None:
@@ -328,9 +329,12 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
         result.timings["render+write"] = time.perf_counter() - clock
-        # Pagefind reads the pages while this process checks their links and writes its cache.
-        # It is done before the swap: a failing index leaves the old output as it was.
-        indexing = search_stage.Indexing(staged.stage, result.resolved) if search else None
+        indexing = None
+        if copies is not None:
+            copies.complete(staged.stage, set(result.rendered), previous=out)
+            # Pagefind reads the pages while this process checks their links and writes its cache.
+            # It is done before the swap: a failing index leaves the old output as it was.
+            indexing = search_stage.Indexing(staged.stage, result.resolved, copies=copies)
         try:
             clock = time.perf_counter()
             check_links(renderer, staged, run, site, result.diagnostics)
@@ -548,8 +552,10 @@ def _encoded(parts, whole, path: str, places: dict) -> Iterator[bytes]:
         yield data
 
 
-def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tuple[list[str], list[str]]:
+def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
+                copies: Optional[search_stage.SearchCopies] = None) -> tuple[list[str], list[str]]:
     """Render each page whose inputs changed, on every core; link the others from the last output.
+    A page rendered leaves its search copy in `copies`, if given.
 
     Returns the paths rendered and, of those, the paths whose bytes changed.
     """
@@ -610,6 +616,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run) -> tupl
                                   traceback.format_exc())
         data = page.text.encode("utf-8")
         links = link_reader.summarize(spec.path, page.text) if spec.path.endswith(".html") else None
+        if copies is not None:
+            copies.add(spec.path, page.text)
         # The look-ups travel alone; the parent has their digests (see below).
         record = PageRecord(key, tuple(sorted(page.deps)), digest(data), links)
         old = run.previous.pages.get(spec.path)

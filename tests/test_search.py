@@ -131,6 +131,88 @@ def test_pagefind_settings_of_the_environment_or_the_working_folder_change_nothi
     assert fragments(tmp_path / "out") == fragments(demo[1])
 
 
+def records_by_url(bundle: Path) -> dict[str, dict]:
+    """The index's records by their pages' addresses (file names and page numbers vary from run to run)."""
+    found = {}
+    for path in (bundle / "fragment").glob("*.pf_fragment"):
+        raw = gzip.decompress(path.read_bytes())
+        record = json.loads(raw[raw.index(b"{"):])
+        found[record["url"]] = record
+    return found
+
+
+def pagefind_over(site: Path, bundle: Path, glob: str = "**/*.html") -> dict[str, dict]:
+    """Run the Pagefind binary over a folder as a user would; its records by address."""
+    from dossier.search import find_binary
+
+    subprocess.run([str(find_binary()), "--site", str(site), "--output-path", str(bundle), "--glob", glob,
+                    "--keep-index-url", "--force-language", "en", "--quiet"], check=True, timeout=120, cwd=bundle.parent)
+    return records_by_url(bundle)
+
+
+def test_pagefind_reading_the_search_copies_makes_the_records_it_makes_from_the_pages(demo, model, tmp_path):
+    """The build gives Pagefind a copy of each page less what it would parse only to drop;
+    the records (text, anchors, filters, metadata, sorts) must be the ones the pages give."""
+    from dossier.search import COPIES, searched_paths
+
+    searched = searched_paths(model)
+    from_pages = pagefind_over(demo[1], tmp_path / "bundle", "{" + ",".join(sorted(searched)) + "}")
+    assert records_by_url(demo[1] / "pagefind") == from_pages
+    copies = {str(p.relative_to(demo[1] / COPIES)) for p in (demo[1] / COPIES).rglob("*.html")}
+    assert copies == searched
+    sizes = [(demo[1] / COPIES / rel).stat().st_size / (demo[1] / rel).stat().st_size for rel in searched]
+    assert max(sizes) < 0.9 and sum(sizes) / len(sizes) < 0.6
+
+
+TRICKY_PAGE = """<!doctype html><html lang="en"><head><title>Tricky</title>
+<meta data-pagefind-meta="image[content]" content="/cover.png"><meta data-pagefind-default-meta="image_alt[content]" content="A cover">
+</head><body><nav>Site navigation, never searched <span data-pagefind-filter="author">Ana Lindqvist</span></nav>
+<div data-pagefind-sort="weight[data-weight]" data-weight="4"></div>
+<main data-pagefind-body data-pagefind-filter="kind:report">
+<h1 id="top">Prisoners exchanged at the border</h1>
+<p>Talks on the exchange, and the words data-pagefind-body and data-pagefind-ignore in the text.</p>
+<img data-pagefind-ignore src="/map.png" alt="A map"><p id="after-image">Kursk region, <em>August</em>.</p>
+<section data-pagefind-ignore><h2 id="hidden">Sources</h2><p>Never searched either.</p>
+  <ul><li data-pagefind-filter="source">Ministry statement</li><li data-status="Disputed" data-pagefind-filter="status[data-status]">A long note.</li>
+  <li><section><p>nested</p><span data-pagefind-meta="checked:yes">x</span></section></li></ul></section>
+<aside data-pagefind-ignore="all"><span data-pagefind-filter="source">Dropped with it</span> dropped text</aside>
+<section data-pagefind-ignore="index" data-pagefind-filter="kind:claim"><p>Only its filter counts.</p></section>
+<p data-pagefind-weight="5">Weighted words about the envoy.</p>
+</main>
+<footer>Footer words <span data-pagefind-meta="publisher">Plain Weekly</span></footer>
+<div data-pagefind-body><p id="second">A second searched part about the corridor.</p></div>
+<p data-pagefind-filter="edition">Evening</p>
+</body></html>
+"""
+
+
+def test_a_search_copy_keeps_all_that_pagefind_takes_from_a_page(tmp_path):
+    """Filters, metadata and sorts outside the searched part or inside an ignored one, values in
+    the element's text, ignore="all", a void element, a second searched part, the words in text."""
+    from dossier.search import search_copy
+
+    pages, copies = tmp_path / "pages", tmp_path / "copies"
+    for folder, html in ((pages, TRICKY_PAGE), (copies, search_copy(TRICKY_PAGE))):
+        (folder / "tricky").mkdir(parents=True)
+        (folder / "tricky" / "index.html").write_text(html, encoding="utf-8")
+    expected = pagefind_over(pages, tmp_path / "from-pages")["/tricky/index.html"]
+    # what the page gives, as Pagefind 1.5 reads it: the test's premises
+    assert expected["filters"] == {"kind": ["claim", "report"], "author": ["Ana Lindqvist"], "edition": ["Evening"],
+                                   "source": ["Ministry statement"], "status": ["Disputed"]}
+    assert expected["meta"] == {"checked": "yes", "image": "/cover.png", "image_alt": "A cover",
+                                "publisher": "Plain Weekly", "title": "Prisoners exchanged at the border"}
+    assert "Sources" not in expected["content"] and "corridor" in expected["content"]
+    assert pagefind_over(copies, tmp_path / "from-copies")["/tricky/index.html"] == expected
+    assert len(search_copy(TRICKY_PAGE)) < len(TRICKY_PAGE)
+
+
+def test_a_page_without_a_searched_part_is_its_own_search_copy():
+    from dossier.search import search_copy
+
+    page = "<html><body><p>All of it: <span data-pagefind-filter=\"x\">y</span></p></body></html>"
+    assert search_copy(page) == page
+
+
 def test_records_carry_filters_and_metadata(demo, model):
     by_url = {r["url"]: r for r in fragments(demo[1])}
     site = model.dossier.site
@@ -236,13 +318,23 @@ def test_a_build_that_fails_its_link_check_while_pagefind_reads_stops_it_and_kee
     before = tree_digest(out)
     started = []
     monkeypatch.setattr(search_module.Indexing, "__init__",
-                        lambda self, *a, init=search_module.Indexing.__init__: init(self, *a) or started.append(self))
+                        lambda self, *a, init=search_module.Indexing.__init__, **k: init(self, *a, **k) or started.append(self))
     result = pipeline.build(site, out)
     assert [str(d) for d in result.diagnostics.errors] and "broken link" in str(result.diagnostics.errors[0])
     assert len(started) == 1 and started[0].process is not None
     assert started[0].process.poll() is not None  # stopped, not left running
     assert tree_digest(out) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_a_rebuild_after_an_edit_indexes_as_a_cold_build_does(demo, tmp_path):
+    """Pages kept from the last build bring their search copies along; the edited one is copied anew."""
+    site, out = edited_copy(demo, tmp_path, "A paragraph about the envoy's second visit.")
+    assert build(site, out).returncode == 0
+    assert build(site, tmp_path / "cold").returncode == 0
+    records = records_by_url(out / "pagefind")
+    assert records == records_by_url(tmp_path / "cold" / "pagefind")
+    assert any("second visit" in r["content"] for r in records.values())
 
 
 def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
