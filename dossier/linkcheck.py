@@ -436,10 +436,13 @@ class LinkChecker:
 
 
 def check_folder(folder: Path, base_url: str = "") -> list[Problem]:
-    """Check a built output folder as it is on disk."""
+    """Check a built output folder as a host would serve it: without Dossier's own hidden
+    files (.dossier-*), which are not uploaded."""
     checker = LinkChecker(base_url)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
+        if rel.startswith(".dossier-"):
+            continue
         if path.suffix == ".html":
             checker.add_page(rel, path.read_text("utf-8", errors="replace"))
         else:

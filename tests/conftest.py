@@ -21,6 +21,12 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def published_pages(out: Path) -> list[Path]:
+    """The HTML pages of an output that a host serves: Dossier's own hidden files (.dossier-*)
+    are not uploaded (docs/publishing.md)."""
+    return sorted(p for p in out.rglob("*.html") if not p.relative_to(out).parts[0].startswith(".dossier-"))
+
+
 def run_cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     """Run `python build.py ARGS` as a user would, capturing its output."""
     return subprocess.run([sys.executable, str(REPO / "build.py"), *args], cwd=cwd,

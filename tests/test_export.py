@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import REPO, run_cli
+from conftest import REPO, published_pages, run_cli
 from dossier.export import script_tag
 
 BASE = "https://example.org/kursk/"
@@ -193,7 +193,7 @@ def test_without_base_url_there_is_no_feed_and_no_absolute_link(plain_build):
 
 def test_every_page_has_title_description_canonical_opengraph_and_json_ld(published):
     _, out = published
-    for path in sorted(out.rglob("*.html")):
+    for path in published_pages(out):
         rel = path.relative_to(out).as_posix()
         if rel.startswith("pagefind/") or rel == "404.html":
             continue

@@ -13,6 +13,7 @@ import pytest
 from dossier.build import check
 from fixtures.htmltree import Element, norm, parse
 from fixtures.sitekit import BASIC, make_site, run_process
+from conftest import published_pages
 
 ARTICLE_ORDER = ["bridge-reopened", "bridge-closed", "alpha-note", "beta-note"]  # newest first, undated by title
 
@@ -30,7 +31,7 @@ def out(tmp_path_factory) -> Path:
 def pages(out) -> dict[str, Element]:
     """Every HTML page of the output but Pagefind's own files, parsed (strictly nested)."""
     return {p.relative_to(out).as_posix(): parse(p.read_text("utf-8"))
-            for p in sorted(out.rglob("*.html")) if "pagefind" not in p.relative_to(out).parts}
+            for p in published_pages(out) if "pagefind" not in p.relative_to(out).parts}
 
 
 # -- the registry ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, published_pages, run_cli
 
 PREFIX = "some/path/"
 URL_ATTRS = {"href", "src", "action", "poster", "data"}
@@ -88,7 +88,7 @@ def test_every_link_and_asset_loads_and_stays_under_the_sub_path(served):
             else:
                 todo.append(target.split("#")[0])
     assert problems == []
-    pages = {base + p.relative_to(out).as_posix() for p in out.rglob("*.html")}
+    pages = {base + p.relative_to(out).as_posix() for p in published_pages(out)}
     reached = {u.split("?")[0] for u in seen}
     assert pages - reached == {base + "404.html"}, "every page is linked from another"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from conftest import REPO, run_cli
+from conftest import REPO, published_pages, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://example.org/kursk/"
@@ -99,7 +99,7 @@ def sites(tmp_path_factory) -> dict[str, Path]:
 
 
 def html_pages(out: Path) -> list[Path]:
-    return sorted(p for p in out.rglob("*.html"))
+    return published_pages(out)
 
 
 def test_every_page_is_valid_html(sites):
