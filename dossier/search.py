@@ -200,15 +200,19 @@ def search_copy(html: str) -> str:
 def _elements_with(html: str, attribute: str, pos: int, stop: int):
     """(start, start tag's end, name, end) of each element from pos to stop whose start tag
     has the attribute; the elements inside one found are not looked at."""
+    for start, tag_end, name in _tags_with(html, attribute, pos, stop):
+        if start >= pos:
+            pos = _end_of(html, name, tag_end)
+            yield start, tag_end, name, pos
+
+
+def _tags_with(html: str, attribute: str, pos: int, stop: int):
+    """(start, end, name) of each start tag from pos to stop that has the attribute."""
     while (at := html.find(attribute, pos, stop)) >= 0:
+        pos = at + len(attribute)
         tag = _tag_at(html, at, attribute)
-        if tag is None:
-            pos = at + len(attribute)
-            continue
-        start, tag_end, name = tag
-        end = _end_of(html, name, tag_end)
-        yield start, tag_end, name, end
-        pos = end
+        if tag is not None:
+            yield tag
 
 
 def _tag_at(html: str, at: int, attribute: str) -> Optional[tuple[int, int, str]]:
@@ -270,16 +274,24 @@ def _without_ignored(html: str, start: int, tag_end: int, end: int) -> str:
 
 
 def _settings(html: str, pos: int, stop: int) -> str:
-    """The elements from pos to stop that set a filter, metadata or a sort: their start tags
-    alone where every value is in the tag, whole where one is the element's text."""
-    found = []
-    for attribute in _SETTINGS:
-        for start, tag_end, name, end in _elements_with(html, attribute, pos, stop):
-            tag = html[start:tag_end]
-            whole = any(not _in_tag(v) for a in _SETTINGS if (v := _attribute(tag, a)) is not None)
-            found.append((start, html[start:end] if whole else tag + ("" if name in _VOID or end == tag_end else f"</{name}>")))
-    found.sort()
-    return "".join(text for _, text in found)
+    """The elements from pos to stop that set a filter, metadata or a sort, each once and in
+    order: their start tags alone where every value is in the tag, whole where one is the
+    element's text; none inside a data-pagefind-ignore="all" element."""
+    dropped = [(start, _end_of(html, name, tag_end)) for start, tag_end, name in _tags_with(html, "data-pagefind-ignore", pos, stop)
+               if _attribute(html[start:tag_end], "data-pagefind-ignore") == "all"]
+    tags = {start: (tag_end, name) for attribute in _SETTINGS for start, tag_end, name in _tags_with(html, attribute, pos, stop)}
+    found, covered = [], pos
+    for start in sorted(tags):
+        if start < covered or any(a <= start < b for a, b in dropped):
+            continue
+        tag_end, name = tags[start]
+        tag = html[start:tag_end]
+        if all(_in_tag(v) for a in _SETTINGS if (v := _attribute(tag, a)) is not None):
+            found.append(tag if name in _VOID or html[tag_end - 2] == "/" else f"{tag}</{name}>")
+        else:  # its text is a value: the whole element, and what it holds
+            covered = _end_of(html, name, tag_end)
+            found.append(html[start:covered])
+    return "".join(found)
 
 
 def _in_tag(value: str) -> bool:

@@ -174,7 +174,9 @@ TRICKY_PAGE = """<!doctype html><html lang="en"><head><title>Tricky</title>
 <img data-pagefind-ignore src="/map.png" alt="A map"><p id="after-image">Kursk region, <em>August</em>.</p>
 <section data-pagefind-ignore><h2 id="hidden">Sources</h2><p>Never searched either.</p>
   <ul><li data-pagefind-filter="source">Ministry statement</li><li data-status="Disputed" data-pagefind-filter="status[data-status]">A long note.</li>
-  <li><section><p>nested</p><span data-pagefind-meta="checked:yes">x</span></section></li></ul></section>
+  <li><section><p>nested</p><span data-pagefind-meta="checked:yes">x</span></section></li>
+  <li data-pagefind-filter="region:Kursk" data-pagefind-meta="region:Kursk">twice set <b data-pagefind-meta="desk">Kyiv desk</b></li>
+  <li data-pagefind-ignore="all"><span data-pagefind-filter="source">Dropped inside</span></li></ul></section>
 <aside data-pagefind-ignore="all"><span data-pagefind-filter="source">Dropped with it</span> dropped text</aside>
 <section data-pagefind-ignore="index" data-pagefind-filter="kind:claim"><p>Only its filter counts.</p></section>
 <p data-pagefind-weight="5">Weighted words about the envoy.</p>
@@ -198,9 +200,10 @@ def test_a_search_copy_keeps_all_that_pagefind_takes_from_a_page(tmp_path):
     expected = pagefind_over(pages, tmp_path / "from-pages")["/tricky/index.html"]
     # what the page gives, as Pagefind 1.5 reads it: the test's premises
     assert expected["filters"] == {"kind": ["claim", "report"], "author": ["Ana Lindqvist"], "edition": ["Evening"],
-                                   "source": ["Ministry statement"], "status": ["Disputed"]}
-    assert expected["meta"] == {"checked": "yes", "image": "/cover.png", "image_alt": "A cover",
-                                "publisher": "Plain Weekly", "title": "Prisoners exchanged at the border"}
+                                   "region": ["Kursk"], "source": ["Ministry statement"], "status": ["Disputed"]}
+    assert expected["meta"] == {"checked": "yes", "desk": "Kyiv desk", "image": "/cover.png", "image_alt": "A cover",
+                                "publisher": "Plain Weekly", "region": "Kursk",
+                                "title": "Prisoners exchanged at the border"}
     assert "Sources" not in expected["content"] and "corridor" in expected["content"]
     assert pagefind_over(copies, tmp_path / "from-copies")["/tricky/index.html"] == expected
     assert len(search_copy(TRICKY_PAGE)) < len(TRICKY_PAGE)
