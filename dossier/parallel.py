@@ -35,6 +35,11 @@ def _quiet_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent stops the pool and
     # reports it once; workers must not each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The pool ends its workers with SIGTERM. A handler inherited from the parent
+    # (serve's) runs only between two steps of Python: a worker that takes the
+    # signal just before it waits for its next job waits for ever, and so does
+    # the parent, joining it (seen once in serve). The default action cannot be missed.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # The inherited heap is the parent's: the collector leaves it alone (and
     # so does not copy its pages), and runs on what the worker makes.
     gc.freeze()

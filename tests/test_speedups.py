@@ -74,6 +74,21 @@ def test_work_beside_the_pool_runs_here_and_results_keep_their_order():
         assert len(workers) > 2  # fresh workers took over after 16 items each
 
 
+def test_pool_workers_die_of_the_pools_sigterm_whatever_handler_the_parent_has():
+    """serve handles SIGTERM in Python; a worker inheriting that handler could miss the
+    pool's SIGTERM while it waits for a job, and the pool would wait for it for ever."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    try:
+        results = parallel.run(lambda i: (signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, os.getpid()),
+                               parallel.POOL_THRESHOLD + 10)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert parallel.cores() >= 2 and os.getpid() not in {pid for _, pid in results}  # in workers, not here
+    assert all(default for default, _ in results)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.booleans(), max_size=60))
 def test_wide_pages_are_spread_among_article_pages_and_every_page_is_rendered(wide):
