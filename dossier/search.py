@@ -277,6 +277,8 @@ def _settings(html: str, pos: int, stop: int) -> str:
     """The elements from pos to stop that set a filter, metadata or a sort, each once and in
     order: their start tags alone where every value is in the tag, whole where one is the
     element's text; none inside a data-pagefind-ignore="all" element."""
+    if html.find("data-pagefind-", pos, stop) < 0:  # most of a page: its head, navigation, ignored parts
+        return ""
     dropped = [(start, _end_of(html, name, tag_end)) for start, tag_end, name in _tags_with(html, "data-pagefind-ignore", pos, stop)
                if _attribute(html[start:tag_end], "data-pagefind-ignore") == "all"]
     tags = {start: (tag_end, name) for attribute in _SETTINGS for start, tag_end, name in _tags_with(html, attribute, pos, stop)}
