@@ -340,6 +340,19 @@ def test_a_rebuild_after_an_edit_indexes_as_a_cold_build_does(demo, tmp_path):
     assert any("second visit" in r["content"] for r in records.values())
 
 
+def test_a_build_without_search_between_two_with_it_leaves_no_stale_copy(demo, tmp_path):
+    """A page changed by a --no-search build is kept as it is by the next build with search:
+    the copy it brings along must be of that page, not of the one before the edit."""
+    from dossier.search import COPIES
+
+    site, out = edited_copy(demo, tmp_path, "A paragraph about the envoy's second visit.")
+    assert build(site, out, "--no-search").returncode == 0
+    assert not (out / COPIES).exists()  # nothing there to vouch for the pages changed meanwhile
+    assert build(site, out).returncode == 0
+    assert build(site, tmp_path / "cold").returncode == 0
+    assert records_by_url(out / "pagefind") == records_by_url(tmp_path / "cold" / "pagefind")
+
+
 def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
     """As under Playwright's sync API, or from an async program: asyncio.run alone would refuse."""
     import asyncio
