@@ -11,8 +11,9 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
   no-op     the same again, nothing changed
   edit      one article's text changed, then built (and its sidecar, then built)
   hugo      hugo over the same words (bench/hugo.py), public/ removed first
-  search    (with --search) a cold build with the search index, and Pagefind
-            over Hugo's output
+  search    (with --search) a cold build with the search index (and the search
+            stage within it: Pagefind from its start to its end, as the build
+            reports it), and Pagefind over Hugo's output
   serve     (with --serve) `serve` started on the site, then three edits of
             an article's text, each timed as serve reports its rebuild
 
@@ -92,8 +93,11 @@ def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
+SEARCH_LINE = re.compile(r"^search: indexed \d+ pages.* in ([\d.]+) s$", re.M)
+
+
 def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
-    """(wall seconds, peak MiB of the process tree, stdout+stderr tail) of one command."""
+    """(wall seconds, peak MiB of the process tree, stdout+stderr) of one command."""
     start = time.perf_counter()
     proc = started(cmd, cwd)
     with PeakMemory(proc.pid) as memory:
@@ -101,7 +105,7 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
         wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{output[-3000:]}")
-    return wall, memory.mib, output.strip().splitlines()[-1] if output.strip() else ""
+    return wall, memory.mib, output
 
 
 def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float, float]]:
@@ -197,10 +201,16 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
     notes: dict[str, str] = {}
 
     def record(name: str, cmd: list[str], cwd: Path = REPO) -> None:
-        wall, mib, tail = timed(cmd, cwd)
+        wall, mib, output = timed(cmd, cwd)
+        tail = output.strip().splitlines()[-1] if output.strip() else ""
         results.setdefault(name, []).append((wall, mib))
         notes[name] = tail
         print(f"  {size:>6} {name:<14} {wall:8.2f} s {mib:8.0f} MiB   {tail[:110]}", file=sys.stderr)
+        # Pagefind's own time within a build, from its start to its end (the line search.py prints)
+        stage = SEARCH_LINE.search(output)
+        if stage:
+            results.setdefault("search stage", []).append((float(stage[1]), mib))
+            print(f"  {size:>6} {'search stage':<14} {float(stage[1]):8.2f} s", file=sys.stderr)
 
     edits = Edits(site)
     try:
@@ -268,6 +278,10 @@ def main() -> None:
         small, large = min(a.sizes), max(a.sizes)
         per = {s: statistics.median(w for w, _ in all_results[s]["cold"]) / s for s in (small, large)}
         lines.append(f"Growth: cold time per article at {large} is {per[large] / per[small]:.2f}× that at {small}.")
+    for size, results in all_results.items():
+        if "search stage" in results and "pagefind/hugo" in results:
+            ours, theirs = (statistics.median(w for w, _ in results[k]) for k in ("search stage", "pagefind/hugo"))
+            lines.append(f"Search at {size}: the search stage took {ours / theirs:.2f}× Pagefind over Hugo's output.")
     print("\n".join(lines))
 
 
