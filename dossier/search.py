@@ -184,17 +184,24 @@ def search_copy(html: str) -> str:
     A page without data-pagefind-body is given back whole: Pagefind may read
     all of its <body>.
     """
-    bodies = list(_elements_with(html, "data-pagefind-body", 0, len(html)))
-    if not bodies:
+    try:
+        bodies = list(_elements_with(html, "data-pagefind-body", 0, len(html)))
+        if not bodies:
+            return html
+        parts, pos = [COPY_HEAD], 0
+        for start, tag_end, name, end in bodies:
+            parts.append(_settings(html, pos, start))
+            parts.append(_without_ignored(html, start, tag_end, end))
+            pos = end
+        parts.append(_settings(html, pos, len(html)))
+    except _Unclosed:  # an end tag left out (<p>, <li>...): where the element ends is Pagefind's to tell
         return html
-    parts, pos = [COPY_HEAD], 0
-    for start, tag_end, name, end in bodies:
-        parts.append(_settings(html, pos, start))
-        parts.append(_without_ignored(html, start, tag_end, end))
-        pos = end
-    parts.append(_settings(html, pos, len(html)))
     parts.append("</body></html>")
     return "".join(parts)
+
+
+class _Unclosed(Exception):
+    """An element this module looked for the end of has no end tag of its own."""
 
 
 def _elements_with(html: str, attribute: str, pos: int, stop: int):
@@ -240,7 +247,7 @@ def _end_of(html: str, name: str, pos: int) -> int:
     while depth:
         m = ends.search(html, pos)
         if m is None:
-            return len(html)
+            raise _Unclosed(name)
         depth += -1 if m.group(1) else 1
         pos = html.find(">", m.end() - 1) + 1 or len(html)
     return pos

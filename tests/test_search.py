@@ -216,6 +216,15 @@ def test_a_page_without_a_searched_part_is_its_own_search_copy():
     assert search_copy(page) == page
 
 
+def test_a_page_whose_parts_leave_out_their_end_tags_is_its_own_search_copy():
+    """HTML lets <p> and <li> go unclosed; where such an element ends is the parser's to tell."""
+    from dossier.search import search_copy
+
+    page = ("<html><body><main data-pagefind-body><p>Kept words<p data-pagefind-ignore>ignored words"
+            "<p>kept again</main></body></html>")
+    assert search_copy(page) == page
+
+
 def test_records_carry_filters_and_metadata(demo, model):
     by_url = {r["url"]: r for r in fragments(demo[1])}
     site = model.dossier.site
