@@ -107,7 +107,9 @@ class Indexing:
                 copies.complete(self.stage, set())
             self._cwd = tempfile.TemporaryDirectory(prefix="dossier-pagefind-")
             try:
-                self.process = _start_program(self.executable, copies.folder, self.stage, resolved, self._cwd.name)
+                # Absolute: the program runs in a folder of its own (see _start_program).
+                self.process = _start_program(self.executable, copies.folder.resolve(), self.stage, resolved,
+                                              self._cwd.name)
             except OSError as exc:  # the binary would not start
                 self._cwd.cleanup()
                 raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc

@@ -339,6 +339,18 @@ def test_a_build_that_fails_its_link_check_while_pagefind_reads_stops_it_and_kee
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
+def test_an_output_named_relative_to_where_the_build_runs_is_indexed(demo, tmp_path):
+    """`python build.py` in a site folder writes to output/ there: a relative path, while
+    Pagefind runs in a folder of its own."""
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", ".", "-o", "out"], cwd=demo[0],
+                          capture_output=True, text=True, timeout=300)
+    try:
+        assert done.returncode == 0, done.stderr
+        assert records_by_url(demo[0] / "out" / "pagefind") == records_by_url(demo[1] / "pagefind")
+    finally:
+        shutil.rmtree(demo[0] / "out", ignore_errors=True)
+
+
 def test_a_rebuild_after_an_edit_indexes_as_a_cold_build_does(demo, tmp_path):
     """Pages kept from the last build bring their search copies along; the edited one is copied anew."""
     site, out = edited_copy(demo, tmp_path, "A paragraph about the envoy's second visit.")
