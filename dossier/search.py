@@ -107,9 +107,7 @@ class Indexing:
                 copies.complete(self.stage, set())
             self._cwd = tempfile.TemporaryDirectory(prefix="dossier-pagefind-")
             try:
-                # Absolute: the program runs in a folder of its own (see _start_program).
-                self.process = _start_program(self.executable, copies.folder.resolve(), self.stage, resolved,
-                                              self._cwd.name)
+                self.process = _start_program(self.executable, copies.folder, self.stage, resolved, self._cwd.name)
             except OSError as exc:  # the binary would not start
                 self._cwd.cleanup()
                 raise SearchError(f"Pagefind failed: {_describe(exc)}") from exc
@@ -330,7 +328,7 @@ class SearchCopies:
     """
 
     def __init__(self, output: Path, resolved: Resolved):
-        self.folder = output / COPIES
+        self.folder = (output / COPIES).absolute()  # Pagefind runs in a folder of its own
         self.paths = searched_paths(resolved)
         self._folders: set[str] = set()
 
