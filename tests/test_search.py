@@ -70,13 +70,18 @@ def search_page(demo, http_root, page):
     return open_
 
 
-def fragments(out: Path) -> list[dict]:
-    """Every record of the written index (Pagefind's fragment files: gzip, a marker, JSON)."""
+def decoded(bundle: Path) -> list[dict]:
+    """Every record of a written index, in the order of its fragment files (gzip, a marker, JSON)."""
     records = []
-    for path in sorted((out / "pagefind" / "fragment").glob("*.pf_fragment")):
+    for path in sorted((bundle / "fragment").glob("*.pf_fragment")):
         raw = gzip.decompress(path.read_bytes())
         records.append(json.loads(raw[raw.index(b"{"):]))
     return records
+
+
+def fragments(out: Path) -> list[dict]:
+    """Every record of the index written into an output."""
+    return decoded(out / "pagefind")
 
 
 def one(items, what: str):
@@ -133,12 +138,7 @@ def test_pagefind_settings_of_the_environment_or_the_working_folder_change_nothi
 
 def records_by_url(bundle: Path) -> dict[str, dict]:
     """The index's records by their pages' addresses (file names and page numbers vary from run to run)."""
-    found = {}
-    for path in (bundle / "fragment").glob("*.pf_fragment"):
-        raw = gzip.decompress(path.read_bytes())
-        record = json.loads(raw[raw.index(b"{"):])
-        found[record["url"]] = record
-    return found
+    return {record["url"]: record for record in decoded(bundle)}
 
 
 def pagefind_over(site: Path, bundle: Path, glob: str = "**/*.html") -> dict[str, dict]:
