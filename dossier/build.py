@@ -105,6 +105,7 @@ class _Run:
     progress: Progress
     article_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of its files
     article_cards: dict[str, str] = field(default_factory=dict)  # slug -> digest of all but its text
+    analysis_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of what its analysis is made from
     rendered: set[str] = field(default_factory=set)  # pages rendered by this build
     misses: int = 0  # entries computed afresh: the cache file must be rewritten
 
@@ -201,6 +202,7 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         run.misses += len(todo)
         out = [fresh.get(i) or run.previous.analyses[k] for i, k in enumerate(keys)]
         used.update(zip(keys, out))
+        run.analysis_keys.update((a.slug, k) for a, k in zip(articles, keys))
         for key, analysis in zip(keys, out):  # the body is what the analysis says, a mention what it holds
             run.fingerprints.know(analysis.body, f"{key}:body")
             for hit, hit_key in zip(analysis.hits, analysis.hit_keys, strict=True):
@@ -269,17 +271,22 @@ def check_site(site: Path) -> BuildResult:
     return result
 
 
-def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None) -> BuildResult:
+def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None,
+          persist: bool = True) -> BuildResult:
+    """Build `site` into `out`. With `persist` False the cache and the input stamps are kept in
+    this process's memory only, not written into the output: for a process that builds the same
+    output again and again and is the only one to read it (serve), writing them is wasted time."""
     check_output_dir(site, out)
     clock = time.perf_counter()
-    files, state = BuildCache.read_state(out)
-    inputs.trust(site, inputs.kept_stamps(out))
+    files, state = BuildCache.read_state(out, persist)
+    if persist:
+        inputs.trust(site, inputs.kept_stamps(out))
     now = inputs.fingerprint(site)
     if _same_build(state, now, search, out, files):
         sweep_staging(out)
         return _repeat(state, time.perf_counter() - clock)
     with _collector_paused():
-        return _build(site, out, search, progress or Progress(), now)
+        return _build(site, out, search, progress or Progress(), now, persist)
 
 
 def _same_build(state: dict, now: str, search: bool, out: Path, files: frozenset[str]) -> bool:
@@ -302,9 +309,9 @@ def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> N
                        "pages": result.pages, "counts": result.counts}
 
 
-def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) -> BuildResult:
+def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, persist: bool) -> BuildResult:
     clock = time.perf_counter()
-    run = _Run(BuildCache.load(out), BuildCache(), Fingerprints(), progress)
+    run = _Run(BuildCache.load(out, persist), BuildCache(), Fingerprints(), progress)
     cache_time = time.perf_counter() - clock
     result = _check(site, run)
     result.timings["load"] += cache_time  # reading the cache back is part of loading
@@ -343,7 +350,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
                 return result
             _remember_state(run, result, now, search)
             clock = time.perf_counter()
-            _save_cache(staged, run, site)
+            _save_cache(staged, run, site, persist)
             result.timings["cache"] = time.perf_counter() - clock
             if indexing is not None:
                 clock = time.perf_counter()
@@ -354,7 +361,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str) ->
                 indexing.stop()
         clock = time.perf_counter()
         staged.commit(last=CACHE_FILE)
-    run.cache.remember(out)
+    run.cache.remember(out, persist)
     result.timings["commit"] = time.perf_counter() - clock  # the swap, and the old output cleared away
     return result
 
@@ -366,8 +373,8 @@ def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: P
     records say (see linkcheck.LinkChecker); any other HTML file (a static
     page) is read here.
     """
-    files = staged.files()
-    same_files = files | {CACHE_FILE, inputs.STAMPS_FILE} == run.previous.files
+    files = staged.files()  # the pages and other files made: the cache and stamps come later
+    same_files = files == run.previous.files
     changed = {p for p in staged.fresh if p.endswith(".html")}
     if same_files and not changed:
         # The same files as the last build, and every page as it was: so is every verdict.
@@ -413,19 +420,22 @@ def _link_sources(renderer: SiteRenderer, site: Path, files: set[str]) -> dict[s
     return sources
 
 
-def _save_cache(staged: StagedOutput, run: _Run, site: Path) -> None:
+def _save_cache(staged: StagedOutput, run: _Run, site: Path, persist: bool) -> None:
     """Write the cache, or keep the previous file when this build computed nothing new;
-    and the stamps of the files read, for the next build (see inputs.STAMPS_FILE)."""
+    and the stamps of the files read, for the next build (see inputs.STAMPS_FILE).
+    Without `persist`, neither: the cache stays in memory (see BuildCache.remember)."""
+    run.cache.files = frozenset(staged.files())
+    if not persist:
+        return
     counts = staged.written, staged.linked
     staged.put(inputs.STAMPS_FILE, inputs.stamps_file(site))
     staged.written, staged.linked = counts  # neither is a page
-    run.cache.files = frozenset(staged.fresh | staged.kept | {CACHE_FILE})
     same = (not run.misses and run.cache.files == run.previous.files
             and run.cache.loaded.keys() == run.previous.loaded.keys()
             and run.cache.analyses.keys() == run.previous.analyses.keys()
             and run.cache.records == run.previous.records
             and run.cache.pages == run.previous.pages and run.cache.looked_up == run.previous.looked_up
-            and run.cache.groups == run.previous.groups
+            and run.cache.groups == run.previous.groups and run.cache.sources == run.previous.sources
             and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
     if same and staged.link_previous(CACHE_FILE):
@@ -474,6 +484,7 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
             return False
     run.cache.pages.update(run.previous.pages)
     run.cache.groups = run.previous.groups
+    run.cache.sources = run.previous.sources
     run.cache.records = run.previous.records
     run.cache.looked_up = run.previous.looked_up
     return True
@@ -583,8 +594,17 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     # The last build's look-ups (some 60,000 at 10,000 articles, made a million times by its
     # pages) whose values changed: a page is kept only if it made none of them.
     changed_deps = frozenset([d for d, was in run.previous.looked_up.items() if dep_digest(d) != was])
+    reached = _groups_reached(renderer, run, common)
     todo: list[tuple[PageSpec, str]] = []
-    for group in renderer.spec_groups():
+    for name, make_group in renderer.group_plan():
+        old = run.previous.groups.get(name)
+        if reached is not None and old is not None and name not in reached:
+            # Its sources are as they were, and so its inputs: kept without being made.
+            if _keep_group(name, old[0], run, staged, changed_deps):
+                if CHECK_UNREACHED:
+                    _check_unreached(make_group(), old[0], common, fps)
+                continue
+        group = make_group()
         group_key = None if group.inputs is None else digest(common, group.name, fps(group.inputs))
         if group_key is not None and _keep_group(group.name, group_key, run, staged, changed_deps):
             continue
@@ -601,7 +621,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
             if not _reuse(spec.path, key, run, staged, changed_deps):
                 todo.append((spec, key))
         if group_key is not None:
-            run.cache.groups[group.name] = (group_key, tuple(paths))
+            run.cache.groups[group.name] = (group_key, tuple(paths), tuple(sorted(group.sources)))
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
 
@@ -672,6 +692,39 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
     run.cache.looked_up = {d: dep_digest(d) for d in looked}
     return rendered, changed
+
+
+# Set by the test suite: every group a build keeps unmade because its sources did not change is
+# made anyway, and its inputs checked to be the last build's (see _groups_reached).
+CHECK_UNREACHED = os.environ.get("DOSSIER_CHECK_UNREACHED") == "1"
+
+
+def _groups_reached(renderer: SiteRenderer, run: _Run, common: str) -> Optional[set[str]]:
+    """The groups whose inputs may differ from the last build's; None if that is not known.
+
+    A group is reached if one of the sources the last build drew its inputs from
+    changed (render.SOURCES), or if a changed source draws it in now (an article
+    that names an entity for the first time)."""
+    r, fps = renderer.r, run.fingerprints
+    now = {"": common}  # the templates and the site: any change, and no group is known to be as it was
+    for a in r.dossier.articles:
+        now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
+        now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
+    now.update((f"entity:{e.id}", fps(e)) for e in r.entities.values())
+    run.cache.sources = now
+    before = run.previous.sources
+    if before.get("") != common:
+        return None
+    changed = {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
+    reached = {name for name, (_, _, sources) in run.previous.groups.items() if not changed.isdisjoint(sources)}
+    for source in changed:
+        reached |= renderer.groups_reached(source)
+    return reached
+
+
+def _check_unreached(group, key: str, common: str, fps: Fingerprints) -> None:
+    if digest(common, group.name, fps(group.inputs)) != key:
+        raise AssertionError(f"group {group.name} changed, but no changed source reached it")
 
 
 def _spread_wide_pages(specs: list[PageSpec]) -> list[int]:

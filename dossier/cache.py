@@ -2,7 +2,7 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold. It holds six tables:
+the output makes the next build cold. It holds seven tables:
 
 - loaded: digest of an article's two files, or of an entity's file (+ site
   settings) -> the Article or Entity read from them and the diagnostics
@@ -19,10 +19,14 @@ the output makes the next build cold. It holds six tables:
 - looked_up: registry look-up -> the digest of what it returned, for the
   look-ups of every page in `pages`;
 - groups: a group of pages made from the same inputs (an article's page,
-  an entity's pages) -> the digest of those inputs and the pages' paths.
+  an entity's pages) -> the digest of those inputs, the pages' paths, and
+  the sources the inputs were drawn from (render.SOURCES);
+- sources: each of those sources -> its digest, so the next build tells
+  which changed and which groups they reach.
 
-A process that builds twice (serve) keeps the last cache in memory instead
-of reading it back.
+A process that builds twice keeps the last cache in memory instead of
+reading it back; serve, the only reader of an output of its own, never
+writes it at all (build's `persist`).
 """
 
 from __future__ import annotations
@@ -116,7 +120,7 @@ class Fingerprints:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
-TABLES = ("loaded", "analyses", "looked_up", "pages", "records", "groups")
+TABLES = ("loaded", "analyses", "looked_up", "pages", "records", "groups", "sources")
 
 
 @dataclass
@@ -148,8 +152,10 @@ class BuildCache:
     # table, not one per page (at 10,000 articles the pages make a million look-ups of
     # some 60,000 values).
     looked_up: dict[tuple[str, str], str] = field(default_factory=dict)
-    # A group of pages (render.SpecGroup) -> the digest of its inputs and its pages' paths.
-    groups: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # A group of pages (render.SpecGroup) -> the digest of its inputs, its pages' paths and its sources.
+    groups: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    # What groups are drawn from (render.SOURCES) -> its digest; "" -> the templates and site settings.
+    sources: dict[str, str] = field(default_factory=dict)
     files: frozenset[str] = frozenset()  # every file of the output this cache describes
     world: str = ""  # digest of every input of every page: equal, and no page needs a look
     link_problems: tuple = ()  # what the link check found (warnings only: the build succeeded)
@@ -161,11 +167,17 @@ class BuildCache:
     chunks: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def load(cls, out: Path) -> BuildCache:
+    def load(cls, out: Path, persist: bool = True) -> BuildCache:
+        """The cache of the last build into `out`: the one this process kept in memory if it is
+        still the one in the output, else read back. Without `persist`, only one kept in memory
+        by a build that did not persist it either (see remember)."""
         path = out / CACHE_FILE
+        held = _in_memory.get(str(path.absolute()))
+        if not persist:
+            return held[1] if held is not None and held[0] is None else cls()
         stamp = _stamp(path)
-        if stamp is not None and _in_memory.get(str(path.absolute()), (None,))[0] == stamp:
-            return _in_memory[str(path.absolute())][1]
+        if stamp is not None and held is not None and held[0] == stamp:
+            return held[1]
         try:
             with open(path, "rb") as f:
                 return cls._read(f, (str(path), stamp))
@@ -192,8 +204,11 @@ class BuildCache:
             cache.chunks[(name, tuple(k for k, _ in items))] = (*source, start, f.tell())
 
     @staticmethod
-    def read_state(out: Path) -> tuple[frozenset[str], dict]:
+    def read_state(out: Path, persist: bool = True) -> tuple[frozenset[str], dict]:
         """The output's files and the last build's state, from the cache's header alone (empty if none)."""
+        if not persist:
+            held = BuildCache.load(out, persist=False)
+            return held.files, held.state
         try:
             with open(out / CACHE_FILE, "rb") as f:
                 header = pickle.load(f)
@@ -228,18 +243,22 @@ class BuildCache:
                     self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def remember(self, out: Path) -> None:
-        """Keep this cache in memory for the next build into `out` by this process."""
+    def remember(self, out: Path, persist: bool = True) -> None:
+        """Keep this cache in memory for the next build into `out` by this process: with the
+        stamp of the file it was written to, or, not persisted, with None (see load)."""
         path = out / CACHE_FILE
-        stamp = _stamp(path)
         _in_memory.clear()  # one output at a time: memory stays bounded
+        if not persist:
+            _in_memory[str(path.absolute())] = (None, self)
+            return
+        stamp = _stamp(path)
         if stamp is not None:
             _in_memory[str(path.absolute())] = (stamp, self)
             # Chunks written by this build are in that file now; others name theirs.
             self.chunks = {k: (where[0] or str(path), where[1] or stamp, *where[2:]) for k, where in self.chunks.items()}
 
 
-_in_memory: dict[str, tuple[tuple, BuildCache]] = {}
+_in_memory: dict[str, tuple[Optional[tuple], BuildCache]] = {}
 
 # Tables whose values hold whole articles (their text, their body's HTML): in chunks of
 # fewer entries, so an edit pickles 50 of them again, not 500 (85 ms at 1,000 articles).
@@ -249,7 +268,7 @@ _WHOLE_ARTICLES = frozenset({"loaded", "analyses"})
 # saw before as a reference to it, so the bytes would depend on which equal strings happen
 # to be one object (a table's keys come from pages made now and pages read back), and a
 # chunk copied from the last file would differ from the same chunk pickled now.
-_BY_VALUE = frozenset({"looked_up", "groups"})
+_BY_VALUE = frozenset({"looked_up", "groups", "sources"})
 
 
 def _dump_chunk(f, name: str, chunk: list) -> None:

@@ -48,11 +48,23 @@ class SpecGroup:
     see RenderedPage.deps). So when the inputs are the last build's, so are
     the pages: a build may take them without making their specs. None:
     the group is made every time (pages of listings, made from everything).
+
+    `sources` names what the inputs are drawn from (see SOURCES), the ids
+    they refer to whether or not they resolve: a build whose sources are
+    all as they were knows the inputs are too, without making them.
     """
 
     name: str
     inputs: Optional[tuple]
     make: Callable[[], Iterable[PageSpec]]
+    sources: frozenset[str] = frozenset()
+
+
+# What a group's inputs are drawn from, each a digest a build can tell has changed:
+#   "article:<slug>"  the article's two files, and what analysing them gave (with the names autolinked);
+#   "card:<slug>"     the article but its text (see build._know_article);
+#   "entity:<id>"     the entity's file.
+# SiteRenderer.groups_reached is the other way round: the groups one source reaches now.
 
 
 @dataclass(frozen=True)
@@ -186,6 +198,7 @@ class SiteRenderer:
         self._articles = {a.slug: ArticleLookedUp(a, self) for a in resolved.dossier.articles}
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
         self._rank = {a.slug: n for n, a in enumerate(sorted(resolved.dossier.articles, key=article_order))}
+        self._by_slug = {a.slug: a for a in resolved.dossier.articles}
         self._deps: set[tuple[str, str]] = set()
         self._root = ""  # of the page being rendered
         self._fragments: dict[tuple, tuple[Markup, frozenset, tuple]] = {}  # see _reuse
@@ -296,16 +309,45 @@ class SiteRenderer:
 
     def spec_groups(self) -> Iterator[SpecGroup]:
         """Every page but the export files, in groups: an article's page, an entity's pages, the rest."""
+        return (make() for _, make in self.group_plan())
+
+    def group_plan(self) -> Iterator[tuple[str, Callable[[], SpecGroup]]]:
+        """Each group's name and how to make it (its inputs are gathered then): a build that knows
+        a group's sources did not change need not make it (see SpecGroup)."""
         articles = sorted(self.r.dossier.articles, key=article_order)
-        yield SpecGroup("home", None, lambda: self.home(articles))
+        yield "home", lambda: SpecGroup("home", None, lambda: self.home(articles))
         for article in articles:
-            yield self.article_group(article, self.r.analyses[article.slug])
-        yield SpecGroup("entities", None, lambda: [self.entities_index()])
+            yield f"article:{article.slug}", lambda a=article: self.article_group(a, self.r.analyses[a.slug])
+        yield "entities", lambda: SpecGroup("entities", None, lambda: [self.entities_index()])
         for entity in sorted(self.r.entities.values(), key=lambda e: e.id):
-            yield self.entity_group(entity)
+            yield f"entity:{entity.id}", lambda e=entity: self.entity_group(e)
         # Made from the claims in the order they are listed (their statuses among them) and the site.
-        yield SpecGroup("claims", (tuple(c for _, c in self._claims_in_order()),), self.claims_index)
-        yield SpecGroup("other", None, lambda: self._other_pages(articles))
+        yield "claims", lambda: SpecGroup("claims", (tuple(c for _, c in self._claims_in_order()),),
+                                          self.claims_index, frozenset(f"card:{c.article}" for c in self.r.claims.values()))
+        yield "other", lambda: SpecGroup("other", None, lambda: self._other_pages(articles))
+
+    def groups_reached(self, source: str) -> set[str]:
+        """The groups whose inputs draw on `source` as it is now (see SOURCES): with each
+        group's own `sources` as the last build recorded them, every group a changed source
+        may have changed."""
+        kind, _, key = source.partition(":")
+        reached = set()
+        if kind == "article" and key in self._by_slug:
+            article, analysis = self._by_slug[key], self.r.analyses.get(key)
+            reached.add(source)
+            reached.update(f"entity:{h.entity}" for h in (analysis.hits if analysis else ()))
+            for c in article.claims:
+                reached.update(f"entity:{ref.id}" for ref in (c.claimant, *c.about) if ref)
+                for ref in (*c.supports, *c.contradicts):  # the article whose claim it backs or disputes
+                    target = self.r.claims.get(ref.id)
+                    if target is not None:
+                        reached.add(f"article:{target.article}")
+        elif kind == "card" and key in self._by_slug and self._by_slug[key].claims:
+            reached.add("claims")
+        elif kind == "entity" and key in self.r.entities:
+            reached.add(source)
+            reached.update(f"entity:{rel.entity.id}" for rel in self.r.entities[key].relations)
+        return reached
 
     def _other_pages(self, articles: list[Article]) -> Iterator[PageSpec]:
         for page in self._nav_pages():
@@ -346,7 +388,10 @@ class SiteRenderer:
         # Flat (each claim's list ended by None): digesting it walks no tuple per footnote.
         inputs = (article, analysis.body, publisher, claims, tuple(x for sup in supporters for x in (*sup, None)),
                   tuple(x for con in contradictors for x in (*con, None)))
-        return SpecGroup(f"article:{article.slug}", inputs, make)
+        sources = {f"article:{article.slug}", *(f"article:{c.article}" for sup in (*supporters, *contradictors) for c in sup)}
+        if article.source.publisher:
+            sources.add(f"entity:{article.source.publisher}")  # named, found or not
+        return SpecGroup(f"article:{article.slug}", inputs, make, frozenset(sources))
 
     def _claims(self, ids) -> tuple[Claim, ...]:
         return tuple(self.r.claims[i] for i in ids if i in self.r.claims)
@@ -387,7 +432,11 @@ class SiteRenderer:
                     mentions=mention_part, mention_total=len(hits), related=list(related),
                 ))
 
-        return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related), make)
+        sources = {f"entity:{e.id}", *(f"article:{h.article}" for h in hits),
+                   *(f"article:{c.article}" for c in (*claims_by, *claims_about)),
+                   *(f"entity:{x}" for x, _ in relations_in), *(f"entity:{x.id}" for x, _ in related)}
+        return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related), make,
+                         frozenset(sources))
 
     def _sorted_claims(self, ids) -> list[Claim]:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}

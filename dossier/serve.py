@@ -315,8 +315,9 @@ class Rebuilder:
     def rebuild(self, changed: set[str]) -> None:
         clock = time.perf_counter()
         try:
-            result = pipeline.build(self.site, self.out, search=False,  # indexed in the background instead
-                                    progress=_progress(first=not changed))
+            # Indexed in the background instead; the cache kept in memory: no other process reads it.
+            result = pipeline.build(self.site, self.out, search=False, progress=_progress(first=not changed),
+                                    persist=False)
         except Exception as exc:  # a bug: report it, keep serving
             crash = [describe_crash(exc, self.site)]
             return self._failed(changed, crash, crash, time.perf_counter() - clock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,10 @@ import threading
 from pathlib import Path
 
 import pytest
+
+# Every build the tests run, here and in the commands they start, checks that the groups it
+# keeps unmade (their sources unchanged) are as the last build made them (build.CHECK_UNREACHED).
+os.environ["DOSSIER_CHECK_UNREACHED"] = "1"
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"

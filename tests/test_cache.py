@@ -51,7 +51,10 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 def assert_same_as_cold(site: Path, out: Path, tmp_path: Path) -> None:
     cold = tmp_path / f"cold-{len(list(tmp_path.glob('cold-*')))}"
+    kept = dict(cache_module._in_memory)  # a build keeps one output's cache: the one tested, after this
     result = build(site, cold, search=False)
+    cache_module._in_memory.clear()
+    cache_module._in_memory.update(kept)
     assert result.ok, result.diagnostics.sorted()
     got, want = tree(out), tree(cold)
     assert sorted(got) == sorted(want), (set(got) ^ set(want))
@@ -117,6 +120,16 @@ def rename_article(site: Path) -> None:
 def edit_entity(site: Path) -> None:
     path = entity_files(site)[0]
     path.write_text(path.read_text().replace("description: ", "description: Newly described. ", 1))
+
+
+def retarget_relation(site: Path) -> None:
+    """An entity's first relation names another entity: the page of the one it named no longer
+    lists it among the relations in, the page of the one it names now does."""
+    path = next(p for p in entity_files(site) if "relations:" in p.read_text())
+    text = path.read_text()
+    old = re.search(r"- \{entity: ([\w-]+),", text).group(1)
+    new = next(p.stem for p in entity_files(site) if p.stem not in (old, path.stem) and p.stem not in text)
+    path.write_text(text.replace(f"{{entity: {old},", f"{{entity: {new},", 1))
 
 
 def rename_claimant(site: Path) -> None:
@@ -190,7 +203,8 @@ def add_plain_paragraph(site: Path) -> None:
 def add_contradiction(site: Path) -> None:
     """A claim of the last article comes to contradict the first article's first claim, which
     the first article's page then lists among the claims that contradict it."""
-    target = f"{article_files(site)[0].stem}-c0"
+    first = article_files(site)[0].with_suffix(".yaml").read_text()
+    target = re.search(r"^  - id: (\S+)", first, re.M).group(1)  # not named after its file once renamed
     sidecar = article_files(site)[-1].with_suffix(".yaml")
     lines = sidecar.read_text().splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("  - id: ")] + [len(lines)]
@@ -204,7 +218,7 @@ def add_contradiction(site: Path) -> None:
 
 
 CHANGES = [edit_article_text, edit_sidecar, add_contradiction, add_article, delete_article, rename_article,
-           edit_entity, rename_claimant, add_entity, delete_entity, rename_entity, move_entity, add_template, edit_template,
+           edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, rename_entity, move_entity, add_template, edit_template,
            edit_site, edit_status_label, edit_base_url, add_static]
 
 
@@ -226,48 +240,52 @@ def use_mode(mode: str, monkeypatch) -> str:
     return mode
 
 
-@pytest.fixture(params=["memory", "disk", "pool"])
+@pytest.fixture(params=["memory", "disk", "pool", "serve"])
 def mode(request, monkeypatch):
     return use_mode(request.param, monkeypatch)
 
 
 def cached_build(site: Path, out: Path, mode: str):
-    if mode != "memory":
+    """A build as the CLI makes it ("disk", "pool"), as a process building twice ("memory") or as
+    serve does ("serve": the cache kept in memory only, never written)."""
+    if mode not in ("memory", "serve"):
         cache_module._in_memory.clear()  # read the cache back from the output, as a new process does
-    result = build(site, out, search=False)
+    result = build(site, out, search=False, persist=mode != "serve")
     assert result.ok, result.diagnostics.sorted()
+    assert (out / CACHE_FILE).is_file() == (mode != "serve")
     return result
 
 
-# Every change with the cache read from disk (the CLI); the main ones also with
-# the cache kept in memory (serve) and with the work on a process pool.
-CASES = ([("disk", change) for change in CHANGES]
+# Every change with the cache read from disk (the CLI) and as serve keeps it (in memory
+# only); the main ones also with the cache kept in memory and on disk and with the work
+# on a process pool.
+CASES = ([(m, change) for m in ("disk", "serve") for change in CHANGES]
          + [(m, c) for m in ("memory", "pool")
             for c in (edit_article_text, edit_sidecar, rename_article, edit_entity, edit_template)])
 
 
 # Edits that can follow one another in any order (each finds what it changes afresh).
 SEQUENCE_STEPS = [edit_article_text, edit_sidecar, add_plain_paragraph, add_contradiction, add_article,
-                  rename_article, edit_entity, rename_claimant, add_entity, delete_entity, edit_status_label,
+                  rename_article, edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, edit_status_label,
                   add_template]
 
 
 @settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.sampled_from(SEQUENCE_STEPS), min_size=2, max_size=4),
-       disk=st.booleans())
-def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, steps, disk: bool):
+       mode=st.sampled_from(["disk", "memory", "serve"]))
+def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, steps, mode: str):
     """Each kept group, reused page and export record stays right through several edits, whatever their order."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         site, out = tmp / "site", tmp / "out"
         shutil.copytree(generated, site)
-        cached_build(site, out, "disk" if disk else "memory")
+        cached_build(site, out, mode)
         for step in steps:
             try:
                 step(site)
             except (AssertionError, FileExistsError, FileNotFoundError, StopIteration):
                 continue  # not possible on this site any more (renamed twice, nothing left to delete)
-            cached_build(site, out, "disk" if disk else "memory")
+            cached_build(site, out, mode)
             assert_same_as_cold(site, out, tmp)
 
 
@@ -491,7 +509,25 @@ def test_an_unchanged_site_is_not_loaded_again(site: Path, tmp_path: Path):
     assert {p: (out / p).stat().st_ino for p in tree(out)} == before
 
 
-@pytest.mark.parametrize("mode", ["memory", "disk"])
+@pytest.mark.parametrize("mode", ["disk", "serve"])
+def test_a_relation_moved_by_an_entity_no_article_names_changes_the_pages_of_both_ends(site: Path, tmp_path: Path,
+                                                                                       mode: str):
+    """Only the relation ties the pages of its two ends to the entity that states it (it shares
+    no article with them): both are made again, through the sources the last build recorded
+    and those the entity names now."""
+    first, second = [p.stem for p in entity_files(site)][:2]
+    path = site / "content" / "entities" / "place" / "zyxquon-flats.yaml"
+    path.write_text(f"name: Zyxquon Flats\ntype: place\nrelations:\n  - {{entity: {first}, role: near}}\n")
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    assert "Zyxquon Flats" in (out / "entities" / first / "index.html").read_text()
+    path.write_text(path.read_text().replace(first, second))
+    result = cached_build(site, out, mode)
+    assert {f"entities/{first}/index.html", f"entities/{second}/index.html"} <= set(result.changed)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: Path, mode: str, monkeypatch):
     out = tmp_path / "out"
     cached_build(site, out, mode)
@@ -507,7 +543,7 @@ def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: 
     assert_same_as_cold(site, out, tmp_path)
 
 
-@pytest.mark.parametrize("mode", ["memory", "disk"])
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: Path, tmp_path: Path, mode: str,
                                                                          monkeypatch):
     """The text of one article edited: its page's group, those of the entities it mentions and
@@ -516,16 +552,17 @@ def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: P
     out = tmp_path / "out"
     cached_build(site, out, mode)
     edited = article_files(site)[3].stem
-    pages = cache_module.BuildCache.load(out).pages
+    pages = cache_module.BuildCache.load(out, persist=mode != "serve").pages
     looking = {path for path, record in pages.items() if ("article", edited) in record.deps}
     made = []
-    groups = SiteRenderer.spec_groups
+    plan = SiteRenderer.group_plan
 
     def watched(self):
-        for group in groups(self):
-            yield dataclasses.replace(group, make=lambda group=group: made.append(group.name) or group.make())
+        for name, make_group in plan(self):
+            yield name, lambda make_group=make_group: (lambda group: dataclasses.replace(
+                group, make=lambda: made.append(group.name) or group.make()))(make_group())
 
-    monkeypatch.setattr(SiteRenderer, "spec_groups", watched)
+    monkeypatch.setattr(SiteRenderer, "group_plan", watched)
     edit_article_text(site)
     result = cached_build(site, out, mode)
     mentioned = {hit.entity for hit in result.resolved.analyses[edited].hits}
@@ -537,7 +574,7 @@ def test_an_edit_makes_the_pages_of_the_groups_whose_inputs_changed_only(site: P
     assert_same_as_cold(site, out, tmp_path)
 
 
-@pytest.mark.parametrize("mode", ["memory", "disk"])
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_only(site: Path, tmp_path: Path,
                                                                                    mode: str, monkeypatch):
     """The mentions before it are as they were, and other pages look up the article's title,
@@ -557,7 +594,7 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert_same_as_cold(site, out, tmp_path)
 
 
-@pytest.mark.parametrize("mode", ["memory", "disk"])
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_a_page_whose_template_reads_an_articles_text_is_made_again_when_the_text_changes(site: Path,
                                                                                           tmp_path: Path, mode: str):
     (site / "templates").mkdir()
@@ -654,7 +691,7 @@ def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_na
     assert_same_as_cold(site, out, tmp_path)
 
 
-@pytest.mark.parametrize("mode_name", ["memory", "disk"])
+@pytest.mark.parametrize("mode_name", ["memory", "disk", "serve"])
 def test_an_edit_reads_the_export_records_it_did_not_change_back_from_the_last_files(mode_name, site: Path,
                                                                                      tmp_path: Path, monkeypatch):
     out = tmp_path / "out"
