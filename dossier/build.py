@@ -116,7 +116,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
     def read(files: load_stage.SiteFiles, site, pairs, broken: set[str]) -> list[Article]:
         run.progress.sized(len(pairs))
         site_key = digest(FORMAT, site)
-        both = [_files_keys(site_key, slug, text, sidecar) for slug, text, sidecar in pairs]
+        both = [_files_keys(site_key, slug, text, sidecar, files.links) for slug, text, sidecar in pairs]
         keys = [k for k, _ in both]
         todo = [i for i, k in enumerate(keys) if k is None or k not in run.previous.loaded]
 
@@ -148,9 +148,14 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
     """An entity reader for load(): each entity file read once, then taken from the cache while
     its bytes, its place in the site and the site settings stay the same."""
 
+    site_keys: dict[int, tuple] = {}  # the site settings' digest, made once (not for each of thousands of files)
+
     def read(files: load_stage.SiteFiles, path: Path, site) -> Optional[Entity]:
+        known = site_keys.get(id(site))
+        if known is None or known[0] is not site:
+            known = site_keys[id(site)] = (site, digest(FORMAT, site))
         try:
-            key = None if path.is_symlink() else digest(FORMAT, site, files.rel(path), inputs.content_digest(path))
+            key = None if path in files.links else digest(known[1], files.rel(path), inputs.content_digest(path))
         except OSError:
             key = None
         loaded = run.previous.loaded.get(key) if key is not None else None
@@ -169,10 +174,11 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
     return read
 
 
-def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path) -> tuple[Optional[str], Optional[str]]:
-    """Digests of an article's two files, and of its sidecar alone; None (never cached) for links or unreadable files."""
+def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path, links: set[Path]) -> tuple[Optional[str], Optional[str]]:
+    """Digests of an article's two files, and of its sidecar alone; None (never cached) for links
+    (as the listing found them) or unreadable files."""
     try:
-        if text.is_symlink() or sidecar.is_symlink():
+        if text in links or sidecar in links:
             return None, None
         sidecar_key = digest(site_key, slug, inputs.content_digest(sidecar))
         return digest(sidecar_key, text.name, inputs.content_digest(text)), sidecar_key
@@ -464,12 +470,14 @@ def _keep_group(name: str, key: str, run: _Run, staged: StagedOutput, changed: f
     if old is None or old[0] != key:
         return False
     records = [run.previous.pages.get(path) for path in old[1]]
-    if not all(r is not None and changed.isdisjoint(r.deps) and os.path.isfile(os.path.join(staged.out, path))
-               for path, r in zip(old[1], records)):
+    if not all(r is not None and changed.isdisjoint(r.deps) for r in records):
         return False
-    for path, record in zip(old[1], records):
-        if not staged.link_previous(path):  # only if it vanished since the look above: made again below
+    for n, path in enumerate(old[1]):
+        if not staged.link_previous(path):  # gone from the output: the group is made again
+            for linked in old[1][:n]:
+                staged.forget(linked)
             return False
+    for path, record in zip(old[1], records):
         run.cache.pages[path] = record
     run.cache.groups[name] = old
     return True

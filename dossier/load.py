@@ -64,6 +64,9 @@ class SiteFiles:
         self.root = root.resolve()
         self.diags = diags
         self.vetted: set[Path] = set()  # listed, so known to stay inside the site
+        # What the listings' entries are (the folder says, no need to ask each path again).
+        self.folders: set[Path] = set()
+        self.links: set[Path] = set()
 
     def rel(self, path: Path) -> str:
         try:
@@ -88,18 +91,25 @@ class SiteFiles:
                 self.diags.error(Pos(self.rel(folder_path)), f"cannot read the folder: {exc.strerror}")
                 continue
             for entry in entries:
+                if entry.name.startswith("."):
+                    continue
                 path = Path(entry.path)
-                if entry.name.startswith(".") or (entry.is_symlink() and not self.safe_link(path)):
+                link = entry.is_symlink()
+                if link and not self.safe_link(path):
                     continue
                 if recursive and entry.is_dir():
-                    if entry.is_symlink():
+                    if link:
                         self.diags.warning(Pos(self.rel(path)), "this is a link to a folder; links to folders are not followed")
                     else:
                         todo.append(path)
                 else:
                     found.append(path)
                     self.vetted.add(path)
-        return sorted(found)
+                    if link:
+                        self.links.add(path)
+                    if entry.is_dir():
+                        self.folders.add(path)
+        return sorted(found) if recursive else found  # one folder's entries: in order already
 
     def safe_link(self, path: Path) -> bool:
         """False, with an error, if a path leads outside the site or nowhere."""
@@ -302,7 +312,7 @@ def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
     texts: dict[str, Path] = {}
     sidecars: dict[str, Path] = {}
     for path in files.listing("content/articles"):
-        if path.is_dir():
+        if path in files.folders:
             diags.error(Pos(files.rel(path)), "content/articles holds files only, no folders")
         elif path.suffix in (".md", ".txt"):
             if path.stem in texts:

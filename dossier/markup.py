@@ -75,7 +75,7 @@ _SCHEME_HINT = re.compile(r"(?<![a-z])(?!https?:|mailto:)[a-z][a-z0-9+.-]*:", re
 
 def harmful_urls_in(text: str) -> list[str]:
     """Harmful link URLs in a Markdown text (a note, a description, a page)."""
-    if not _SCHEME_HINT.search(text):
+    if ":" not in text or not _SCHEME_HINT.search(text):  # no scheme without a colon
         return []
     tokens, _ = _tree_parser.parse(text)
     return list(harmful_urls(tokens))

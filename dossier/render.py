@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
@@ -366,8 +367,10 @@ class SiteRenderer:
         return (self.render(spec) for spec in self.specs())
 
     def home(self, articles: list[Article]) -> Iterator[PageSpec]:
-        by_type = [(t, sum(1 for e in self.r.entities.values() if e.type == t.key)) for t in self.site.entity_types]
-        by_status = [(s, sum(1 for c in self.r.claims.values() if c.status == s.key)) for s in self.site.claim_statuses]
+        types = Counter(e.type for e in self.r.entities.values())
+        statuses = Counter(c.status for c in self.r.claims.values())
+        by_type = [(t, types[t.key]) for t in self.site.entity_types]
+        by_status = [(s, statuses[s.key]) for s in self.site.claim_statuses]
         parts = chunks(articles)
         for pager, part in zip(pagers("index.html", len(parts)), parts):
             yield PageSpec(pager.paths[pager.number - 1], "home.html", dict(

@@ -150,6 +150,13 @@ class StagedOutput:
         self.linked += 1
         return True
 
+    def forget(self, rel: str) -> None:
+        """Undo link_previous(rel)."""
+        if not self.incremental:
+            (self.stage / rel).unlink(missing_ok=True)
+        self.kept.discard(rel)
+        self.linked -= 1
+
     def files(self) -> set[str]:
         """Every file the new output will hold (those made by workers once noted)."""
         return self.fresh | self.kept

@@ -661,6 +661,20 @@ def test_a_page_removed_from_the_output_is_made_again(site: Path, tmp_path: Path
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_a_page_removed_from_a_group_of_several_has_the_group_made_again_and_counted_once(
+        site: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(render_module, "PAGE_SIZE", 2)  # entities' pages run over several pages
+    out = tmp_path / "out"
+    cold = build(site, out, search=False)
+    later = sorted(out.glob("entities/*/page-2/index.html"))[0]
+    later.unlink()
+    edit_article_text(site)
+    result = build(site, out, search=False)
+    assert later.is_file()
+    assert (result.pages, result.reused + result.written) == (cold.pages, cold.pages)
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_the_search_option_is_part_of_what_must_match(site: Path, tmp_path: Path):
     out = tmp_path / "out"
     build(site, out, search=False)
