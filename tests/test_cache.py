@@ -686,10 +686,17 @@ def test_the_search_option_is_part_of_what_must_match(site: Path, tmp_path: Path
     assert "load" in build(site, out, search=False).timings and not (out / "pagefind").exists()
 
 
+@pytest.mark.parametrize("kernel_copy", ["works", "fails", "stops short"])
 @pytest.mark.parametrize("mode_name", ["memory", "disk"])
-def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_name, site: Path, tmp_path: Path,
-                                                                          monkeypatch):
+def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_name, kernel_copy: str, site: Path,
+                                                                          tmp_path: Path, monkeypatch):
     monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks even in a small dossier
+    kernel = os.copy_file_range
+    if kernel_copy == "fails":  # another file system, another kernel: bytes read and written instead
+        monkeypatch.setattr(cache_module.os, "copy_file_range", lambda *a: (_ for _ in ()).throw(OSError(18, "EXDEV")))
+    elif kernel_copy == "stops short":  # a part copied, then nothing more: the part is taken back
+        monkeypatch.setattr(cache_module.os, "copy_file_range",
+                            lambda src, dst, count, a, b: kernel(src, dst, max(1, count // 2), a, b) if count > 8 else 0)
     copied = []
     copy = cache_module._ChunkSource.copy
     monkeypatch.setattr(cache_module._ChunkSource, "copy", lambda self, where, f: copied.append(where) or copy(self, where, f))
