@@ -258,16 +258,29 @@ def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:
 
 @contextlib.contextmanager
 def signals_held():
-    """Hold SIGINT, SIGTERM and SIGHUP (not SIGKILL: nothing can) until the block is done."""
+    """Hold SIGINT, SIGTERM and SIGHUP (not SIGKILL: nothing can) until the block is done.
+
+    Blocking them in this thread is not enough: the kernel gives a process's
+    signal to any thread that does not block it (a watcher's, a server's),
+    and Python then runs the handler here all the same. So for the block's
+    length each handler only notes the signal, which is sent again after.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only; a build in another thread is stopped there
         return
+    caught: list[int] = []
+    handlers = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum))
+                for signum in HELD_SIGNALS if signal.getsignal(signum) is not None}  # None: not Python's to set
     old = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     try:
         yield
     finally:
         try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a held Ctrl-C is raised here
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # one pending in this thread comes now: noted
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            for signum in dict.fromkeys(caught):
+                signal.raise_signal(signum)  # a held Ctrl-C is raised here
         except KeyboardInterrupt:
             raise InterruptedAfterCommit() from None
 

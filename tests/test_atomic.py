@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -203,11 +204,19 @@ def test_an_output_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
     assert blocker.read_text() == "mine"
 
 
-def test_ctrl_c_while_the_new_output_moves_in_waits_until_it_is_complete(tmp_path, monkeypatch):
+@pytest.mark.parametrize("other_thread", [False, True])
+def test_ctrl_c_while_the_new_output_moves_in_waits_until_it_is_complete(tmp_path, monkeypatch, other_thread):
     """An incremental rebuild moves changed files into the output one by one: a Ctrl-C
-    that lands then is held until the last file is in place, and said to have come after."""
+    that lands then is held until the last file is in place, and said to have come after.
+    Also when another thread is alive: the kernel gives it the signal, which the main
+    thread blocks."""
     from dossier import write as write_module
     from dossier.build import build
+
+    if other_thread:
+        stop = threading.Event()
+        waiter = threading.Thread(target=stop.wait, daemon=True)
+        waiter.start()
 
     site = make_site(tmp_path / "site")
     out = tmp_path / "output"
@@ -233,3 +242,6 @@ def test_ctrl_c_while_the_new_output_moves_in_waits_until_it_is_complete(tmp_pat
         assert "A line added later." in (out / f"articles/{name}/index.html").read_text()
     again = build(site, out, search=False)
     assert list(again.timings) == ["inputs unchanged"]  # the cache went in last: the output is whole
+    if other_thread:
+        stop.set()
+        waiter.join()
