@@ -277,8 +277,8 @@ def signals_held():
     finally:
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)  # one pending in this thread comes now: noted
-            for signum, handler in handlers.items():
-                signal.signal(signum, handler)
+            for signum in sorted(handlers, key=lambda s: s == signal.SIGINT):  # Ctrl-C's, which raises, last
+                signal.signal(signum, handlers[signum])
             for signum in dict.fromkeys(caught):
                 signal.raise_signal(signum)  # a held Ctrl-C is raised here
         except KeyboardInterrupt:
