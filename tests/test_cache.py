@@ -218,8 +218,8 @@ def add_contradiction(site: Path) -> None:
 
 
 CHANGES = [edit_article_text, edit_sidecar, add_contradiction, add_article, delete_article, rename_article,
-           edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, rename_entity, move_entity, add_template, edit_template,
-           edit_site, edit_status_label, edit_base_url, add_static]
+           edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, rename_entity, move_entity,
+           add_template, edit_template, edit_site, edit_status_label, edit_base_url, add_static]
 
 
 @pytest.fixture(scope="module")
