@@ -148,14 +148,13 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
     """An entity reader for load(): each entity file read once, then taken from the cache while
     its bytes, its place in the site and the site settings stay the same."""
 
-    site_keys: dict[int, tuple] = {}  # the site settings' digest, made once (not for each of thousands of files)
+    site_key: list = [None, ""]  # the site settings and their digest, made once (not for thousands of files)
 
     def read(files: load_stage.SiteFiles, path: Path, site) -> Optional[Entity]:
-        known = site_keys.get(id(site))
-        if known is None or known[0] is not site:
-            known = site_keys[id(site)] = (site, digest(FORMAT, site))
+        if site_key[0] is not site:
+            site_key[:] = [site, digest(FORMAT, site)]
         try:
-            key = None if path in files.links else digest(known[1], files.rel(path), inputs.content_digest(path))
+            key = None if path in files.links else digest(site_key[1], files.rel(path), inputs.content_digest(path))
         except OSError:
             key = None
         loaded = run.previous.loaded.get(key) if key is not None else None
