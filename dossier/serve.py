@@ -105,7 +105,7 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
                 room.stop()
             else:
                 server.server_close()
-            remove_folder(workdir)
+            shutil.rmtree(workdir, ignore_errors=True)
         finally:
             signal.signal(signal.SIGINT, previous)
             restore_sigterm()
@@ -667,23 +667,6 @@ def _stop_session(child: subprocess.Popen) -> None:
         os.killpg(child.pid, signal.SIGTERM)
     except (AttributeError, ProcessLookupError, PermissionError):  # no process groups here, or gone
         child.terminate()
-
-
-def remove_folder(folder: Path, patience: float = 2.0, settle: float = 0.1) -> None:
-    """Remove a folder and what it holds, again while something still writes into it:
-    Pagefind, stopped mid-index, may put its last files in (making their folders as it
-    goes) after its parent process has gone, and a single pass would leave them behind.
-    Done once the folder has stayed gone for `settle` seconds, or `patience` ran out."""
-    deadline = time.monotonic() + patience
-    while True:
-        shutil.rmtree(folder, ignore_errors=True)
-        if not folder.exists():
-            time.sleep(settle)
-            if not folder.exists():
-                return
-        if time.monotonic() > deadline:
-            return
-        time.sleep(0.05)
 
 
 def link_tree(src: Path, dst: Path) -> None:

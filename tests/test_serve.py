@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from dossier.build import build
-from dossier.serve import ChangeQueue, SiteWatcher, WritingRoom, open_server, remove_folder
+from dossier.serve import ChangeQueue, SiteWatcher, WritingRoom, open_server
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -444,32 +444,6 @@ def test_stops_cleanly(served, sig):
     assert "dossier: stopped" in s.output
     assert "Traceback" not in s.output
     assert not s.workdir.exists()
-
-
-def test_the_work_folder_is_removed_even_while_something_still_writes_into_it(tmp_path):
-    """As when Pagefind, stopped mid-index, puts its last files in after serve began to clean up."""
-    folder = tmp_path / "work"
-    (folder / "search-1").mkdir(parents=True)
-    writing = threading.Event()
-
-    def write_for_a_while():
-        end = time.monotonic() + 0.3
-        n = 0
-        while time.monotonic() < end:
-            place = folder / "search-1" / f"part-{n // 50}"
-            try:  # as Pagefind does, folders made as needed
-                place.mkdir(parents=True, exist_ok=True)
-                (place / f"{n}.pf_fragment").write_bytes(b"x" * 512)
-            except OSError:  # removed between the two
-                pass
-            n += 1
-            writing.set()
-    writer = threading.Thread(target=write_for_a_while)
-    writer.start()
-    writing.wait()
-    remove_folder(folder)
-    writer.join()
-    assert not folder.exists()
 
 
 def test_stopping_leaves_no_thread_behind(demo_copy, tmp_path):
