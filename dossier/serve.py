@@ -99,7 +99,9 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the clean-up
+        # A second Ctrl-C or `kill` (a supervisor's, or `timeout` passing its own on) must not
+        # cut the clean-up short.
+        held = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             if room:
                 room.stop()
@@ -107,7 +109,8 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
                 server.server_close()
             shutil.rmtree(workdir, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for signum, handler in held.items():
+                signal.signal(signum, handler)
             restore_sigterm()
     say("dossier: stopped")
     return 0

@@ -446,6 +446,22 @@ def test_stops_cleanly(served, sig):
     assert not s.workdir.exists()
 
 
+def test_signals_sent_again_during_the_clean_up_do_not_cut_it_short(served):
+    """`timeout` passes its SIGTERM on to serve, and `pkill` sends its own: the clean-up
+    the first one starts (threads joined, the work folder removed) goes on to the end."""
+    s = served()
+    assert s.workdir.is_dir()
+    s.proc.send_signal(signal.SIGTERM)
+    end = time.monotonic() + WAIT
+    while s.proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.02)
+        if s.proc.poll() is None:
+            s.proc.send_signal(signal.SIGTERM)
+    s.proc.wait(timeout=WAIT)
+    assert "Traceback" not in s.output
+    assert not s.workdir.exists()
+
+
 def test_stopping_leaves_no_thread_behind(demo_copy, tmp_path):
     before = set(threading.enumerate())
     server, _ = open_server(0)
