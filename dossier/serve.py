@@ -85,7 +85,7 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     server, note = open_server(port)
     site = site.resolve()
     workdir = Path(tempfile.mkdtemp(prefix="dossier-serve-"))
-    restore_sigterm = _sigterm_as_interrupt()
+    restore_signals = _stop_on_signals()
     room = None
     try:
         room = WritingRoom(site, workdir, server, search)
@@ -99,9 +99,6 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        # A second Ctrl-C or `kill` (a supervisor's, or `timeout` passing its own on) must not
-        # cut the clean-up short.
-        held = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
         try:
             if room:
                 room.stop()
@@ -109,23 +106,30 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
                 server.server_close()
             shutil.rmtree(workdir, ignore_errors=True)
         finally:
-            for signum, handler in held.items():
-                signal.signal(signum, handler)
-            restore_sigterm()
+            restore_signals()
     say("dossier: stopped")
     return 0
 
 
-def _sigterm_as_interrupt() -> Callable[[], None]:
-    """Let `kill` clean up as Ctrl-C does; returns a function restoring the old handler."""
+def _stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C and `kill` stop serve, which then cleans up; returns a function restoring the old handlers.
+
+    Only the first of them stops it: any that follow (`timeout` passing its own on
+    beside `pkill`'s, a second Ctrl-C) are ignored, so they cannot cut the clean-up short."""
     owner = os.getpid()
+    stopping = False
 
     def interrupt(signum, frame):
-        if os.getpid() != owner:  # a build's forked worker, told to stop by its pool: just stop
-            os._exit(128 + signum)
-        raise KeyboardInterrupt
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+        nonlocal stopping
+        if os.getpid() != owner:  # a build's forked worker
+            if signum == signal.SIGINT:
+                signal.default_int_handler(signum, frame)  # as Python's own handler does
+            os._exit(128 + signum)  # told to stop by its pool: just stop
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(signum, handler) for signum, handler in previous.items()]
 
 
 def open_server(port: Optional[int]) -> tuple[DevServer, str]:

@@ -23,6 +23,7 @@ import pytest
 from conftest import REPO, run_cli
 from dossier.build import build
 from dossier.serve import ChangeQueue, SiteWatcher, WritingRoom, open_server
+from dossier.serve import _stop_on_signals as serve_stop_on_signals
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -452,6 +453,7 @@ def test_signals_sent_again_during_the_clean_up_do_not_cut_it_short(served):
     s = served()
     assert s.workdir.is_dir()
     s.proc.send_signal(signal.SIGTERM)
+    s.proc.send_signal(signal.SIGTERM)  # as both arrive when `pkill` hits `timeout` and serve at once
     end = time.monotonic() + WAIT
     while s.proc.poll() is None and time.monotonic() < end:
         time.sleep(0.02)
@@ -460,6 +462,21 @@ def test_signals_sent_again_during_the_clean_up_do_not_cut_it_short(served):
     s.proc.wait(timeout=WAIT)
     assert "Traceback" not in s.output
     assert not s.workdir.exists()
+
+
+@pytest.mark.parametrize("first, then", [(signal.SIGTERM, signal.SIGTERM), (signal.SIGINT, signal.SIGTERM),
+                                         (signal.SIGTERM, signal.SIGINT)], ids=["term-term", "int-term", "term-int"])
+def test_only_the_first_stopping_signal_interrupts(first, then):
+    """However close together they come (the window between two is too short to hit from
+    outside): the first stops serve, those after it are ignored until the handlers go back."""
+    restore = serve_stop_on_signals()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(first)
+        signal.raise_signal(then)  # ignored: raises nothing
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_stopping_leaves_no_thread_behind(demo_copy, tmp_path):
