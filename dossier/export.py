@@ -51,6 +51,8 @@ class Record(str):
 # Records are made through a memo: memo(kind, inputs, make) gives make()'s text as a
 # Record, or the text an earlier build made from the same inputs (every value a record
 # is made from is among its inputs, besides the site; the build keys them by digest).
+# An article's claims go through it as one run, not one by one: a large dossier has
+# ten times as many claims as articles, and an edit changes one article's at a time.
 Memo = Callable[[str, tuple, Callable[[], str]], Record]
 
 
@@ -67,7 +69,8 @@ def files(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, str]
 
 def file_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, Iterator[str]]]:
     """files(), each text in parts to be written as they come: dossier.json and claims.csv
-    of a large dossier are tens of megabytes, never held whole. Each record is a part."""
+    of a large dossier are tens of megabytes, never held whole. Each record is a part, or each
+    run of records: an article's claims in dossier.json, its rows in claims.csv."""
     yield "dossier.json", json_record_parts(dossier_data(resolved, lazy=True, memo=memo))
     yield SCHEMA_NAME, iter([SCHEMA.read_text("utf-8")])
     yield "claims.csv", claims_csv_parts(resolved, memo)
@@ -113,20 +116,45 @@ def _json(record) -> str:
     return record if type(record) is Record else json.dumps(record, ensure_ascii=False)
 
 
+class _Run(list):
+    """Records that go into a list one after the other, made and remembered together."""
+
+
+def _json_text(value) -> str:
+    if type(value) is _Run:
+        return ",\n".join(json.dumps(v, ensure_ascii=False) for v in value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _nonempty(records: Iterator) -> Iterator:
+    """Each record of a list, a run's records each in turn (a run made through a memo is
+    already one text, maybe empty: it goes in whole, or not at all)."""
+    for record in records:
+        if type(record) is _Run:
+            yield from record
+        elif record != "":
+            yield record
+
+
 def ordered_articles(resolved: Resolved) -> list[Article]:
     """Newest first, undated last: the order of the home page."""
     from .render import article_order  # render imports this module
     return sorted(resolved.dossier.articles, key=article_order)
 
 
-def ordered_claims(resolved: Resolved) -> Iterator[tuple[Claim, int]]:
-    """Claims by article (newest first), then in text order, with footnote numbers."""
-    for article in ordered_articles(resolved):
-        analysis = resolved.analyses.get(article.slug)
-        numbers = {cid: n for n, cid in enumerate(analysis.footnotes if analysis else (), 1)}
-        for claim in sorted(article.claims, key=lambda c: numbers.get(c.id, len(numbers) + 1)):
-            if resolved.claims.get(claim.id) is claim:  # a duplicate id is an error, not a second claim
-                yield claim, numbers.get(claim.id, 0)
+def article_claims(resolved: Resolved, article: Article) -> list[tuple[Claim, int]]:
+    """One article's claims in text order, with footnote numbers (0: not found in the text)."""
+    footnotes = analysis_footnotes(resolved, article)
+    numbers = {cid: n for n, cid in enumerate(footnotes or (), 1)}
+    return [(claim, numbers.get(claim.id, 0))
+            for claim in sorted(article.claims, key=lambda c: numbers.get(c.id, len(numbers) + 1))
+            if resolved.claims.get(claim.id) is claim]  # a duplicate id is an error, not a second claim
+
+
+def analysis_footnotes(resolved: Resolved, article: Article) -> Optional[tuple[str, ...]]:
+    """The ids of an article's claims in the order their marks come in its text."""
+    analysis = resolved.analyses.get(article.slug)
+    return analysis.footnotes if analysis else None
 
 
 def _iso(day: Optional[dt.date]) -> Optional[str]:
@@ -154,10 +182,12 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
     site = resolved.dossier.site
     records = (lambda items: items) if lazy else list
 
-    def record(kind: str, inputs: tuple, make: Callable[[], dict]):
+    def record(kind: str, inputs: tuple, make: Callable[[], object]):
+        # A run (a list of records: an article's claims) is several records of the list in one
+        # text, or none; one record is one. Either way, JSON text once it comes through the memo.
         if memo is None:
             return make()
-        return memo(kind, (site, *inputs), lambda: json.dumps(make(), ensure_ascii=False))
+        return memo(kind, (site, *inputs), lambda: _json_text(make()))
 
     entities = sorted(resolved.entities.values(), key=lambda e: e.id)
     return {
@@ -176,8 +206,9 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
         "entities": records(record("entity", (e,), partial(_entity_data, e, site)) for e in entities),
         "relations": records({"from": e.id, "role": rel.role, "to": rel.entity.id}
                              for e in entities for rel in e.relations),
-        "claims": records(record("claim", (c, n), partial(_claim_data, c, n, resolved))
-                          for c, n in ordered_claims(resolved)),
+        "claims": records(_nonempty(
+            record("claims", (a, analysis_footnotes(resolved, a)), partial(_claims_run, a, resolved))
+            for a in ordered_articles(resolved))),
     }
 
 
@@ -230,6 +261,10 @@ def _entity_data(e: Entity, site: Site) -> dict:
     })
 
 
+def _claims_run(article: Article, resolved: Resolved) -> _Run:
+    return _Run(_claim_data(c, n, resolved) for c, n in article_claims(resolved, article))
+
+
 def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
     site = resolved.dossier.site
     status = site.claim_status(c.status)
@@ -255,16 +290,22 @@ def claims_csv(resolved: Resolved) -> str:
 
 
 def claims_csv_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[str]:
-    """claims_csv(resolved) in parts: the header, then each row, a Record made through the memo."""
+    """claims_csv(resolved) in parts: the header, then each article's rows, a Record made through the memo."""
     yield _csv_line(CSV_COLUMNS)
     site = resolved.dossier.site
-    articles = {a.slug: a for a in resolved.dossier.articles}
-    for claim, _ in ordered_claims(resolved):
-        article = articles[claim.article]
-        claimant = resolved.entities.get(claim.claimant.id) if claim.claimant else None
+    for article in ordered_articles(resolved):
+        # An article's rows are one run: made, remembered and read back together.
+        claims = [claim for claim, _ in article_claims(resolved, article)]
+        claimants = tuple(resolved.entities.get(c.claimant.id) if c.claimant else None for c in claims)
         publisher = resolved.entities.get(article.source.publisher)
-        yield memo("csv", (site, claim, article, claimant, publisher),
-                   partial(_csv_row, claim, article, claimant, publisher, resolved))
+        if claims:
+            yield memo("csv", (site, article, analysis_footnotes(resolved, article), claimants, publisher),
+                       partial(_csv_rows, claims, article, claimants, publisher, resolved))
+
+
+def _csv_rows(claims: list[Claim], article: Article, claimants: tuple, publisher: Optional[Entity],
+              resolved: Resolved) -> str:
+    return "".join(_csv_row(c, article, claimant, publisher, resolved) for c, claimant in zip(claims, claimants))
 
 
 def _csv_row(claim: Claim, article: Article, claimant: Optional[Entity], publisher: Optional[Entity],
