@@ -16,7 +16,6 @@ import re
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Optional
-from xml.sax.saxutils import escape as xml_escape, quoteattr
 
 import jinja2
 from markupsafe import Markup
@@ -346,6 +345,22 @@ def _cell(value) -> str:
     """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in _FORMULA_STARTS else text
+
+
+# The feed's escaping, as xml.sax.saxutils does it: that module imports urllib.request and
+# the email package with it, a tenth of the time `dossier build` takes to start.
+def xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
+
+def quoteattr(text: str) -> str:
+    """An attribute's value, quoted: in double quotes unless it holds one and no single quote."""
+    text = xml_escape(text).replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;")
+    if '"' not in text:
+        return f'"{text}"'
+    if "'" not in text:
+        return f"'{text}'"
+    return '"{}"'.format(text.replace('"', "&quot;"))
 
 
 def robots_txt(site: Site) -> str:

@@ -19,7 +19,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
-from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
 from markupsafe import Markup
@@ -494,6 +493,6 @@ class SiteRenderer:
         paths += [article_path(a.slug) for a in articles]
         paths += [entity_path(e) for e in sorted(self.r.entities)]
         paths += [page_path(p.slug) for p in self._nav_pages()]
-        urls = "".join(f"  <url><loc>{xml_escape(base + p)}</loc></url>\n" for p in paths)
+        urls = "".join(f"  <url><loc>{export.xml_escape(base + p)}</loc></url>\n" for p in paths)
         return ('<?xml version="1.0" encoding="UTF-8"?>\n'
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + urls + "</urlset>\n")

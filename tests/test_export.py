@@ -8,14 +8,18 @@ import datetime as dt
 import json
 import re
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
+from hypothesis import given, strategies as st
 
 from conftest import REPO, published_pages, run_cli
+from dossier import export
 from dossier.export import script_tag
 
 BASE = "https://example.org/kursk/"
@@ -321,3 +325,18 @@ def test_csv_cells_that_look_like_formulas_stay_text():
     assert _cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert [_cell(v) for v in ("+1", "-1", "@SUM(A1)")] == ["'+1", "'-1", "'@SUM(A1)"]
     assert [_cell(v) for v in ("909 captured", None, 3)] == ["909 captured", "", "3"]
+
+
+@given(st.text())
+def test_the_feeds_escaping_is_xml_saxutils(text: str):
+    """The feed escapes as the standard library does, without importing it at start-up."""
+    from xml.sax import saxutils
+    assert export.xml_escape(text) == saxutils.escape(text)
+    assert export.quoteattr(text) == saxutils.quoteattr(text)
+
+
+def test_building_imports_no_web_client():
+    """xml.sax.saxutils brings urllib.request and the email package: a tenth of the start-up."""
+    code = "import sys, dossier.cli; print('urllib.request' in sys.modules, 'xml.sax.saxutils' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert found == ["False", "False"]
