@@ -26,6 +26,9 @@ READ = ("site.yaml", "content", "templates", "static")  # what load() reads, rel
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
 RACY_NS = 2_000_000_000  # times this close to when they were looked at do not vouch for the content
 _known: dict[str, tuple[str, str]] = {}  # path -> (digest of its stat stamp, digest of its content)
+# The same, the stamp as it is: each build looks at every file twice (fingerprint, then load),
+# serve builds again and again, and comparing the stamp costs less than digesting it.
+_seen: dict[str, tuple[tuple, str]] = {}
 PACKAGE_KEY = "dossier:"  # how the stamps kept in an output name Dossier's own files
 # In the output, beside the cache: the stamps of the files this machine last read. Not part
 # of the build's result (which files count as just changed depends on when it ran).
@@ -130,14 +133,16 @@ def _file(path: str, link: str | None) -> tuple:
 
 def _content(path: str) -> str:
     st = os.stat(path)
-    stamp = hashlib.blake2b(repr((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)).encode(),
-                            digest_size=12).hexdigest()
+    raw = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    seen = _seen.get(path)
+    if seen is not None and seen[0] == raw:
+        return seen[1]
+    stamp = hashlib.blake2b(repr(raw).encode(), digest_size=12).hexdigest()
     known = _known.get(path)
-    if known is not None and known[0] == stamp:
-        return known[1]
-    found = _read_digest(path)
+    found = known[1] if known is not None and known[0] == stamp else _read_digest(path)
     if max(st.st_mtime_ns, st.st_ctime_ns) < time.time_ns() - RACY_NS:
         _known[path] = (stamp, found)
+        _seen[path] = (raw, found)
     return found
 
 

@@ -61,6 +61,22 @@ def test_a_file_known_to_this_process_is_not_read_again(tmp_path: Path, monkeypa
     assert inputs.fingerprint(site) != first
 
 
+def test_an_edit_that_keeps_size_and_mtime_is_seen_by_the_same_process_by_its_change_time(tmp_path: Path,
+                                                                                         monkeypatch):
+    """A file this process has looked at is compared by its stamp as it is (see inputs._seen):
+    the stamp holds the inode's change time, which setting the mtime back changes."""
+    site = site_copy(tmp_path)
+    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    article = site / "content/articles/beta-note.md"
+    before = inputs.fingerprint(site)
+    assert inputs.fingerprint(site) == before and str(article) in inputs._seen
+    stamp = article.stat().st_mtime_ns
+    time.sleep(0.01)
+    article.write_text(article.read_text().replace("North", "South"))
+    os.utime(article, ns=(stamp, stamp))
+    assert inputs.fingerprint(site) != before
+
+
 def test_a_linked_folder_is_never_taken_as_unchanged(tmp_path: Path):
     site = site_copy(tmp_path)
     elsewhere = tmp_path / "elsewhere"
@@ -92,6 +108,7 @@ def test_a_new_process_trusts_the_stamps_the_last_build_kept(tmp_path: Path, mon
     monkeypatch.setattr(inputs, "RACY_NS", 0)
     assert build(site, out, search=False).ok
     inputs._known.clear()  # as in a new process: only the output's cache remembers
+    inputs._seen.clear()
     cache._in_memory.clear()
     reads = []
     read_digest = inputs._read_digest
