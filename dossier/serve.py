@@ -41,7 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional
 
-from watchdog.events import FileSystemEventHandler
+from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
+                             FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 
 from . import build as pipeline
@@ -430,6 +431,10 @@ def _site_relative(filename: str, site: Path) -> str:
 
 EDITOR_NOISE_ENDINGS = ("~", ".swp", ".swo", ".swx", ".swn", ".tmp", ".crswap", "___jb_tmp___", "___jb_old___")
 RELEVANT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
+# What the watches ask the kernel for: not files opened or closed unwritten, which our own
+# builds cause by the thousand (every input read), each an event for the watcher to take in.
+WATCHED_EVENTS = [FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, FileDeletedEvent, DirDeletedEvent,
+                  FileMovedEvent, DirMovedEvent, FileClosedEvent]
 
 
 def is_editor_noise(name: str) -> bool:
@@ -449,7 +454,7 @@ class SiteWatcher:
     def start(self) -> None:
         handler = _Handler(self)
         try:
-            self.observer.schedule(handler, str(self.site), recursive=False)
+            self.observer.schedule(handler, str(self.site), recursive=False, event_filter=WATCHED_EVENTS)
             for name in WATCHED_DIRS:
                 self.watch_folder(name, handler)
             self.observer.start()
@@ -468,7 +473,8 @@ class SiteWatcher:
             except (KeyError, OSError):
                 pass  # already gone with its folder
         try:
-            self._watches[name] = self.observer.schedule(handler, str(folder), recursive=True)
+            self._watches[name] = self.observer.schedule(handler, str(folder), recursive=True,
+                                                         event_filter=WATCHED_EVENTS)
         except OSError:
             pass  # removed again before we could watch it; its parent's watch will tell
 
@@ -497,7 +503,7 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event) -> None:
         if event.event_type not in RELEVANT_EVENTS:
-            return  # opened/closed-without-write: our own build reading the files
+            return  # not asked for (see WATCHED_EVENTS)
         if event.is_directory and event.event_type in ("modified", "closed"):
             return  # a folder's own timestamps; the file events carry the news
         paths = [event.src_path, getattr(event, "dest_path", "")]

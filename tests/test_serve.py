@@ -561,6 +561,27 @@ def test_watcher_collapses_an_editor_save_and_ignores_noise(demo_copy):
     assert changes.next_batch() is None
 
 
+def test_the_watcher_is_not_told_of_files_read(demo_copy, monkeypatch):
+    """A build reads every input: the watches do not ask for opened or closed-unwritten files."""
+    from dossier import serve as serve_module
+    seen = []
+    monkeypatch.setattr(serve_module._Handler, "on_any_event", lambda self, event: seen.append(event.event_type))
+    changes = ChangeQueue()
+    watcher = SiteWatcher(demo_copy.resolve(), changes.push)
+    watcher.start()
+    try:
+        for path in sorted((demo_copy / "content").rglob("*.yaml")):
+            path.read_bytes()
+        (demo_copy / "site.yaml").read_bytes()
+        time.sleep(0.5)
+        assert seen == []
+        (demo_copy / "site.yaml").write_text((demo_copy / "site.yaml").read_text())
+        wait_until(lambda: "closed" in seen, what="the write's closed event")
+    finally:
+        watcher.stop()
+        changes.close()
+
+
 def test_a_burst_of_changes_is_one_rebuild_and_a_change_during_it_one_more():
     changes = ChangeQueue(quiet=1.0)  # long enough that a loaded machine cannot split the burst
 
