@@ -14,8 +14,9 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
   search    (with --search) a cold build with the search index (and the search
             stage within it: Pagefind from its start to its end, as the build
             reports it), and Pagefind over Hugo's output
-  serve     (with --serve) `serve` started on the site, then three edits of
-            an article's text, each timed as serve reports its rebuild
+  serve     (with --serve) `serve` started on the site (its first build timed
+            to its "serving at" line), then three edits of an article's text,
+            each timed as serve reports its rebuild
 
 and prints the median wall time of each, its ratio to the floor and to the
 cold build, the time per article, and the peak memory of the whole process
@@ -108,15 +109,17 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     return wall, memory.mib, output
 
 
-def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float, float]]:
+def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, float], list[tuple[float, float, float]]]:
     """Start `serve`, then edit an article `count` times, each once the last rebuild is done.
 
-    For each edit: (seconds from the save to serve's "rebuilt" line, which
+    First (seconds from the start to serve's "serving at" line, its first build's
+    peak MiB), then for each edit: (seconds from the save to serve's "rebuilt" line, which
     includes its DEBOUNCE of quiet after the last file event; the rebuild's
     own seconds as serve reports them; peak MiB of serve's processes).
     Serve's first build is cold (it builds into a folder of its own); the
     first edit after it reads nothing back, the cache is in memory.
     """
+    start = time.perf_counter()
     proc = started([sys.executable, str(REPO / "build.py"), "serve", str(site), "--no-search"])
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
@@ -133,7 +136,9 @@ def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float
         raise SystemExit(f"serve said nothing matching {pattern!r} in {timeout} s")
 
     try:
-        wait_for(r"serving at ")
+        with PeakMemory(proc.pid) as memory:
+            wait_for(r"serving at ")
+        first = (time.perf_counter() - start, memory.mib)
         measured = []
         for _ in range(count):
             with PeakMemory(proc.pid) as memory:
@@ -143,7 +148,7 @@ def serve_edits(site: Path, edits: Edits, count: int) -> list[tuple[float, float
                 wall = time.perf_counter() - start
             measured.append((wall, own, memory.mib))
             time.sleep(0.5)
-        return measured
+        return first, measured
     finally:
         proc.terminate()  # serve stops on SIGTERM as on Ctrl-C (a background job ignores SIGINT)
         try:
@@ -229,7 +234,10 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                 record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)])
             if serve and run == 0:
                 edits.restore()  # serve's edits start from the files as generated, and leave them so
-                for wall, own, mib in serve_edits(site, edits, 3):
+                (first, first_mib), measured = serve_edits(site, edits, 3)
+                results["serve first build"] = [(first, first_mib)]
+                print(f"  {size:>6} serve first    {first:8.2f} s {first_mib:8.0f} MiB", file=sys.stderr)
+                for wall, own, mib in measured:
                     results.setdefault("serve edit", []).append((own, mib))
                     results.setdefault("serve save→reload", []).append((wall, mib))
                     print(f"  {size:>6} serve edit     {own:8.2f} s {mib:8.0f} MiB   "
