@@ -327,8 +327,10 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
     run.cache.analyses = result.analyses_used
-    # Without a search index to make over the whole output, a rebuild touches only what changed.
-    with StagedOutput(out, incremental=not search and bool(run.previous.pages)) as staged:
+    # Without a search index to make over the whole output, a rebuild touches only what changed;
+    # serve's output is its own, so what it holds is what the last build left there.
+    with StagedOutput(out, incremental=not search and bool(run.previous.pages),
+                      holds=None if persist else run.previous.files) as staged:
         copies = search_stage.SearchCopies(staged.stage, result.resolved) if search else None
         try:
             result.rendered, result.changed = write_pages(renderer, staged, run, copies)

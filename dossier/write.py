@@ -15,7 +15,7 @@ import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Optional
 
 MARKER = ".dossier-output"  # marks a folder as ours, so we may replace it
 RESERVED_SUBDIRS = ("content", "templates", "static")
@@ -56,12 +56,18 @@ class StagedOutput:
     deletes files no longer made, leaving every unchanged file untouched
     (on this kind of disk, creating and deleting thousands of folders costs
     seconds). Either way nothing in the output changes before `commit`.
+
+    `holds`: the files the output holds, given by a process that alone writes
+    it (serve, into a folder of its own). Incremental mode then takes them as
+    known instead of looking: at 10,000 articles, a stat of each kept page and
+    a listing of 13,000 folders for files no longer made.
     """
 
-    def __init__(self, out: Path, incremental: bool = False):
+    def __init__(self, out: Path, incremental: bool = False, holds: Optional[frozenset[str]] = None):
         self.out = out
         self.stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
         self.incremental = incremental and (out / MARKER).is_file()
+        self.holds = holds
         self.written = 0
         self.linked = 0
         self.fresh: set[str] = set()  # files staged (incremental mode: to move in)
@@ -135,7 +141,7 @@ class StagedOutput:
     def link_previous(self, rel: str) -> bool:
         """Reuse the previous output's file as is (a hard link); False if it is gone."""
         if self.incremental:
-            if not os.path.isfile(os.path.join(self.out, rel)):
+            if rel not in self.holds if self.holds is not None else not os.path.isfile(os.path.join(self.out, rel)):
                 return False
             self.kept.add(rel)
             self.linked += 1
@@ -213,8 +219,22 @@ class StagedOutput:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
             os.replace(self.stage / rel, target)
-        # Listed, not taken from the last build's record: a file someone put in goes too.
-        self._remove_stale(str(self.out), "", self.fresh | self.kept | {MARKER})
+        keep = self.fresh | self.kept | {MARKER}
+        if self.holds is not None:
+            self._remove_known_stale(self.holds - keep)
+        else:  # listed, not taken from the last build's record: a file someone put in goes too
+            self._remove_stale(str(self.out), "", keep)
+
+    def _remove_known_stale(self, stale: set[str]) -> None:
+        """Delete these files, and the folders they leave empty."""
+        folders = set()
+        for rel in stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.out / rel)
+            folders.update(Path(rel).parents)
+        for folder in sorted(folders - {Path(".")}, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: it holds what this build made
+                os.rmdir(self.out / folder)
 
     def _remove_stale(self, folder: str, prefix: str, keep: set[str]) -> bool:
         """Delete files under `folder` not in `keep`, and folders left empty; True if it is empty now."""

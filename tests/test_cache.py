@@ -28,6 +28,7 @@ from dossier import cache as cache_module
 from dossier import load as load_stage
 from dossier import parallel
 from dossier import render as render_module
+from dossier import write as write_module
 from dossier.build import build
 from dossier.cache import CACHE_FILE
 from dossier.inputs import STAMPS_FILE
@@ -39,8 +40,11 @@ from generate import generate  # noqa: E402
 
 
 def tree(folder: Path) -> dict[str, bytes]:
+    """Every file of an output with its bytes, and every folder (a page's folder left empty is a difference)."""
     out = {}
     for dirpath, _, files in os.walk(folder):
+        if Path(dirpath) != folder:
+            out[Path(dirpath).relative_to(folder).as_posix() + "/"] = b""
         for name in files:
             path = Path(dirpath, name)
             rel = path.relative_to(folder).as_posix()
@@ -591,6 +595,23 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert f"articles/{path.stem}/index.html" in result.rendered
     assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= set(home)
     assert looked == []
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_serve_takes_what_its_output_holds_from_its_last_build(site: Path, tmp_path: Path, monkeypatch):
+    """serve alone writes its output: a rebuild neither lists it for files no longer made nor
+    looks whether each page it keeps is there."""
+    out = tmp_path / "out"
+    cached_build(site, out, "serve")
+    monkeypatch.setattr(write_module.StagedOutput, "_remove_stale", lambda *args: pytest.fail("the output was listed"))
+    looked = []
+    isfile = os.path.isfile
+    monkeypatch.setattr(os.path, "isfile", lambda path: looked.append(str(path)) or isfile(path))
+    delete_article(site)  # a page and its folder to remove
+    append_line(article_files(site)[0], "A closing paragraph that names nobody.")
+    result = cached_build(site, out, "serve")
+    assert result.rendered and not [path for path in looked if path.startswith(str(out))]
+    monkeypatch.undo()
     assert_same_as_cold(site, out, tmp_path)
 
 
