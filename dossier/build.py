@@ -511,10 +511,10 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     """
     r, fps = renderer.r, run.fingerprints
     # What the export files are made from: the site, each article but its text (what its
-    # sidecar says, and the order of its claims in the text), the entities and the claims.
+    # sidecar says, its claims with it, and the order of its claims in the text), the entities.
     articles = [(a.slug, run.article_cards.get(a.slug) or fps(a), r.analyses[a.slug].footnotes)
                 for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
-    key = f"export:{digest(common, articles, fps(tuple(r.entities.values())), fps(tuple(r.claims)))}"
+    key = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
         run.cache.records = run.previous.records
