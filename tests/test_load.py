@@ -197,3 +197,36 @@ def test_a_broken_site_template_is_an_error_at_its_line(tmp_path, template, expe
     code, _, stderr = run("check", str(site))  # check renders too, and says the same
     assert code == 1
     assert error_lines(stderr) == [expected]
+
+
+def test_an_unchanged_folder_is_not_listed_again_by_the_same_process(tmp_path: Path, monkeypatch):
+    """serve loads the site for every edit: the articles' folder is listed again only when its
+    own stamp says an entry came or went (an edit in place leaves it as it was)."""
+    import os
+    import shutil
+    import time
+    from dossier import inputs
+    site = tmp_path / "site"
+    shutil.copytree(BASIC, site)
+    monkeypatch.setattr(inputs, "RACY_NS", 0)  # the copy is new: its times would not vouch for it yet
+    articles = site / "content" / "articles"
+    first = load_ok(site)
+    text = next(articles.glob("*.md"))
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path: listed.append(Path(path)) or scandir(path))
+    text.write_text(text.read_text() + "\nOne more line.\n")  # in place: the folder's stamp stays
+    again = load_ok(site)
+    assert articles not in listed
+    assert [a.slug for a in again.articles] == [a.slug for a in first.articles]
+    assert [a.text for a in again.articles] != [a.text for a in first.articles]
+    time.sleep(0.05)  # past the clock's resolution for file times (inputs.RACY_NS is 0 here)
+    write(site, "content/articles/zz-late.md", "A late article.\n")
+    write(site, "content/articles/zz-late.yaml", "title: Late\n")
+    later = load_ok(site)
+    assert articles in listed
+    assert [a.slug for a in later.articles] == [a.slug for a in first.articles] + ["zz-late"]
+    time.sleep(0.05)
+    (articles / "zz-late.md").unlink()
+    (articles / "zz-late.yaml").unlink()
+    assert [a.slug for a in load_ok(site).articles] == [a.slug for a in first.articles]
