@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 from urllib.parse import unquote
 
 from markupsafe import Markup
@@ -22,6 +22,7 @@ from .yamlread import ID_RE, did_you_mean
 
 MIN_ALIAS = 3
 SNIPPET = 160
+RELATED = 12  # entities listed as often named alongside one
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Resolved:
     relations_in: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: defaultdict(list))
     supported_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contradicted_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    related: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    related: Mapping[str, list[tuple[str, int]]] = field(default_factory=dict)  # see CoOccurrence
 
     def publisher_entity(self, article: Article) -> Optional[Entity]:
         return self.entities.get(article.source.publisher)
@@ -292,16 +293,40 @@ def _fill_registry(r: Resolved) -> None:
             r.supported_by[ref.id].append(c.id)
         for ref in c.contradicts:
             r.contradicted_by[ref.id].append(c.id)
-    together: dict[str, Counter] = defaultdict(Counter)
+    present: dict[str, frozenset[str]] = {}
     for doc in r.analyses.values():
         for hit in doc.hits:
             r.hits[hit.entity].append(hit)
-        present = {h.entity for h in doc.hits}
-        for e in present:
-            together[e].update(present)  # itself too (counting a set runs in C): taken out below
-    for e, c in together.items():
-        del c[e]
-    r.related = {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:12] for e, c in together.items()}
+        present[doc.slug] = frozenset([h.entity for h in doc.hits])
+    r.related = CoOccurrence(r.hits, present)
+
+
+class CoOccurrence(Mapping):
+    """Entity id -> the entities most often named in the same articles, most first (at most
+    RELATED), with the number of articles. Worked out for an entity when first asked: a cold
+    build asks for every one, a rebuild after an edit for the few whose pages it makes."""
+
+    def __init__(self, hits: dict[str, list[Hit]], present: dict[str, frozenset[str]]):
+        self._hits, self._present = hits, present
+        self._known: dict[str, list[tuple[str, int]]] = {}
+
+    def __getitem__(self, entity: str) -> list[tuple[str, int]]:
+        found = self._known.get(entity)
+        if found is None:
+            if not self._hits.get(entity):
+                raise KeyError(entity)
+            counts: Counter = Counter()
+            for slug in dict.fromkeys(h.article for h in self._hits[entity]):
+                counts.update(self._present[slug])  # itself too (counting a set runs in C): taken out
+            del counts[entity]
+            found = self._known[entity] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:RELATED]
+        return found
+
+    def __iter__(self):
+        return (e for e, hits in self._hits.items() if hits)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _warn_unmentioned(r: Resolved, diags: Diagnostics) -> None:

@@ -185,3 +185,23 @@ def test_no_page_has_inline_scripts_styles_or_handlers(pages):
         csp = [m for m in page.find_all("meta") if (m.get("http-equiv") or "").lower() == "content-security-policy"]
         assert len(csp) == 1, path
         assert "default-src 'self'" in csp[0].get("content")
+
+
+def test_entities_named_alongside_are_counted_by_article_most_first():
+    """`related` (the entity page's "Often mentioned alongside"), worked out an entity at a time
+    when asked, is what counting every article's named entities gives."""
+    from collections import Counter
+    from dossier.resolve import RELATED
+    result = check(Path(__file__).resolve().parent.parent)  # the demo dossier
+    assert result.ok
+    r = result.resolved
+    together: dict[str, Counter] = {}
+    for analysis in r.analyses.values():
+        named = {h.entity for h in analysis.hits}
+        for e in named:
+            together.setdefault(e, Counter()).update(named - {e})
+    want = {e: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:RELATED] for e, c in together.items()}
+    assert any(len(v) > 1 for v in want.values())
+    assert {e: r.related[e] for e in r.related} == want and len(r.related) == len(want)
+    unnamed = [e for e in r.entities if e not in want]
+    assert all(r.related.get(e, []) == [] for e in unnamed)
