@@ -193,8 +193,7 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     run.article_keys[article.slug] = key
     run.article_cards[article.slug] = digest(sidecar_key, article.path)  # its text file's name, not its bytes
     run.fingerprints.know(article, key)
-    for claim in article.claims:
-        run.fingerprints.know(claim, f"{sidecar_key}:{claim.id}")  # unique, and no digest to make
+    run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
 
 
 def make_analyser(run: _Run, used: dict[str, Analysis]):
@@ -212,8 +211,7 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         run.analysis_keys.update((a.slug, k) for a, k in zip(articles, keys))
         for key, analysis in zip(keys, out):  # the body is what the analysis says, a mention what it holds
             run.fingerprints.know(analysis.body, f"{key}:body")
-            for hit, hit_key in zip(analysis.hits, analysis.hit_keys, strict=True):
-                run.fingerprints.know(hit, hit_key)
+            run.fingerprints.know_all(analysis.hits, analysis.hit_keys)
         return out
 
     return analyse_all

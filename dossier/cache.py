@@ -38,7 +38,7 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional, Sequence
 
 from . import __version__
 
@@ -82,6 +82,11 @@ class Fingerprints:
     def know(self, value: object, fingerprint: str) -> None:
         self._memo[id(value)] = fingerprint
         self._keep.append(value)
+
+    def know_all(self, values: Sequence[object], fingerprints: Iterable[str]) -> None:
+        """know() for each value and its fingerprint, in one go (an analysis's hundreds of mentions)."""
+        self._memo.update(zip(map(id, values), fingerprints, strict=True))
+        self._keep.extend(values)
 
     def __call__(self, value: object) -> str:
         kind = type(value)
