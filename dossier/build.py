@@ -471,7 +471,7 @@ def _keep_group(name: str, key: str, run: _Run, staged: StagedOutput, changed: f
     if old is None or old[0] != key:
         return False
     records = [run.previous.pages.get(path) for path in old[1]]
-    if not all(r is not None and changed.isdisjoint(r.deps) for r in records):
+    if None in records or (changed and not all(changed.isdisjoint(r.deps) for r in records)):
         return False
     for n, path in enumerate(old[1]):
         if not staged.link_previous(path):  # gone from the output: the group is made again
