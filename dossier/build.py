@@ -600,10 +600,11 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     if run.cache.world == run.previous.world and _keep_all(staged, run):
         return [], []
     exports = _exports(renderer, staged, run, common)
+    changed_sources = _sources_changed(renderer, run, common)
     # The last build's look-ups (some 60,000 at 10,000 articles, made a million times by its
     # pages) whose values changed: a page is kept only if it made none of them.
-    changed_deps = frozenset([d for d, was in run.previous.looked_up.items() if dep_digest(d) != was])
-    reached = _groups_reached(renderer, run, common)
+    changed_deps = _changed_lookups(run, renderer.r, changed_sources, dep_digest)
+    reached = None if changed_sources is None else _groups_reached(renderer, run, changed_sources)
     todo: list[tuple[PageSpec, str]] = []
     for name, make_group in renderer.group_plan():
         old = run.previous.groups.get(name)
@@ -699,21 +700,20 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     # pages as the last build's, and those that did not change are copied (see BuildCache.dump_to).
     run.cache.pages = dict(sorted(run.cache.pages.items()))
     looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
-    run.cache.looked_up = {d: dep_digest(d) for d in looked}
+    was = run.previous.looked_up  # a look-up not among those that changed has the digest it had
+    run.cache.looked_up = {d: was[d] if d in was and d not in changed_deps else dep_digest(d) for d in looked}
     return rendered, changed
 
 
 # Set by the test suite: every group a build keeps unmade because its sources did not change is
-# made anyway, and its inputs checked to be the last build's (see _groups_reached).
+# made anyway, and its inputs checked to be the last build's (see _groups_reached); every look-up
+# is made again, and those that changed checked to be the ones found from the sources (_changed_lookups).
 CHECK_UNREACHED = os.environ.get("DOSSIER_CHECK_UNREACHED") == "1"
 
 
-def _groups_reached(renderer: SiteRenderer, run: _Run, common: str) -> Optional[set[str]]:
-    """The groups whose inputs may differ from the last build's; None if that is not known.
-
-    A group is reached if one of the sources the last build drew its inputs from
-    changed (render.SOURCES), or if a changed source draws it in now (an article
-    that names an entity for the first time)."""
+def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional[set[str]]:
+    """The sources (render.SOURCES) whose digests differ from the last build's; None if the
+    templates or the site changed, which every page draws on. Records the digests for the next build."""
     r, fps = renderer.r, run.fingerprints
     now = {"": common}  # the templates and the site: any change, and no group is known to be as it was
     for a in r.dossier.articles:
@@ -724,7 +724,43 @@ def _groups_reached(renderer: SiteRenderer, run: _Run, common: str) -> Optional[
     before = run.previous.sources
     if before.get("") != common:
         return None
-    changed = {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
+    return {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
+
+
+# The source each kind of look-up returns a value of: equal digests, equal values. A claim's is
+# its article's card (claims are what the sidecar says); one no longer there returns None.
+LOOKUP_SOURCES = {"entity": "entity", "article": "card", "article-text": "article"}
+
+
+def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]], dep_digest) -> frozenset:
+    """The last build's look-ups whose values changed. Only those whose source changed are
+    looked up again (after an edit, a few of some 60,000); all of them if that is not known."""
+    if changed_sources is None or CHECK_UNREACHED:
+        exact = frozenset([d for d, was in run.previous.looked_up.items() if dep_digest(d) != was])
+        if changed_sources is None:
+            return exact
+    gone = run.fingerprints(None)
+    found = []
+    for dep, was in run.previous.looked_up.items():
+        kind, key = dep
+        if kind == "claim":
+            claim = r.claims.get(key)
+            maybe = f"card:{claim.article}" in changed_sources if claim is not None else was != gone
+        else:
+            maybe = f"{LOOKUP_SOURCES[kind]}:{key}" in changed_sources
+        if maybe and dep_digest(dep) != was:
+            found.append(dep)
+    if CHECK_UNREACHED:
+        assert frozenset(found) == exact, f"look-ups changed unseen: {sorted(exact - frozenset(found))[:5]}"
+    return frozenset(found)
+
+
+def _groups_reached(renderer: SiteRenderer, run: _Run, changed: set[str]) -> set[str]:
+    """The groups whose inputs may differ from the last build's, given the sources that changed.
+
+    A group is reached if one of the sources the last build drew its inputs from
+    changed (render.SOURCES), or if a changed source draws it in now (an article
+    that names an entity for the first time)."""
     reached = {name for name, (_, _, sources) in run.previous.groups.items() if not changed.isdisjoint(sources)}
     for source in changed:
         reached |= renderer.groups_reached(source)
