@@ -132,11 +132,13 @@ class SiteFiles:
             self.folders.update(folders)
             return list(found)
         _listed.pop(str(base), None)
-        links = len(self.links)
+        links, said = len(self.links), len(self.diags.items)
         found = self._scan(base, recursive=False)
-        # Kept unless it holds links (where they lead is checked each time, with its errors) or
-        # changed too lately for its times to vouch for it (see inputs.RACY_NS).
-        if stamp is not None and len(self.links) == links and max(stamp[:2]) < time.time_ns() - inputs.RACY_NS:
+        # Kept unless it holds links (where they lead is checked each time), reading it gave a
+        # diagnostic (said again each time), or it changed too lately for its times to vouch
+        # for it (see inputs.RACY_NS).
+        if (stamp is not None and len(self.links) == links and len(self.diags.items) == said
+                and max(stamp[:2]) < time.time_ns() - inputs.RACY_NS):
             _listed[str(base)] = (stamp, tuple(found), frozenset(p for p in found if p in self.folders))
         return found
 

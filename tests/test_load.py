@@ -230,3 +230,27 @@ def test_an_unchanged_folder_is_not_listed_again_by_the_same_process(tmp_path: P
     (articles / "zz-late.md").unlink()
     (articles / "zz-late.yaml").unlink()
     assert [a.slug for a in load_ok(site).articles] == [a.slug for a in first.articles]
+
+
+def test_a_folder_that_could_not_be_read_is_listed_again(tmp_path: Path, monkeypatch):
+    """A listing that gave an error is not kept: the next load reads the folder again."""
+    import os
+    import shutil
+    from dossier import inputs
+    site = tmp_path / "site"
+    shutil.copytree(BASIC, site)
+    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    articles = site / "content" / "articles"
+    scandir = os.scandir
+
+    def refused(path):
+        if Path(path) == articles:
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    diags = Diagnostics()
+    assert load(site, diags).articles == ()
+    assert any("cannot read the folder" in d.message for d in diags.errors)
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert load_ok(site).articles
