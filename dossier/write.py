@@ -141,7 +141,7 @@ class StagedOutput:
     def link_previous(self, rel: str) -> bool:
         """Reuse the previous output's file as is (a hard link); False if it is gone."""
         if self.incremental:
-            if rel not in self.holds if self.holds is not None else not os.path.isfile(os.path.join(self.out, rel)):
+            if not self._holds(rel):
                 return False
             self.kept.add(rel)
             self.linked += 1
@@ -155,6 +155,10 @@ class StagedOutput:
         self.kept.add(rel)
         self.linked += 1
         return True
+
+    def _holds(self, rel: str) -> bool:
+        """Whether the output has this file: as given (see `holds`), else as the disk says."""
+        return rel in self.holds if self.holds is not None else os.path.isfile(os.path.join(self.out, rel))
 
     def forget(self, rel: str) -> None:
         """Undo link_previous(rel)."""
