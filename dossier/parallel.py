@@ -52,8 +52,10 @@ def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambd
 
 
 def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
-               beside: Callable[[], U], worker_items: int = 0) -> tuple[list[T], U]:
-    """run(job, count, tick), and beside() in this process while the workers do the jobs.
+               beside: Callable[[], U], worker_items: int = 0,
+               take: Callable[[T], T] = lambda result: result) -> tuple[list[T], U]:
+    """run(job, count, tick), and beside() in this process while the workers do the jobs;
+    each result is kept as take(result) gives it, as soon as it comes.
 
     Work that reads the whole of the parent's data is cheaper here than in a
     process of its own: a forked process that reads every object copies the
@@ -61,6 +63,8 @@ def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
     worker's memory grows with every inherited object its jobs read. With
     worker_items, a fresh worker (forked again) takes over after that many
     items, which keeps each one's copy small at the price of the copying.
+    A result comes from a worker as a copy of its own: `take` can put what
+    this process holds already in its place before the next one comes.
     """
     global _job
     n = cores()
@@ -68,7 +72,7 @@ def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
         aside = beside()
         out = []
         for i in range(count):
-            out.append(job(i))
+            out.append(take(job(i)))
             tick(i + 1)
         return out, aside
     _job = job
@@ -81,7 +85,7 @@ def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
             aside = beside()
             out = []
             for result in results:
-                out.append(result)
+                out.append(take(result))
                 tick(len(out))
             return out, aside
     finally:

@@ -30,7 +30,7 @@ from dossier import parallel
 from dossier import render as render_module
 from dossier import write as write_module
 from dossier.build import build
-from dossier.cache import CACHE_FILE
+from dossier.cache import CACHE_FILE, BuildCache
 from dossier.inputs import STAMPS_FILE
 from dossier.render import SiteRenderer
 
@@ -301,6 +301,15 @@ def test_cached_rebuild_equals_cold_build(mode_name, change, site: Path, tmp_pat
     change(site)
     cached_build(site, out, mode)
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_look_up_made_by_many_pages_is_held_once(site: Path, tmp_path: Path, monkeypatch):
+    """Pages come from the workers with look-ups of their own: equal ones are one object."""
+    use_mode("pool", monkeypatch)
+    cached_build(site, tmp_path / "out", "memory")
+    deps = [d for record in BuildCache.load(tmp_path / "out").pages.values() for d in record.deps]
+    assert len(deps) > len(set(deps)) > 10  # many pages look the same things up
+    assert len({id(d) for d in deps}) == len(set(deps))
 
 
 def test_a_template_edited_between_builds_of_one_process_is_compiled_again(site: Path, tmp_path: Path):

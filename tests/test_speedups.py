@@ -76,6 +76,19 @@ def test_work_beside_the_pool_runs_here_and_results_keep_their_order():
         assert len(workers) > 2  # fresh workers took over after 16 items each
 
 
+def test_each_result_is_taken_here_as_it_comes_before_the_next():
+    count = parallel.POOL_THRESHOLD + 50
+    taken: list[int] = []
+
+    def tick(done: int) -> None:
+        assert len(taken) == done  # this one taken already, the next not yet
+
+    results, _ = parallel.run_beside(lambda i: [i, os.getpid()], count, tick, lambda: None, worker_items=16,
+                                     take=lambda result: taken.append(os.getpid()) or tuple(result[:1]))
+    assert results == [(i,) for i in range(count)]
+    assert set(taken) == {os.getpid()}
+
+
 def test_pool_workers_die_of_the_pools_sigterm_whatever_handler_the_parent_has():
     """serve handles SIGTERM in Python; a worker inheriting that handler could miss the
     pool's SIGTERM while it waits for a job, and the pool would wait for it for ever."""
