@@ -99,7 +99,7 @@ class SiteFiles:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                path = Path(entry.path)
+                path = folder_path / entry.name  # the folder parsed once, not each entry's whole path
                 link = entry.is_symlink()
                 if link and not self.safe_link(path):
                     continue
