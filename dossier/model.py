@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 DEFAULT_ENTITY_TYPES = (
     ("person", "Person", "People"),
@@ -41,8 +41,10 @@ RESERVED_SLUGS = _ReservedSlugs(
 )
 
 
-@dataclass(frozen=True)
-class Pos:
+# Pos and Ref are the model's most numerous values (some 50 an article: every claim, quote
+# and reference has its position) and are read back from the cache by the million: as
+# named tuples they unpickle three times faster than dataclasses and hold no dict each.
+class Pos(NamedTuple):
     """A 1-based position in a file, the path relative to the site."""
 
     path: str
@@ -50,8 +52,7 @@ class Pos:
     col: int = 1
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """An id the user wrote that must name something elsewhere."""
 
     id: str
