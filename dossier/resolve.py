@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional
+from typing import Callable, Iterable, Mapping, NamedTuple, Optional
 from urllib.parse import unquote
 
 from markupsafe import Markup
@@ -25,9 +25,9 @@ SNIPPET = 160
 RELATED = 12  # entities listed as often named alongside one
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One mention of an entity in an article, with its sentence."""
+class Hit(NamedTuple):
+    """One mention of an entity in an article, with its sentence (a named tuple, as model.Pos:
+    an analysis holds one for every name found, some 15 an article)."""
 
     entity: str
     article: str
