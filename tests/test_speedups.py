@@ -191,3 +191,20 @@ def test_html_left_unsanitized_is_what_the_sanitizer_would_give(text, marks):
         assert markup.sanitize(html) == html
     assert markup.render_body(tokens, rt, spans, lambda key: f"../{key}/index.html", lambda key: 1) \
         == markup.sanitize(html)
+
+
+def test_the_models_most_numerous_values_come_back_from_a_pickle_equal_and_without_a_dict_each():
+    import pickle
+
+    from dossier.model import Mention, Pos, Ref, Selector
+    from dossier.resolve import Hit
+
+    pos = Pos("content/articles/a.yaml", 3, 5)
+    ref = Ref("kursk-oblast", pos)
+    values = [pos, ref, Selector("the quote", pos, "before ", " after"), Mention(ref, Selector("q", pos)),
+              Hit("kursk-oblast", "a", "m-1", "Before ", "Kursk", " after.", True)]
+    for value in values:
+        back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == value and type(back) is type(value)
+        assert not hasattr(back, "__dict__")  # millions of them in a large dossier's cache
+    assert ref.pos.line == 3 and Pos("x").line == Pos("x").col == 1
