@@ -39,9 +39,10 @@ ASSETS = Path(__file__).parent / "assets"
 # and articles from all over the dossier, and a worker copies the memory of each it reads.
 # Forking afresh costs CPU, so only a build whose heap is large enough to matter pays it
 # (at 1,000 articles it cost about 0.9 s of 8 and saved nothing: the build peaks at 0.2 GB).
-# At 10,000, cold: 128 pages peaked at 899-942 MiB, 64 at 801-829 MiB, 32 at 766-825 MiB;
-# 32 took 73-74 s against 62-68 s for the other two (one run each, the same hour).
-RENDER_WORKER_ITEMS = 64
+# At 10,000, cold, once the model's small values were named tuples (eighth session, builds
+# alternated): 64 pages took 61.2 s twice, peaking at 738 and 773 MiB; 192, 57.2 s and 800 MiB;
+# 256, 52.8 and 56.3 s, 837-845 MiB. 64 cost some 9 s of CPU more than 256, all of it copying.
+RENDER_WORKER_ITEMS = 192
 RENDER_WORKERS_RENEWED_FROM = 5000  # pages to render
 WARMS_FRAGMENTS = "claims.html"  # the template of pages rendered before the workers start
 
