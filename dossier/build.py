@@ -675,7 +675,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
 
     def held_once(result):
         # Each look-up held once, however many pages made it (its digest: in looked_up), from
-        # the moment its page comes: a million at 10,000 articles, some 0.1 GB held twice.
+        # the moment its page comes: a million at 10,000 articles, some 50 MB held twice.
         if not isinstance(result, _RenderFailure):
             result[0].deps = tuple([canonical.setdefault(d, d) for d in result[0].deps])
         return result

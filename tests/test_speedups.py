@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import pickle
 from pathlib import Path
 
 import mistune
@@ -194,8 +195,6 @@ def test_html_left_unsanitized_is_what_the_sanitizer_would_give(text, marks):
 
 
 def test_the_models_most_numerous_values_come_back_from_a_pickle_equal_and_without_a_dict_each():
-    import pickle
-
     from dossier.model import Mention, Pos, Ref, Selector
     from dossier.resolve import Hit
 
