@@ -666,11 +666,6 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     # large enough to fork workers afresh all along: at 10,000 articles, holding every claim's
     # line in the process they are forked from cost 0.1 GB and more system time, for no gain
     # in CPU that could be measured.
-    first = [] if renewed else [i for i, (spec, _) in enumerate(todo) if spec.template == WARMS_FRAGMENTS]
-    for i in first:
-        results[i] = render_one(i)
-    counter(len(first))
-    made_here = set(first)
     canonical: dict[tuple[str, str], tuple[str, str]] = {}
 
     def held_once(result):
@@ -680,6 +675,11 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
             result[0].deps = tuple([canonical.setdefault(d, d) for d in result[0].deps])
         return result
 
+    first = [] if renewed else [i for i, (spec, _) in enumerate(todo) if spec.template == WARMS_FRAGMENTS]
+    for i in first:
+        results[i] = held_once(render_one(i))
+    counter(len(first))
+    made_here = set(first)
     order = [i for i in _spread_wide_pages([spec for spec, _ in todo]) if i not in made_here]
     in_order, made = parallel.run_beside(lambda n: render_one(order[n]), len(order),
                                          lambda done: counter(len(first) + done),
@@ -687,8 +687,6 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
                                          worker_items=RENDER_WORKER_ITEMS if renewed else 0, take=held_once)
     for n, i in enumerate(order):
         results[i] = in_order[n]
-    for i in first:
-        held_once(results[i])
     rendered, changed = [], []
     for (spec, _), result in zip(todo, results):
         if isinstance(result, _RenderFailure):
