@@ -25,7 +25,7 @@ from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest
+from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest, file_keys
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Entity, Pos
 from .progress import Progress
@@ -157,7 +157,7 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
         if site_key[0] is not site:
             site_key[:] = [site, digest(FORMAT, site)]
         try:
-            key = None if path in files.links else digest(site_key[1], files.rel(path), inputs.content_digest(path))
+            key = None if path in files.links else file_keys(site_key[1], files.rel(path), inputs.content_digest(path))
         except OSError:
             key = None
         loaded = run.previous.loaded.get(key) if key is not None else None
@@ -182,8 +182,8 @@ def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path, links: set[
     try:
         if text in links or sidecar in links:
             return None, None
-        sidecar_key = digest(site_key, slug, inputs.content_digest(sidecar))
-        return digest(sidecar_key, text.name, inputs.content_digest(text)), sidecar_key
+        sidecar_key = file_keys(site_key, slug, inputs.content_digest(sidecar))
+        return file_keys(sidecar_key, text.name, inputs.content_digest(text)), sidecar_key
     except OSError:
         return None, None
 
@@ -192,7 +192,7 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     # An article is what its two files (and the site) say, a claim what its sidecar says:
     # their digests are known, and editing the text leaves the claims' as they were.
     run.article_keys[article.slug] = key
-    run.article_cards[article.slug] = digest(sidecar_key, article.path)  # its text file's name, not its bytes
+    run.article_cards[article.slug] = file_keys(sidecar_key, article.path)  # its text file's name, not its bytes
     run.fingerprints.know(article, key)
     run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
 
@@ -201,7 +201,7 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
     """An analyser for resolve(): cached results first, the rest on every core."""
 
     def analyse_all(articles: list[Article], matcher: NameMatcher, autolink: bool) -> list[Analysis]:
-        keys = [digest(FORMAT, run.article_keys.get(a.slug) or run.fingerprints(a), matcher.fingerprint, autolink)
+        keys = [file_keys(FORMAT, run.article_keys.get(a.slug) or run.fingerprints(a), matcher.fingerprint, autolink)
                 for a in articles]
         todo = [i for i, k in enumerate(keys) if k not in run.previous.analyses]
         counter = run.progress.counter("analysed {done}/{total} articles", len(todo))
@@ -278,16 +278,18 @@ def check_site(site: Path) -> BuildResult:
 
 
 def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None,
-          persist: bool = True) -> BuildResult:
+          persist: bool = True, changed: Optional[set[str]] = None) -> BuildResult:
     """Build `site` into `out`. With `persist` False the cache and the input stamps are kept in
     this process's memory only, not written into the output: for a process that builds the same
-    output again and again and is the only one to read it (serve), writing them is wasted time."""
+    output again and again and is the only one to read it (serve), writing them is wasted time.
+    `changed`: the site's files a watcher saw change since this process last built it (serve);
+    only those are looked at again to tell whether anything changed (inputs.fingerprint)."""
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out, persist)
     if persist:
         inputs.trust(site, inputs.kept_stamps(out))
-    now = inputs.fingerprint(site)
+    now = inputs.fingerprint(site, changed=changed)
     if _same_build(state, now, search, out, files):
         sweep_staging(out)
         return _repeat(state, time.perf_counter() - clock)
@@ -706,10 +708,29 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     # In the order of their paths, as in every build: the cache's chunks then hold the same
     # pages as the last build's, and those that did not change are copied (see BuildCache.dump_to).
     run.cache.pages = dict(sorted(run.cache.pages.items()))
-    looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
-    was = run.previous.looked_up  # a look-up not among those that changed has the digest it had
-    run.cache.looked_up = {d: was[d] if d in was and d not in changed_deps else dep_digest(d) for d in looked}
+    run.cache.looked_up = _looked_up(run, rendered, changed_deps, dep_digest)
     return rendered, changed
+
+
+def _looked_up(run: _Run, rendered: list[str], changed_deps: frozenset, dep_digest) -> dict[tuple[str, str], str]:
+    """The look-ups the pages made, in the order the pages first make them, with their digests."""
+    was = run.previous.looked_up  # a look-up not among those that changed has the digest it had
+    # After most edits, the last table with the values that changed made again.
+    kept = {**was, **{d: dep_digest(d) for d in changed_deps}} if _same_lookups_made(run, rendered) else None
+    if kept is not None and not CHECK_UNREACHED:
+        return kept
+    looked = dict.fromkeys(itertools.chain.from_iterable(record.deps for record in run.cache.pages.values()))
+    made = {d: was[d] if d in was and d not in changed_deps else dep_digest(d) for d in looked}
+    assert kept is None or list(kept.items()) == list(made.items()), "the look-ups kept are not those the pages made"
+    return made
+
+
+def _same_lookups_made(run: _Run, rendered: list[str]) -> bool:
+    """True if the pages are the last build's and those rendered made the same look-ups as then:
+    the table of look-ups is then the last one (a million made by the pages at 10,000 articles)."""
+    old, new = run.previous.pages, run.cache.pages
+    return (bool(run.previous.looked_up) and old.keys() == new.keys()
+            and all(old[path].deps == new[path].deps for path in rendered))
 
 
 # Set by the test suite: every group a build keeps unmade because its sources did not change is

@@ -19,8 +19,10 @@ import hashlib
 import itertools
 import os
 import pickle
+import stat
 import time
 from pathlib import Path
+from typing import Iterable, Optional
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
@@ -35,14 +37,51 @@ PACKAGE_KEY = "dossier:"  # how the stamps kept in an output name Dossier's own 
 STAMPS_FILE = ".dossier-stamps"
 
 
-def fingerprint(site: Path, package: Path = PACKAGE) -> str:
+def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Iterable[str]] = None) -> str:
+    """The fingerprint of the site's files and Dossier's own.
+
+    `changed`: the site-relative paths a file watcher saw change since the
+    last fingerprint of this site in this process (serve). If each is a
+    file that was one then and still is, only those are looked at again;
+    else, or without them, every file is.
+    """
     site = site.resolve()  # files are known by the paths load() reads them by
-    h = hashlib.blake2b(digest_size=16)
-    # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
-    for rel, kind in itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site)):
-        h.update(repr((rel, kind)).encode("utf-8", "surrogateescape"))
-        h.update(b"\0")
-    return h.hexdigest()
+    key = (str(site), str(package))
+    entries = _changed_entries(site, _last_entries.get(key), changed) if changed is not None else None
+    if entries is None:
+        # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
+        walked = itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site))
+        entries = {rel: (kind, _entry_bytes(rel, kind)) for rel, kind in walked}
+    _last_entries[key] = entries
+    return hashlib.blake2b(b"".join([data for _, data in entries.values()]), digest_size=16).hexdigest()
+
+
+# Per site and package: each entry of the last fingerprint, in order: what is there, and the
+# bytes it adds to the digest.
+_last_entries: dict[tuple[str, str], dict[str, tuple[tuple, bytes]]] = {}
+
+
+def _entry_bytes(rel: str, kind: tuple) -> bytes:
+    return repr((rel, kind)).encode("utf-8", "surrogateescape") + b"\0"
+
+
+def _changed_entries(site: Path, last: Optional[dict], changed: Iterable[str]) -> Optional[dict]:
+    """The `last` entries with those of the `changed` files looked at again; None if one was
+    not a plain file then or is not one now (made, removed, linked: the folders must be walked)."""
+    if last is None:
+        return None
+    entries = dict(last)
+    for rel in changed:
+        path = os.path.join(site, rel)
+        try:
+            plain = stat.S_ISREG(os.lstat(path).st_mode)
+        except OSError:
+            return None
+        if not plain or rel not in entries or entries[rel][0][:2] != ("file", None):
+            return None
+        kind = _file(path, None)
+        entries[rel] = (kind, _entry_bytes(rel, kind))
+    return entries
 
 
 def content_digest(path: Path) -> str:

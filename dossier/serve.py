@@ -325,7 +325,7 @@ class Rebuilder:
         try:
             # Indexed in the background instead; the cache kept in memory: no other process reads it.
             result = pipeline.build(self.site, self.out, search=False, progress=_progress(first=not changed),
-                                    persist=False)
+                                    persist=False, changed=changed or None)
         except Exception as exc:  # a bug: report it, keep serving
             crash = [describe_crash(exc, self.site)]
             return self._failed(changed, crash, crash, time.perf_counter() - clock)

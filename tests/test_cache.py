@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,7 @@ from dossier import load as load_stage
 from dossier import parallel
 from dossier import render as render_module
 from dossier import write as write_module
+from dossier import build as build_module
 from dossier.build import build
 from dossier.cache import CACHE_FILE, BuildCache
 from dossier.inputs import STAMPS_FILE
@@ -251,13 +253,25 @@ def mode(request, monkeypatch):
 
 def cached_build(site: Path, out: Path, mode: str):
     """A build as the CLI makes it ("disk", "pool"), as a process building twice ("memory") or as
-    serve does ("serve": the cache kept in memory only, never written)."""
+    serve does ("serve": the cache kept in memory only, never written; told which files changed)."""
     if mode not in ("memory", "serve"):
         cache_module._in_memory.clear()  # read the cache back from the output, as a new process does
-    result = build(site, out, search=False, persist=mode != "serve")
+    changed = watched_changes(site) if mode == "serve" else None
+    result = build(site, out, search=False, persist=mode != "serve", changed=changed)
     assert result.ok, result.diagnostics.sorted()
     assert (out / CACHE_FILE).is_file() == (mode != "serve")
     return result
+
+
+_files_seen: dict[Path, dict[str, bytes]] = {}
+
+
+def watched_changes(site: Path) -> Optional[set[str]]:
+    """What serve's watcher reports since the last look at `site`: each file made, removed or
+    changed; None the first time (serve's first build)."""
+    now = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    before, _files_seen[site] = _files_seen.get(site), now
+    return None if before is None else {rel for rel in now.keys() | before.keys() if now.get(rel) != before.get(rel)}
 
 
 # Every change with the cache read from disk (the CLI) and as serve keeps it (in memory
@@ -595,15 +609,22 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     hold no article's text: not one of their records is looked at."""
     out = tmp_path / "out"
     first = cached_build(site, out, mode)
-    looked = []
+    looked, same_lookups = [], []
     monkeypatch.setattr(cache_module.PreviousRecords, "text", lambda self, key: looked.append(key))
+    # The pages made again make the same look-ups: the table of them is the last one, not made anew.
+    monkeypatch.setattr(build_module, "_same_lookups_made",
+                        lambda *args, f=build_module._same_lookups_made: same_lookups.append(f(*args)) or same_lookups[-1])
+    keys_made = cache_module.file_keys.cache_info().misses
     path = article_files(site)[3]
-    append_line(path, "A closing paragraph that names nobody.")
+    append_line(path, f"A closing paragraph that names nobody ({mode}).")  # not the text of another case
     result = cached_build(site, out, mode)
     home = [p for p in first.rendered if re.fullmatch(r"(page-\d+/)?index\.html", p)]
     assert f"articles/{path.stem}/index.html" in result.rendered
     assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= set(home)
     assert looked == []
+    assert same_lookups and all(same_lookups)
+    if mode != "disk":  # the keys of the other files are those this process made for the last build
+        assert cache_module.file_keys.cache_info().misses - keys_made == 2  # the text's, its analysis's
     assert_same_as_cold(site, out, tmp_path)
 
 

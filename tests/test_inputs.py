@@ -40,6 +40,42 @@ def test_contents_names_and_new_folders_count(tmp_path: Path):
     assert len(seen) == 4
 
 
+def test_told_what_changed_it_looks_at_those_files_only_and_agrees_with_a_full_look(tmp_path: Path, monkeypatch):
+    site = site_copy(tmp_path)
+    inputs.fingerprint(site)
+    article = site / "content/articles/beta-note.md"
+    other = site / "content/articles/bridge-closed.md"
+    article.write_text(article.read_text().replace("North", "South"))
+    other.write_text(other.read_text() + "\nUnseen by the watcher.\n")
+    looked: list[str] = []
+    monkeypatch.setattr(inputs, "_file", lambda path, link, f=inputs._file: looked.append(path) or f(path, link))
+    told = inputs.fingerprint(site, changed={"content/articles/beta-note.md"})
+    assert [Path(p).name for p in looked] == ["beta-note.md"]
+    monkeypatch.undo()
+    other.write_text(other.read_text().replace("\nUnseen by the watcher.\n", ""))  # back as it was
+    assert told == inputs.fingerprint(site)
+
+
+def test_told_of_a_file_made_removed_or_replaced_by_a_folder_it_looks_at_every_file(tmp_path: Path):
+    site = site_copy(tmp_path)
+    folder = site / "content/articles"
+    changes = [
+        ("content/articles/new-note.md", lambda: (folder / "new-note.md").write_text("New.\n")),
+        ("content/articles/new-note.md", lambda: (folder / "new-note.md").unlink()),
+        ("content/articles/beta-note.md", lambda: (folder / "beta-note.md").unlink() or (folder / "beta-note.md").mkdir()),
+        ("content", lambda: (site / "content/extra").mkdir()),
+    ]
+    for rel, change in changes:
+        inputs.fingerprint(site)
+        change()
+        assert inputs.fingerprint(site, changed={rel}) == inputs.fingerprint(site), rel
+
+
+def test_told_of_changes_before_any_full_look_it_looks_at_every_file(tmp_path: Path):
+    site = site_copy(tmp_path)
+    assert inputs.fingerprint(site, changed={"site.yaml"}) == inputs.fingerprint(site)
+
+
 def test_an_edit_that_keeps_size_and_mtime_is_still_seen_while_the_mtime_is_recent(tmp_path: Path):
     site = site_copy(tmp_path)
     article = site / "content/articles/beta-note.md"
