@@ -110,6 +110,8 @@ class _Run:
     article_cards: dict[str, str] = field(default_factory=dict)  # slug -> digest of all but its text
     analysis_keys: dict[str, str] = field(default_factory=dict)  # slug -> digest of what its analysis is made from
     rendered: set[str] = field(default_factory=set)  # pages rendered by this build
+    # The site's files' digests by path, as the inputs' fingerprint saw them just before (if it did).
+    file_digests: dict[str, str] = field(default_factory=dict)
     misses: int = 0  # entries computed afresh: the cache file must be rewritten
 
 
@@ -119,7 +121,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
     def read(files: load_stage.SiteFiles, site, pairs, broken: set[str]) -> list[Article]:
         run.progress.sized(len(pairs))
         site_key = digest(FORMAT, site)
-        both = [_files_keys(site_key, slug, text, sidecar, files.links) for slug, text, sidecar in pairs]
+        both = [_files_keys(site_key, slug, text, sidecar, files.links, run.file_digests) for slug, text, sidecar in pairs]
         keys = [k for k, _ in both]
         todo = [i for i, k in enumerate(keys) if k is None or k not in run.previous.loaded]
 
@@ -157,7 +159,7 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
         if site_key[0] is not site:
             site_key[:] = [site, digest(FORMAT, site)]
         try:
-            key = None if path in files.links else file_keys(site_key[1], files.rel(path), inputs.content_digest(path))
+            key = None if path in files.links else file_keys(site_key[1], files.rel(path), _content(path, run.file_digests))
         except OSError:
             key = None
         loaded = run.previous.loaded.get(key) if key is not None else None
@@ -176,16 +178,21 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
     return read
 
 
-def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path, links: set[Path]) -> tuple[Optional[str], Optional[str]]:
+def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path, links: set[Path],
+                digests: dict[str, str]) -> tuple[Optional[str], Optional[str]]:
     """Digests of an article's two files, and of its sidecar alone; None (never cached) for links
     (as the listing found them) or unreadable files."""
     try:
-        if text in links or sidecar in links:
+        if links and (text in links or sidecar in links):
             return None, None
-        sidecar_key = file_keys(site_key, slug, inputs.content_digest(sidecar))
-        return file_keys(sidecar_key, text.name, inputs.content_digest(text)), sidecar_key
+        sidecar_key = file_keys(site_key, slug, _content(sidecar, digests))
+        return file_keys(sidecar_key, text.name, _content(text, digests)), sidecar_key
     except OSError:
         return None, None
+
+
+def _content(path: Path, digests: dict[str, str]) -> str:
+    return digests.get(str(path)) or inputs.content_digest(path)
 
 
 def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> None:
@@ -193,8 +200,9 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     # their digests are known, and editing the text leaves the claims' as they were.
     run.article_keys[article.slug] = key
     run.article_cards[article.slug] = file_keys(sidecar_key, article.path)  # its text file's name, not its bytes
-    run.fingerprints.know(article, key)
-    run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
+    if not run.fingerprints.knows(article):  # else known since the last build of this process, its claims too
+        run.fingerprints.know(article, key)
+        run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
 
 
 def make_analyser(run: _Run, used: dict[str, Analysis]):
@@ -211,8 +219,9 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         used.update(zip(keys, out))
         run.analysis_keys.update((a.slug, k) for a, k in zip(articles, keys))
         for key, analysis in zip(keys, out):  # the body is what the analysis says, a mention what it holds
-            run.fingerprints.know(analysis.body, f"{key}:body")
-            run.fingerprints.know_all(analysis.hits, analysis.hit_keys)
+            if not run.fingerprints.knows(analysis.body):  # else known since the last build, its mentions too
+                run.fingerprints.know(analysis.body, f"{key}:body")
+                run.fingerprints.know_all(analysis.hits, analysis.hit_keys)
         return out
 
     return analyse_all
@@ -319,7 +328,11 @@ def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> N
 
 def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, persist: bool) -> BuildResult:
     clock = time.perf_counter()
-    run = _Run(BuildCache.load(out, persist), BuildCache(), Fingerprints(), progress)
+    previous = BuildCache.load(out, persist)
+    # A cache this process kept holds the very objects it digested: their digests stand.
+    run = _Run(previous, BuildCache(), previous.fingerprints or Fingerprints(), progress,
+               file_digests=inputs.digests_seen(site))
+    run.cache.fingerprints = run.fingerprints
     cache_time = time.perf_counter() - clock
     result = _check(site, run)
     result.timings["load"] += cache_time  # reading the cache back is part of loading

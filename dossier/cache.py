@@ -86,6 +86,9 @@ class Fingerprints:
         self._keep: list[object] = []  # holds memoised values, so no id is reused
         self._fields: dict[type, tuple[str, ...]] = {}
 
+    def knows(self, value: object) -> bool:
+        return id(value) in self._memo
+
     def know(self, value: object, fingerprint: str) -> None:
         self._memo[id(value)] = fingerprint
         self._keep.append(value)
@@ -177,6 +180,10 @@ class BuildCache:
     # Where each chunk of the tables lies in the file this cache was read from or written
     # to: (table, its keys) -> (file, its stamp, start, end). See dump_to.
     chunks: dict = field(default_factory=dict, compare=False, repr=False)
+    # The digests of the values this cache holds, made by the build that left it in memory:
+    # the next build of this process goes on with them (never written: a cache read back
+    # holds other objects).
+    fingerprints: Optional[Fingerprints] = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, out: Path, persist: bool = True) -> BuildCache:

@@ -22,7 +22,7 @@ import pickle
 import stat
 import time
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Collection, Optional
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
@@ -37,7 +37,7 @@ PACKAGE_KEY = "dossier:"  # how the stamps kept in an output name Dossier's own 
 STAMPS_FILE = ".dossier-stamps"
 
 
-def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Iterable[str]] = None) -> str:
+def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collection[str]] = None) -> str:
     """The fingerprint of the site's files and Dossier's own.
 
     `changed`: the site-relative paths a file watcher saw change since the
@@ -47,29 +47,46 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Iterable[
     """
     site = site.resolve()  # files are known by the paths load() reads them by
     key = (str(site), str(package))
-    entries = _changed_entries(site, _last_entries.get(key), changed) if changed is not None else None
-    if entries is None:
+    last = _last_look.get(key)
+    entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
+    if entries is not None:
+        digests = dict(last[1])
+        for rel in changed:
+            kind, path = entries[rel][0], os.path.join(site, rel)
+            if kind[0] == "file":
+                digests[path] = kind[2]
+            else:  # unreadable now: looked at again, to be reported
+                digests.pop(path, None)
+    else:
         # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
         walked = itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site))
         entries = {rel: (kind, _entry_bytes(rel, kind)) for rel, kind in walked}
-    _last_entries[key] = entries
+        digests = {os.path.join(site, rel): kind[2] for rel, (kind, _) in entries.items()
+                   if kind[:2] == ("file", None) and not rel.startswith(PACKAGE_KEY)}
+    _last_look[key] = (entries, digests)
     return hashlib.blake2b(b"".join([data for _, data in entries.values()]), digest_size=16).hexdigest()
 
 
-# Per site and package: each entry of the last fingerprint, in order: what is there, and the
-# bytes it adds to the digest.
-_last_entries: dict[tuple[str, str], dict[str, tuple[tuple, bytes]]] = {}
+def digests_seen(site: Path, package: Path = PACKAGE) -> dict[str, str]:
+    """The content digest of each plain file of the site, by its absolute path, as the last
+    fingerprint of the site in this process saw it: a build reads its files by those, not
+    by another look at each (20,000 at 10,000 articles)."""
+    last = _last_look.get((str(site.resolve()), str(package)))
+    return last[1] if last else {}
+
+
+# Per site and package, what the last fingerprint saw: each entry, in order, with what is
+# there and the bytes it adds to the digest; and the digests of the site's plain files.
+_last_look: dict[tuple[str, str], tuple[dict[str, tuple[tuple, bytes]], dict[str, str]]] = {}
 
 
 def _entry_bytes(rel: str, kind: tuple) -> bytes:
     return repr((rel, kind)).encode("utf-8", "surrogateescape") + b"\0"
 
 
-def _changed_entries(site: Path, last: Optional[dict], changed: Iterable[str]) -> Optional[dict]:
+def _changed_entries(site: Path, last: dict, changed: Collection[str]) -> Optional[dict]:
     """The `last` entries with those of the `changed` files looked at again; None if one was
     not a plain file then or is not one now (made, removed, linked: the folders must be walked)."""
-    if last is None:
-        return None
     entries = dict(last)
     for rel in changed:
         path = os.path.join(site, rel)

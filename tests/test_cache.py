@@ -31,6 +31,7 @@ from dossier import parallel
 from dossier import render as render_module
 from dossier import write as write_module
 from dossier import build as build_module
+from dossier import inputs as inputs_module
 from dossier.build import build
 from dossier.cache import CACHE_FILE, BuildCache
 from dossier.inputs import STAMPS_FILE
@@ -615,6 +616,11 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     monkeypatch.setattr(build_module, "_same_lookups_made",
                         lambda *args, f=build_module._same_lookups_made: same_lookups.append(f(*args)) or same_lookups[-1])
     keys_made = cache_module.file_keys.cache_info().misses
+    # Each file's digest is the one the fingerprint of the inputs saw, before the build: not looked at again.
+    monkeypatch.setattr(inputs_module, "content_digest", lambda path: pytest.fail(f"{path} looked at again"))
+    known_anew = []  # the objects whose digests the build makes known in bulk: claims, mentions
+    monkeypatch.setattr(cache_module.Fingerprints, "know_all",
+                        lambda self, values, fps, f=cache_module.Fingerprints.know_all: known_anew.append(values) or f(self, values, fps))
     path = article_files(site)[3]
     append_line(path, f"A closing paragraph that names nobody ({mode}).")  # not the text of another case
     result = cached_build(site, out, mode)
@@ -623,8 +629,11 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= set(home)
     assert looked == []
     assert same_lookups and all(same_lookups)
-    if mode != "disk":  # the keys of the other files are those this process made for the last build
+    if mode != "disk":  # the keys of the other files are those this process made for the last build,
         assert cache_module.file_keys.cache_info().misses - keys_made == 2  # the text's, its analysis's
+        # and so are the digests of the other articles, claims and mentions: the edited article's claims
+        # and mentions are made known, no others.
+        assert len(known_anew) == 2 and {type(v[0]).__name__ for v in known_anew} == {"Claim", "Hit"}
     assert_same_as_cold(site, out, tmp_path)
 
 

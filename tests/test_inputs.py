@@ -71,6 +71,23 @@ def test_told_of_a_file_made_removed_or_replaced_by_a_folder_it_looks_at_every_f
         assert inputs.fingerprint(site, changed={rel}) == inputs.fingerprint(site), rel
 
 
+def test_the_digests_seen_are_those_of_the_sites_plain_files_as_the_last_fingerprint_saw_them(tmp_path: Path):
+    site = site_copy(tmp_path)
+    (site / "content/articles/link.md").symlink_to(site / "content/articles/beta-note.md")
+    files = [p for p in site.rglob("*") if p.is_file() and not p.is_symlink()]
+
+    def expected() -> dict[str, str]:
+        return {str(p): inputs._read_digest(str(p)) for p in files}
+
+    inputs.fingerprint(site)
+    assert inputs.digests_seen(site) == expected()
+    article = site / "content/articles/beta-note.md"
+    article.write_text(article.read_text() + "\nMore.\n")
+    assert inputs.digests_seen(site) != expected()  # as the fingerprint saw them, not as they are
+    inputs.fingerprint(site, changed={"content/articles/beta-note.md"})
+    assert inputs.digests_seen(site) == expected()
+
+
 def test_told_of_changes_before_any_full_look_it_looks_at_every_file(tmp_path: Path):
     site = site_copy(tmp_path)
     assert inputs.fingerprint(site, changed={"site.yaml"}) == inputs.fingerprint(site)
