@@ -15,8 +15,9 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
             stage within it: Pagefind from its start to its end, as the build
             reports it), and Pagefind over Hugo's output
   serve     (with --serve) `serve` started on the site (its first build timed
-            to its "serving at" line), then three edits of an article's text,
-            each timed as serve reports its rebuild
+            to its "serving at" line), then three edits of an article's text
+            and three of its sidecar, in turn, each timed as serve reports
+            its rebuild
 
 and prints the median wall time of each, its ratio to the floor and to the
 cold build, the time per article, and the peak memory of the whole process
@@ -109,13 +110,14 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     return wall, memory.mib, output
 
 
-def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, float], list[tuple[float, float, float]]]:
-    """Start `serve`, then edit an article `count` times, each once the last rebuild is done.
+def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, float], list[tuple[str, float, float, float]]]:
+    """Start `serve`, then edit an article's text and its sidecar in turn, `count` times each,
+    each edit once the last rebuild is done.
 
     First (seconds from the start to serve's "serving at" line, its first build's
-    peak MiB), then for each edit: (seconds from the save to serve's "rebuilt" line, which
-    includes its DEBOUNCE of quiet after the last file event; the rebuild's
-    own seconds as serve reports them; peak MiB of serve's processes).
+    peak MiB), then for each edit: ("text" or "sidecar"; seconds from the save to serve's
+    "rebuilt" line, which includes its DEBOUNCE of quiet after the last file event; the
+    rebuild's own seconds as serve reports them; peak MiB of serve's processes).
     Serve's first build is cold (it builds into a folder of its own); the
     first edit after it reads nothing back, the cache is in memory.
     """
@@ -140,13 +142,13 @@ def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, floa
             wait_for(r"serving at ")
         first = (time.perf_counter() - start, memory.mib)
         measured = []
-        for _ in range(count):
+        for kind in ["text", "sidecar"] * count:
             with PeakMemory(proc.pid) as memory:
                 start = time.perf_counter()
-                edits.edit_text()
+                edits.edit_text() if kind == "text" else edits.edit_sidecar()
                 own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
                 wall = time.perf_counter() - start
-            measured.append((wall, own, memory.mib))
+            measured.append((kind, wall, own, memory.mib))
             time.sleep(0.5)
         return first, measured
     finally:
@@ -237,10 +239,10 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                 (first, first_mib), measured = serve_edits(site, edits, 3)
                 results["serve first build"] = [(first, first_mib)]
                 print(f"  {size:>6} serve first    {first:8.2f} s {first_mib:8.0f} MiB", file=sys.stderr)
-                for wall, own, mib in measured:
-                    results.setdefault("serve edit", []).append((own, mib))
-                    results.setdefault("serve save→reload", []).append((wall, mib))
-                    print(f"  {size:>6} serve edit     {own:8.2f} s {mib:8.0f} MiB   "
+                for kind, wall, own, mib in measured:
+                    results.setdefault(f"serve edit {kind}", []).append((own, mib))
+                    results.setdefault(f"serve save→reload {kind}", []).append((wall, mib))
+                    print(f"  {size:>6} serve {kind:<8} {own:8.2f} s {mib:8.0f} MiB   "
                           f"(save to rebuilt line {wall:.2f} s)", file=sys.stderr)
                 edits.restore()
             if search and run == 0:

@@ -768,9 +768,10 @@ def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional
     return {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
 
 
-# The source each kind of look-up returns a value of: equal digests, equal values. A claim's is
-# its article's card (claims are what the sidecar says); one no longer there returns None.
-LOOKUP_SOURCES = {"entity": "entity", "article": "card", "article-text": "article"}
+# The kinds of look-up whose values each kind of source gives (render.SOURCES): equal digests,
+# equal values. A claim is what its article's sidecar says (the card); one no longer there
+# returns None.
+LOOKUPS_OF_SOURCE = {"entity": ("entity",), "card": ("article", "claim"), "article": ("article-text",)}
 
 
 def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]], dep_digest) -> frozenset:
@@ -781,14 +782,21 @@ def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]]
         if changed_sources is None:
             return exact
     gone = run.fingerprints(None)
+    # For each kind of look-up, the keys whose source changed (a claim's: its article's card).
+    changed_keys: dict[str, set[str]] = {kind: set() for kinds in LOOKUPS_OF_SOURCE.values() for kind in kinds}
+    for source in changed_sources:
+        kind, _, key = source.partition(":")
+        for lookup in LOOKUPS_OF_SOURCE.get(kind, ()):
+            changed_keys[lookup].add(key)
+    cards, claims = changed_keys["claim"], r.claims
     found = []
     for dep, was in run.previous.looked_up.items():
         kind, key = dep
         if kind == "claim":
-            claim = r.claims.get(key)
-            maybe = f"card:{claim.article}" in changed_sources if claim is not None else was != gone
+            claim = claims.get(key)
+            maybe = claim.article in cards if claim is not None else was != gone
         else:
-            maybe = f"{LOOKUP_SOURCES[kind]}:{key}" in changed_sources
+            maybe = key in changed_keys[kind]
         if maybe and dep_digest(dep) != was:
             found.append(dep)
     if CHECK_UNREACHED:

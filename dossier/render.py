@@ -93,30 +93,38 @@ PAGE_SIZE = 100  # items on one page of a listing: no page grows with the dossie
 
 @dataclass(frozen=True)
 class Pager:
-    """Where one page sits in a listing split over several pages."""
+    """Where one page sits in a listing split over several pages.
+
+    It holds the first page's path and the count, not every page's path: a
+    build digests the context of each page it may make again, and a listing
+    of 500 pages would otherwise be digested 500 times over."""
 
     number: int  # 1-based
-    paths: tuple[str, ...]  # every page of the listing, first to last
+    first: str  # the listing's first page
+    count: int
+
+    def page(self, number: int) -> str:
+        return paged_path(self.first, number)
 
     @property
-    def count(self) -> int:
-        return len(self.paths)
+    def path(self) -> str:
+        return self.page(self.number)
+
+    @property
+    def paths(self) -> tuple[str, ...]:  # every page of the listing, first to last
+        return tuple(self.page(n) for n in range(1, self.count + 1))
 
     @property
     def prev(self) -> Optional[str]:
-        return self.paths[self.number - 2] if self.number > 1 else None
+        return self.page(self.number - 1) if self.number > 1 else None
 
     @property
     def next(self) -> Optional[str]:
-        return self.paths[self.number] if self.number < self.count else None
-
-    @property
-    def first(self) -> str:
-        return self.paths[0]
+        return self.page(self.number + 1) if self.number < self.count else None
 
     @property
     def last(self) -> str:
-        return self.paths[-1]
+        return self.page(self.count)
 
 
 def paged_path(first: str, number: int) -> str:
@@ -125,8 +133,8 @@ def paged_path(first: str, number: int) -> str:
 
 
 def pagers(first: str, count: int) -> list[Pager]:
-    paths = tuple(paged_path(first, n) for n in range(1, max(count, 1) + 1))
-    return [Pager(n, paths) for n in range(1, len(paths) + 1)]
+    count = max(count, 1)
+    return [Pager(n, first, count) for n in range(1, count + 1)]
 
 
 def chunks(items: list) -> list[list]:
@@ -196,8 +204,9 @@ class SiteRenderer:
         self.site_dir = site_dir
         self.site = resolved.dossier.site
         self._articles = {a.slug: ArticleLookedUp(a, self) for a in resolved.dossier.articles}
+        self._in_order = sorted(resolved.dossier.articles, key=article_order)  # as on the home page
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
-        self._rank = {a.slug: n for n, a in enumerate(sorted(resolved.dossier.articles, key=article_order))}
+        self._rank = {a.slug: n for n, a in enumerate(self._in_order)}
         self._by_slug = {a.slug: a for a in resolved.dossier.articles}
         self._source_names: dict[str, dict[str, str]] = {}
         self._deps: set[tuple[str, str]] = set()
@@ -315,7 +324,7 @@ class SiteRenderer:
     def group_plan(self) -> Iterator[tuple[str, Callable[[], SpecGroup]]]:
         """Each group's name and how to make it (its inputs are gathered then): a build that knows
         a group's sources did not change need not make it (see SpecGroup)."""
-        articles = sorted(self.r.dossier.articles, key=article_order)
+        articles = self._in_order
         yield "home", lambda: SpecGroup("home", None, lambda: self.home(articles))
         for article in articles:
             yield f"article:{article.slug}", lambda a=article: self.article_group(a, self.r.analyses[a.slug])
@@ -379,7 +388,7 @@ class SiteRenderer:
         by_status = [(s, statuses[s.key]) for s in self.site.claim_statuses]
         parts = chunks(articles)
         for pager, part in zip(pagers("index.html", len(parts)), parts):
-            yield PageSpec(pager.paths[pager.number - 1], "home.html", dict(
+            yield PageSpec(pager.path, "home.html", dict(
                 articles=part, article_total=len(articles), pager=pager,
                 entity_counts=by_type, claim_counts=by_status, claim_total=len(self.r.claims)))
 
@@ -432,7 +441,7 @@ class SiteRenderer:
             for pager in pagers(entity_path(e.id), count):
                 by_part, about_part, mention_part = (parts[pager.number - 1] if pager.number <= len(parts) else []
                                                      for parts in lists)
-                yield PageSpec(pager.paths[pager.number - 1], "entity.html", dict(
+                yield PageSpec(pager.path, "entity.html", dict(
                     e=e, type=self.site.entity_type(e.type), pager=pager,
                     relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
                     relations_in=list(relations_in),
@@ -484,7 +493,7 @@ class SiteRenderer:
                 if not groups or groups[-1][0] is not s:
                     groups.append((s, []))
                 groups[-1][1].append(c)
-            yield PageSpec(pager.paths[pager.number - 1], "claims.html",
+            yield PageSpec(pager.path, "claims.html",
                            dict(groups=groups, overview=overview, pager=pager, claim_total=len(ordered)))
 
     def sitemap(self, articles: list[Article]) -> str:
