@@ -537,7 +537,7 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     def make() -> list[tuple[str, str, bool]]:
         counts = staged.written, staged.linked  # counted by keep()
         made = []
-        with PreviousRecords(staged.out, run.previous) as previous:
+        with PreviousRecords(staged.out, run.previous, verify=staged.holds is None) as previous:
             for path, parts in export.file_parts(r, _record_memo(run, previous)):  # tens of MB: written as made
                 whole = hashlib.blake2b(digest_size=16)
                 wrote = staged.put_parts(path, _encoded(parts, whole, path, run.cache.records))
