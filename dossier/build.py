@@ -171,7 +171,7 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
         files.diags.items.extend(loaded.diagnostics)
         if key is not None:
             run.cache.loaded[key] = loaded
-            if loaded.value is not None:
+            if loaded.value is not None and not run.fingerprints.knows(loaded.value):
                 run.fingerprints.know(loaded.value, key)
         return loaded.value
 
@@ -329,10 +329,13 @@ def _remember_state(run: _Run, result: BuildResult, now: str, search: bool) -> N
 def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, persist: bool) -> BuildResult:
     clock = time.perf_counter()
     previous = BuildCache.load(out, persist)
-    # A cache this process kept holds the very objects it digested: their digests stand.
-    run = _Run(previous, BuildCache(), previous.fingerprints or Fingerprints(), progress,
-               file_digests=inputs.digests_seen(site))
-    run.cache.fingerprints = run.fingerprints
+    # A cache this process kept holds the very objects it digested: their digests stand. They
+    # also hold every value they digested, old versions of edited articles too: renewed now and then.
+    carried = previous.fingerprints
+    fingerprints = carried if carried is not None and carried.builds < CARRIED_BUILDS else Fingerprints()
+    fingerprints.builds += 1
+    run = _Run(previous, BuildCache(), fingerprints, progress, file_digests=inputs.digests_seen(site))
+    run.cache.fingerprints = fingerprints
     cache_time = time.perf_counter() - clock
     result = _check(site, run)
     result.timings["load"] += cache_time  # reading the cache back is part of loading
@@ -744,6 +747,10 @@ def _same_lookups_made(run: _Run, rendered: list[str]) -> bool:
     old, new = run.previous.pages, run.cache.pages
     return (bool(run.previous.looked_up) and old.keys() == new.keys()
             and all(old[path].deps == new[path].deps for path in rendered))
+
+
+# Builds of one process (serve) that go on with the digests the first of them made (see _build).
+CARRIED_BUILDS = 100
 
 
 # Set by the test suite: every group a build keeps unmade because its sources did not change is

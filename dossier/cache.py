@@ -85,6 +85,7 @@ class Fingerprints:
         self._memo: dict[int, str] = {}
         self._keep: list[object] = []  # holds memoised values, so no id is reused
         self._fields: dict[type, tuple[str, ...]] = {}
+        self.builds = 0  # builds that used these: a process that builds again goes on with them
 
     def knows(self, value: object) -> bool:
         return id(value) in self._memo

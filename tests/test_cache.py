@@ -638,6 +638,20 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_a_process_goes_on_with_its_digests_and_renews_them_now_and_then(site: Path, tmp_path: Path, monkeypatch):
+    """They hold every value they digested, old versions of edited articles too: a long serve
+    session must not keep them all."""
+    monkeypatch.setattr(build_module, "CARRIED_BUILDS", 2)
+    out = tmp_path / "out"
+    held = []
+    for n in range(4):
+        append_line(article_files(site)[0], f"A paragraph added at build {n}.")
+        cached_build(site, out, "serve")
+        held.append(cache_module._in_memory[str((out / CACHE_FILE).absolute())][1].fingerprints)
+    assert held[1] is held[0] and held[2] is not held[1] and held[3] is held[2]
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_serve_takes_what_its_output_holds_from_its_last_build(site: Path, tmp_path: Path, monkeypatch):
     """serve alone writes its output: a rebuild neither lists it for files no longer made nor
     looks whether each page it keeps is there."""
