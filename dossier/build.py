@@ -25,7 +25,7 @@ from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest, file_keys
+from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest, remembered_digest
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Entity, Pos
 from .progress import Progress
@@ -159,7 +159,8 @@ def make_entity_reader(run: _Run) -> load_stage.EntityReader:
         if site_key[0] is not site:
             site_key[:] = [site, digest(FORMAT, site)]
         try:
-            key = None if path in files.links else file_keys(site_key[1], files.rel(path), _content(path, run.file_digests))
+            key = None if path in files.links else remembered_digest(site_key[1], files.rel(path),
+                                                                      _file_digest(path, run.file_digests))
         except OSError:
             key = None
         loaded = run.previous.loaded.get(key) if key is not None else None
@@ -185,13 +186,14 @@ def _files_keys(site_key: str, slug: str, text: Path, sidecar: Path, links: set[
     try:
         if links and (text in links or sidecar in links):
             return None, None
-        sidecar_key = file_keys(site_key, slug, _content(sidecar, digests))
-        return file_keys(sidecar_key, text.name, _content(text, digests)), sidecar_key
+        sidecar_key = remembered_digest(site_key, slug, _file_digest(sidecar, digests))
+        return remembered_digest(sidecar_key, text.name, _file_digest(text, digests)), sidecar_key
     except OSError:
         return None, None
 
 
-def _content(path: Path, digests: dict[str, str]) -> str:
+def _file_digest(path: Path, digests: dict[str, str]) -> str:
+    """The digest the inputs' fingerprint saw for the file, else the file's digest now."""
     return digests.get(str(path)) or inputs.content_digest(path)
 
 
@@ -199,7 +201,7 @@ def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> No
     # An article is what its two files (and the site) say, a claim what its sidecar says:
     # their digests are known, and editing the text leaves the claims' as they were.
     run.article_keys[article.slug] = key
-    run.article_cards[article.slug] = file_keys(sidecar_key, article.path)  # its text file's name, not its bytes
+    run.article_cards[article.slug] = remembered_digest(sidecar_key, article.path)  # its text file's name, not its bytes
     if not run.fingerprints.knows(article):  # else known since the last build of this process, its claims too
         run.fingerprints.know(article, key)
         run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
@@ -209,8 +211,8 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
     """An analyser for resolve(): cached results first, the rest on every core."""
 
     def analyse_all(articles: list[Article], matcher: NameMatcher, autolink: bool) -> list[Analysis]:
-        keys = [file_keys(FORMAT, run.article_keys.get(a.slug) or run.fingerprints(a), matcher.fingerprint, autolink)
-                for a in articles]
+        keys = [remembered_digest(FORMAT, run.article_keys.get(a.slug) or run.fingerprints(a),
+                                  matcher.fingerprint, autolink) for a in articles]
         todo = [i for i, k in enumerate(keys) if k not in run.previous.analyses]
         counter = run.progress.counter("analysed {done}/{total} articles", len(todo))
         fresh = dict(zip(todo, parallel.run(lambda i: analyse(articles[todo[i]], matcher, autolink), len(todo), counter)))

@@ -66,10 +66,11 @@ def digest(*parts: object) -> str:
     return h.hexdigest()
 
 
-# digest() of the same text parts, remembered: the keys made for each file of a site, of which
-# a process that builds again and again (serve) would otherwise make 40,000 anew at 10,000
-# articles for every edit of one. Enough for that many; a larger site merely makes some again.
-file_keys = functools.lru_cache(maxsize=1 << 16)(digest)
+# digest() of the same text parts, remembered: the keys made from each file of a site (an
+# article's, its sidecar's, its analysis's), of which a process that builds again and again
+# (serve) would otherwise make 40,000 anew at 10,000 articles for every edit of one. Enough for
+# that many; a larger site merely makes some again.
+remembered_digest = functools.lru_cache(maxsize=1 << 16)(digest)
 
 
 class Fingerprints:

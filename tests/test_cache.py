@@ -616,7 +616,7 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     # The pages made again make the same look-ups: the table of them is the last one, not made anew.
     monkeypatch.setattr(build_module, "_same_lookups_made",
                         lambda *args, f=build_module._same_lookups_made: same_lookups.append(f(*args)) or same_lookups[-1])
-    keys_made = cache_module.file_keys.cache_info().misses
+    keys_made = cache_module.remembered_digest.cache_info().misses
     # Each file's digest is the one the fingerprint of the inputs saw, before the build: not looked at again.
     monkeypatch.setattr(inputs_module, "content_digest", lambda path: pytest.fail(f"{path} looked at again"))
     known_anew = []  # the objects whose digests the build makes known in bulk: claims, mentions
@@ -631,7 +631,7 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert looked == []
     assert same_lookups and all(same_lookups)
     if mode != "disk":  # the keys of the other files are those this process made for the last build,
-        assert cache_module.file_keys.cache_info().misses - keys_made == 2  # the text's, its analysis's
+        assert cache_module.remembered_digest.cache_info().misses - keys_made == 2  # the text's, its analysis's
         # and so are the digests of the other articles, claims and mentions: the edited article's claims
         # and mentions are made known, no others.
         assert len(known_anew) == 2 and {type(v[0]).__name__ for v in known_anew} == {"Claim", "Hit"}
