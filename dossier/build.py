@@ -266,7 +266,8 @@ def _check(site: Path, run: _Run) -> BuildResult:
     dossier = load_stage.load(site, result.diagnostics, make_reader(run), make_entity_reader(run))
     result.timings["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    result.resolved_now(resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used)))
+    result.resolved_now(resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used),
+                                run.previous.resolved, check=CHECK_UNREACHED))
     result.timings["resolve"] = time.perf_counter() - clock
     return result
 
@@ -343,6 +344,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     result.timings["load"] += cache_time  # reading the cache back is part of loading
     if not result.ok:
         return result
+    run.cache.resolved = result.resolved
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
     run.cache.analyses = result.analyses_used

@@ -186,6 +186,9 @@ class BuildCache:
     # the next build of this process goes on with them (never written: a cache read back
     # holds other objects).
     fingerprints: Optional[Fingerprints] = field(default=None, compare=False, repr=False)
+    # The dossier as this build resolved it, in memory only: the next resolve of this process
+    # starts from it when a few articles changed (resolve.resolve_changes).
+    resolved: Optional[object] = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, out: Path, persist: bool = True) -> BuildCache:

@@ -2,7 +2,10 @@
 
 The registry holds everything pages need that crosses files: claims by and
 about each entity, mentions in context, relations in both directions,
-backlinks between claims, co-occurring entities. It is filled in one pass.
+backlinks between claims, co-occurring entities. It is filled in one pass,
+or, when a process resolves a dossier again after a few articles changed
+(serve), made from the last one with those articles' parts taken out and
+put in again (see resolve_changes): the same registry, in the same order.
 """
 
 from __future__ import annotations
@@ -79,23 +82,128 @@ class Resolved:
     supported_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     contradicted_by: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     related: Mapping[str, list[tuple[str, int]]] = field(default_factory=dict)  # see CoOccurrence
+    # What the next resolve of this process may start from (see resolve_changes); not for pages.
+    basis: Optional[Basis] = field(default=None, compare=False, repr=False)
 
     def publisher_entity(self, article: Article) -> Optional[Entity]:
         return self.entities.get(article.source.publisher)
 
 
-def resolve(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> Resolved:
-    entities = _index_entities(dossier.entities, diags)
+@dataclass
+class Basis:
+    """What a resolve found beyond the registry, kept for the next resolve of the same process."""
+
+    matcher: anchor.NameMatcher
+    shared_notes: tuple[Diagnostic, ...]  # about the entities, their names and the pages
+    article_notes: dict[str, tuple[Diagnostic, ...]]  # slug -> about its references and notes
+    present: dict[str, frozenset[str]]  # slug -> the entities its article names
+    unique_claims: bool  # no claim id used twice
+    ranks: Optional[tuple[dict[str, int], dict[str, int]]] = None  # articles' and claims' places, once asked
+
+    def places(self, r: Resolved) -> tuple[dict[str, int], dict[str, int]]:
+        if self.ranks is None:
+            self.ranks = ({a.slug: i for i, a in enumerate(r.dossier.articles)}, {c: i for i, c in enumerate(r.claims)})
+        return self.ranks
+
+
+CHANGES_FOLLOWED = 32  # more articles changed than this: resolved afresh
+
+
+def resolve(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser, last: Optional[Resolved] = None,
+            check: bool = False) -> Resolved:
+    """The dossier resolved; from `last`, this process's last resolve, when only a few of its
+    articles changed and nothing else did. With `check` (the test suite), what that made is
+    checked to be what resolving afresh makes."""
+    changed = _articles_changed(dossier, last)
+    if changed is None:
+        resolved = resolve_all(dossier, diags, analyse_all)
+    else:
+        start = len(diags.items)
+        resolved = resolve_changes(dossier, diags, analyse_all, last, changed)
+        if check:
+            _check_same(resolved, diags.items[start:], dossier)
+    _warn_unmentioned(resolved, diags)
+    return resolved
+
+
+def _check_same(resolved: Resolved, found: list[Diagnostic], dossier: Dossier) -> None:
+    diags = Diagnostics()
+    afresh = resolve_all(dossier, diags, lambda *_: list(resolved.analyses.values()))
+
+    def registry(r: Resolved) -> list:
+        tables = [{k: v for k, v in getattr(r, name).items() if v} for name in ("hits", "relations_in", *CLAIM_TABLES)]
+        return [list(r.entities.items()), list(r.claims.items()), tables, {e: r.related[e] for e in r.related},
+                r.basis.article_notes, r.basis.present, r.basis.shared_notes]
+
+    if registry(resolved) != registry(afresh) or sorted(found) != sorted(diags.items):
+        raise AssertionError("resolving the changed articles made another registry than resolving afresh")
+
+
+def resolve_all(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> Resolved:
+    shared = Diagnostics()
+    entities = _index_entities(dossier.entities, shared)
+    errors = len(diags.items)
     claims = _index_claims(dossier.articles, diags)
-    _check_references(dossier, entities, claims, diags)
-    matcher = build_matcher(entities.values(), diags)
+    unique_claims = len(diags.items) == errors
+    _check_relations(entities, dossier.broken_ids, shared)
+    matcher = build_matcher(entities.values(), shared)
+    _warn_harmful_links(dossier, shared)
+    notes = _article_notes(dossier.articles, entities, claims, dossier.broken_ids)
     analyses = analyse_all(list(dossier.articles), matcher, dossier.site.autolink)
     for analysis in analyses:
         diags.items.extend(analysis.diagnostics)
     resolved = Resolved(dossier, entities, claims, {a.slug: a for a in analyses})
-    _fill_registry(resolved)
-    _warn_unmentioned(resolved, diags)
-    _warn_harmful_links(dossier, diags)
+    present = _fill_registry(resolved)
+    diags.items.extend(shared.items)
+    for found in notes.values():
+        diags.items.extend(found)
+    resolved.basis = Basis(matcher, tuple(shared.items), notes, present, unique_claims)
+    return resolved
+
+
+def _articles_changed(dossier: Dossier, last: Optional[Resolved]) -> Optional[list[int]]:
+    """The places of the articles that are not the objects `last` resolved, if they are few and
+    the rest of the dossier is as it was: the same entities, the same articles in the same
+    order, each with the claim ids it had; else None."""
+    if last is None or last.basis is None or not last.basis.unique_claims:
+        return None
+    was = last.dossier
+    if (len(dossier.entities) != len(was.entities) or len(dossier.articles) != len(was.articles)
+            or dossier.site != was.site or dossier.pages != was.pages or dossier.broken_ids != was.broken_ids
+            or any(a is not b for a, b in zip(dossier.entities, was.entities))):
+        return None
+    changed = [i for i, (a, b) in enumerate(zip(dossier.articles, was.articles)) if a is not b]
+    if len(changed) > CHANGES_FOLLOWED:
+        return None
+    for i in changed:
+        new, old = dossier.articles[i], was.articles[i]
+        if new.slug != old.slug or [c.id for c in new.claims] != [c.id for c in old.claims]:
+            return None
+    return changed
+
+
+def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser, last: Resolved,
+                    changed: list[int]) -> Resolved:
+    """What resolve_all would make, made from `last` (see _articles_changed): the entities, the
+    names and the notes of unchanged articles are as they were; the changed articles' claims
+    take their places in the claim table, their parts of the registry are taken out and put in."""
+    basis = last.basis
+    claims = dict(last.claims)
+    notes = dict(basis.article_notes)
+    for i in changed:
+        claims.update((c.id, c) for c in dossier.articles[i].claims)  # the same ids: the same order
+    for i in changed:
+        notes.update(_article_notes([dossier.articles[i]], last.entities, claims, dossier.broken_ids))
+    analyses = analyse_all(list(dossier.articles), basis.matcher, dossier.site.autolink)
+    for analysis in analyses:
+        diags.items.extend(analysis.diagnostics)
+    resolved = Resolved(dossier, last.entities, claims, {a.slug: a for a in analyses},
+                        relations_in=last.relations_in)
+    present = _update_registry(resolved, last, [(last.dossier.articles[i], dossier.articles[i]) for i in changed])
+    diags.items.extend(basis.shared_notes)
+    for found in notes.values():
+        diags.items.extend(found)
+    resolved.basis = Basis(basis.matcher, basis.shared_notes, notes, present, True, basis.ranks)
     return resolved
 
 
@@ -106,11 +214,8 @@ def harmful_link_message(url: str) -> str:
 
 
 def _warn_harmful_links(dossier: Dossier, diags: Diagnostics) -> None:
-    """Links in notes, descriptions and pages that rendering drops (article bodies: anchor_article)."""
-    for article in dossier.articles:
-        for c in article.claims:
-            for url in markup.harmful_urls_in(c.note):
-                diags.warning(c.pos, f"claim '{c.id}': {harmful_link_message(url)}")
+    """Links in descriptions and pages that rendering drops (claim notes: _article_notes,
+    article bodies: anchor_article)."""
     for e in dossier.entities:
         for url in markup.harmful_urls_in(e.description):
             diags.warning(Pos(e.path), harmful_link_message(url))
@@ -141,34 +246,51 @@ def _index_claims(articles: Iterable[Article], diags: Diagnostics) -> dict[str, 
     return table
 
 
-def _check_references(dossier: Dossier, entities: dict, claims: dict, diags: Diagnostics) -> None:
-    def check(ref: Optional[Ref], table: dict, what: str) -> None:
-        if ref is not None and ref.id not in table and ref.id not in dossier.broken_ids:
-            diags.error(ref.pos, f"unknown {what} '{ref.id}'{did_you_mean(ref.id, table)}")
-
-    # A known id is the rule: it is looked for inline, and only the others are looked at closely
-    # (some 150,000 references at 10,000 articles, checked on every build).
+def _check_relations(entities: dict[str, Entity], broken: frozenset[str], diags: Diagnostics) -> None:
     for e in entities.values():
         for rel in e.relations:
             if rel.entity.id not in entities:
-                check(rel.entity, entities, "entity")
-    for article in dossier.articles:
-        for m in article.mentions:
-            if m.entity.id not in entities:
-                check(m.entity, entities, "entity")
-        for c in article.claims:
-            if c.claimant is not None and c.claimant.id not in entities:
-                check(c.claimant, entities, "entity")
-            for ref in c.about:
-                if ref.id not in entities:
-                    check(ref, entities, "entity")
-            for ref in c.supports + c.contradicts:
-                if ref.id not in claims:
-                    check(ref, claims, "claim")
-            if c.contradicts or c.supports:
-                _check_claim_logic(c, diags)
-        if article.source.publisher_pos:
-            _check_publisher(article, entities, diags)
+                _check_ref(rel.entity, entities, "entity", broken, diags)
+
+
+def _article_notes(articles: Iterable[Article], entities: dict, claims: dict,
+                   broken: frozenset[str]) -> dict[str, tuple[Diagnostic, ...]]:
+    """Slug -> what its sidecar's references and claim notes call for: unknown ids, claims that
+    support and contradict the same claim, links that rendering drops."""
+    diags, notes = Diagnostics(), {}
+    for article in articles:
+        start = len(diags.items)
+        _check_article(article, entities, claims, broken, diags)
+        notes[article.slug] = tuple(diags.items[start:])
+    return notes
+
+
+def _check_ref(ref: Ref, table: dict, what: str, broken: frozenset[str], diags: Diagnostics) -> None:
+    if ref.id not in table and ref.id not in broken:
+        diags.error(ref.pos, f"unknown {what} '{ref.id}'{did_you_mean(ref.id, table)}")
+
+
+def _check_article(article: Article, entities: dict, claims: dict, broken: frozenset[str], diags: Diagnostics) -> None:
+    # A known id is the rule: it is looked for inline, and only the others are looked at closely
+    # (some 150,000 references at 10,000 articles).
+    for m in article.mentions:
+        if m.entity.id not in entities:
+            _check_ref(m.entity, entities, "entity", broken, diags)
+    for c in article.claims:
+        if c.claimant is not None and c.claimant.id not in entities:
+            _check_ref(c.claimant, entities, "entity", broken, diags)
+        for ref in c.about:
+            if ref.id not in entities:
+                _check_ref(ref, entities, "entity", broken, diags)
+        for ref in c.supports + c.contradicts:
+            if ref.id not in claims:
+                _check_ref(ref, claims, "claim", broken, diags)
+        if c.contradicts or c.supports:
+            _check_claim_logic(c, diags)
+        for url in markup.harmful_urls_in(c.note):
+            diags.warning(c.pos, f"claim '{c.id}': {harmful_link_message(url)}")
+    if article.source.publisher_pos:
+        _check_publisher(article, entities, diags)
 
 
 def _check_claim_logic(c: Claim, diags: Diagnostics) -> None:
@@ -289,25 +411,70 @@ def _hit(rt: anchor.ReaderText, entity: str, slug: str, anchor_id: str, a: int, 
     return Hit(entity, slug, anchor_id, clean(" ", before).lstrip(), clean(" ", raw[a:b]), clean(" ", after).rstrip(), explicit)
 
 
-def _fill_registry(r: Resolved) -> None:
+CLAIM_TABLES = ("claims_by", "claims_about", "supported_by", "contradicted_by")
+
+
+def _claim_refs(c: Claim) -> tuple[list[str], ...]:
+    """The ids each of CLAIM_TABLES lists `c` under."""
+    return ([c.claimant.id] if c.claimant else [], [ref.id for ref in c.about],
+            [ref.id for ref in c.supports], [ref.id for ref in c.contradicts])
+
+
+def _fill_registry(r: Resolved) -> dict[str, frozenset[str]]:
+    """The registry, in one pass; returns which entities each article names."""
     for e in r.entities.values():
         for rel in e.relations:
             r.relations_in[rel.entity.id].append((e.id, rel.role))
+    tables = [getattr(r, name) for name in CLAIM_TABLES]
     for c in r.claims.values():
-        if c.claimant:
-            r.claims_by[c.claimant.id].append(c.id)
-        for ref in c.about:
-            r.claims_about[ref.id].append(c.id)
-        for ref in c.supports:
-            r.supported_by[ref.id].append(c.id)
-        for ref in c.contradicts:
-            r.contradicted_by[ref.id].append(c.id)
+        for table, keys in zip(tables, _claim_refs(c)):
+            for key in keys:
+                table[key].append(c.id)
     present: dict[str, frozenset[str]] = {}
     for doc in r.analyses.values():
         for hit in doc.hits:
             r.hits[hit.entity].append(hit)
         present[doc.slug] = frozenset([h.entity for h in doc.hits])
     r.related = CoOccurrence(r.hits, present)
+    return present
+
+
+def _update_registry(r: Resolved, last: Resolved, changed: list[tuple[Article, Article]]) -> dict[str, frozenset[str]]:
+    """The registry _fill_registry would make, from `last`'s: each list the changed articles
+    were or are in is made again without their parts, then with their new ones in their places
+    (a list is in the order of the articles, and of the claims; neither moved)."""
+    article_rank, claim_rank = last.basis.places(last)
+    ids = {c.id for _, new in changed for c in new.claims}  # the old ones' too: the same ids
+    for name in CLAIM_TABLES:
+        was, now = getattr(last, name), defaultdict(list, getattr(last, name))
+        setattr(r, name, now)
+        put: dict[str, list[str]] = {}
+        for old, new in changed:
+            for c in old.claims:
+                for key in _claim_refs(c)[CLAIM_TABLES.index(name)]:
+                    put.setdefault(key, [])
+            for c in new.claims:
+                for key in _claim_refs(c)[CLAIM_TABLES.index(name)]:
+                    put.setdefault(key, []).append(c.id)
+        for key, new_ids in put.items():
+            now[key] = sorted([c for c in was.get(key, ()) if c not in ids] + new_ids, key=claim_rank.__getitem__)
+    slugs = {new.slug for _, new in changed}
+    present = dict(last.basis.present)
+    touched: set[str] = set()
+    new_hits: dict[str, list[Hit]] = defaultdict(list)
+    for old, new in changed:
+        touched |= present[old.slug]
+        present[new.slug] = frozenset([h.entity for h in r.analyses[new.slug].hits])
+        touched |= present[new.slug]
+        for hit in r.analyses[new.slug].hits:
+            new_hits[hit.entity].append(hit)
+    r.hits = defaultdict(list, last.hits)
+    for entity in touched:
+        kept = [h for h in last.hits.get(entity, ()) if h.article not in slugs]
+        r.hits[entity] = sorted(kept + new_hits[entity], key=lambda h: article_rank[h.article])
+    known = {e: found for e, found in last.related.known.items() if e not in touched}
+    r.related = CoOccurrence(r.hits, present, known)
+    return present
 
 
 class CoOccurrence(Mapping):
@@ -315,12 +482,13 @@ class CoOccurrence(Mapping):
     RELATED), with the number of articles. Worked out for an entity when first asked: a cold
     build asks for every one, a rebuild after an edit for the few whose pages it makes."""
 
-    def __init__(self, hits: dict[str, list[Hit]], present: dict[str, frozenset[str]]):
+    def __init__(self, hits: dict[str, list[Hit]], present: dict[str, frozenset[str]],
+                 known: Optional[dict[str, list[tuple[str, int]]]] = None):
         self._hits, self._present = hits, present
-        self._known: dict[str, list[tuple[str, int]]] = {}
+        self.known = {} if known is None else known  # worked out already: still true of `hits`
 
     def __getitem__(self, entity: str) -> list[tuple[str, int]]:
-        found = self._known.get(entity)
+        found = self.known.get(entity)
         if found is None:
             if not self._hits.get(entity):
                 raise KeyError(entity)
@@ -328,7 +496,7 @@ class CoOccurrence(Mapping):
             for slug in dict.fromkeys(h.article for h in self._hits[entity]):
                 counts.update(self._present[slug])  # itself too (counting a set runs in C): taken out
             del counts[entity]
-            found = self._known[entity] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:RELATED]
+            found = self.known[entity] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:RELATED]
         return found
 
     def __iter__(self):
