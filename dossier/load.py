@@ -11,7 +11,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import jinja2
 
@@ -26,6 +26,8 @@ from .yamlread import ID_RE, MapReader
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Folder -> (its stamp, its visible entries, those that are folders): see SiteFiles._one_folder.
 _listed: dict[str, tuple[tuple, tuple[Path, ...], frozenset[Path]]] = {}
+# Site -> (the articles folder's listing, as kept in _listed, and what load_articles paired in it).
+_paired: dict[str, tuple[tuple[Path, ...], tuple]] = {}
 
 SITE_KEYS = ("title", "description", "language", "base_url", "entity_types",
              "claim_statuses", "autolink")
@@ -77,7 +79,7 @@ class SiteFiles:
         except ValueError:
             return path.as_posix()
 
-    def listing(self, folder: str, recursive: bool = False) -> list[Path]:
+    def listing(self, folder: str, recursive: bool = False) -> Sequence[Path]:
         """The visible entries of a site folder, sorted; links leading out are reported, not listed.
 
         Recursive listings hold files only and do not follow links to folders.
@@ -130,7 +132,7 @@ class SiteFiles:
             _, found, folders = known
             self.vetted.update(found)
             self.folders.update(folders)
-            return list(found)
+            return found  # the same tuple while the folder is the same (see load_articles)
         _listed.pop(str(base), None)
         links, said = len(self.links), len(self.diags.items)
         found = self._scan(base, recursive=False)
@@ -340,9 +342,27 @@ def read_entity_file(files: SiteFiles, path: Path, site: Site) -> Optional[Entit
 
 def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[str],
                   read_articles: Optional[ArticleReader] = None) -> list[Article]:
+    listing = files.listing("content/articles")
+    known = _paired.get(str(files.root))
+    if known is not None and known[0] is listing:  # the folder's entries as they were: so are the pairs
+        pairs, notes, unpaired = known[1]
+    else:
+        start = len(diags.items)
+        pairs, unpaired = _pair_files(files, listing, diags)
+        notes = tuple(diags.items[start:])
+        diags.items[start:] = []
+        if isinstance(listing, tuple):
+            _paired[str(files.root)] = (listing, (pairs, notes, unpaired))
+    diags.items.extend(notes)
+    broken.update(unpaired)
+    return (read_articles or read_each)(files, site, pairs, broken)
+
+
+def _pair_files(files: SiteFiles, listing: Sequence[Path], diags: Diagnostics) -> tuple[list, frozenset[str]]:
+    """Each article's text and sidecar, by slug; and the slugs of those that lack one."""
     texts: dict[str, Path] = {}
     sidecars: dict[str, Path] = {}
-    for path in files.listing("content/articles"):
+    for path in listing:
         if path in files.folders:
             diags.error(Pos(files.rel(path)), "content/articles holds files only, no folders")
         elif path.suffix in (".md", ".txt"):
@@ -356,17 +376,17 @@ def load_articles(files: SiteFiles, site: Site, diags: Diagnostics, broken: set[
         else:
             diags.error(Pos(files.rel(path)), "content/articles holds .md or .txt articles and their .yaml sidecars only"
                         + _yml_hint(path))
-    pairs = []
+    pairs, unpaired = [], set()
     for slug in sorted(texts.keys() | sidecars.keys()):
         if slug not in sidecars:
             diags.error(Pos(files.rel(texts[slug])), f"this article has no sidecar: create content/articles/{slug}.yaml with at least a title")
-            broken.add(slug)
+            unpaired.add(slug)
         elif slug not in texts:
             diags.error(Pos(files.rel(sidecars[slug])), f"this sidecar has no article: expected content/articles/{slug}.md (or .txt)")
-            broken.add(slug)
+            unpaired.add(slug)
         else:
             pairs.append((slug, texts[slug], sidecars[slug]))
-    return (read_articles or read_each)(files, site, pairs, broken)
+    return pairs, frozenset(unpaired)
 
 
 # (files, site, [(slug, text path, sidecar path)], broken ids) -> the articles that loaded, in order

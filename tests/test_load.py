@@ -232,6 +232,32 @@ def test_an_unchanged_folder_is_not_listed_again_by_the_same_process(tmp_path: P
     assert [a.slug for a in load_ok(site).articles] == [a.slug for a in first.articles]
 
 
+def test_an_unchanged_folder_is_paired_once_and_says_the_same_each_time(tmp_path: Path, monkeypatch):
+    """The articles' texts and sidecars are paired again only when the folder's entries changed;
+    what the pairing found wrong is reported by every load, not by the first only."""
+    import shutil
+    from dossier import inputs, load as load_module
+    site = tmp_path / "site"
+    shutil.copytree(BASIC, site)
+    write(site, "content/articles/orphan.md", "A text without its sidecar.\n")
+    write(site, "content/articles/Bad Name.yaml", "title: Bad\n")
+    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    paired = []
+    pair_files = load_module._pair_files
+    monkeypatch.setattr(load_module, "_pair_files", lambda *a: paired.append(1) or pair_files(*a))
+    reports = []
+    for _ in range(4):
+        diags = Diagnostics()
+        dossier = load(site, diags)
+        reports.append((sorted(map(str, diags.items)), [a.slug for a in dossier.articles], dossier.broken_ids))
+    assert len(paired) == 2  # the first listing is read from the folder, the next is kept: then paired once
+    assert reports[0] == reports[1] == reports[2] == reports[3]
+    messages = " ".join(reports[0][0])
+    assert "orphan.md:1:1: error: this article has no sidecar" in messages
+    assert "'Bad Name.yaml' is not a valid sidecar file name" in messages
+    assert "orphan" in reports[0][2]
+
+
 def test_a_folder_that_could_not_be_read_is_listed_again(tmp_path: Path, monkeypatch):
     """A listing that gave an error is not kept: the next load reads the folder again."""
     import os
