@@ -33,6 +33,7 @@ from dossier import render as render_module
 from dossier import write as write_module
 from dossier import build as build_module
 from dossier import inputs as inputs_module
+from dossier import resolve as resolve_module
 from dossier.build import build
 from dossier.cache import CACHE_FILE, BuildCache
 from dossier.inputs import STAMPS_FILE
@@ -622,6 +623,9 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     known_anew = []  # the objects whose digests the build makes known in bulk: claims, mentions
     monkeypatch.setattr(cache_module.Fingerprints, "know_all",
                         lambda self, values, fps, f=cache_module.Fingerprints.know_all: known_anew.append(values) or f(self, values, fps))
+    followed = []  # the articles whose changes resolve followed from the last resolve
+    monkeypatch.setattr(resolve_module, "resolve_changes",
+                        lambda *args, f=resolve_module.resolve_changes: followed.append(args[-1]) or f(*args))
     path = article_files(site)[3]
     append_line(path, f"A closing paragraph that names nobody ({mode}).")  # not the text of another case
     result = cached_build(site, out, mode)
@@ -635,6 +639,10 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
         # and so are the digests of the other articles, claims and mentions: the edited article's claims
         # and mentions are made known, no others.
         assert len(known_anew) == 2 and {type(v[0]).__name__ for v in known_anew} == {"Claim", "Hit"}
+        # The dossier is resolved from the last resolve, the edited article's parts made again.
+        assert followed == [[3]]
+    else:  # a cache read back holds no resolve
+        assert followed == []
     assert_same_as_cold(site, out, tmp_path)
 
 
