@@ -531,11 +531,15 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     of its own it would read, and so copy, the whole of this one's memory.
     """
     r, fps = renderer.r, run.fingerprints
-    # What the export files are made from: the site, each article but its text (what its
-    # sidecar says, its claims with it, and the order of its claims in the text), the entities.
-    articles = [(a.slug, run.article_cards.get(a.slug) or fps(a), r.analyses[a.slug].footnotes)
-                for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
-    key = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
+    key = _export_key_kept(r, run, common)
+    if key is None or CHECK_UNREACHED:
+        # What the export files are made from: the site, each article but its text (what its
+        # sidecar says, its claims with it, and the order of its claims in the text), the entities.
+        articles = [(a.slug, run.article_cards.get(a.slug) or fps(a), r.analyses[a.slug].footnotes)
+                    for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
+        made = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
+        assert key in (None, made), "the export files' inputs changed unseen"
+        key = made
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
         run.cache.records = run.previous.records
@@ -563,6 +567,20 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
             run.cache.pages[path] = PageRecord(key, (), output)
 
     return make, keep
+
+
+def _export_key_kept(r: Resolved, run: _Run, common: str) -> Optional[str]:
+    """The last build's key of the export files, if their inputs are as they were: the dossier
+    resolved from the last one (see Resolved.changed), each changed article with its card and
+    the order of its claims as they were; else None."""
+    last, record, before = run.previous.resolved, run.previous.pages.get("dossier.json"), run.previous.sources
+    if r.changed is None or last is None or record is None or before.get("") != common:
+        return None
+    for slug in r.changed:
+        if (before.get(f"card:{slug}") != run.article_cards.get(slug)
+                or r.analyses[slug].footnotes != last.analyses[slug].footnotes):
+            return None
+    return record.key
 
 
 def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
@@ -766,17 +784,38 @@ CHECK_UNREACHED = os.environ.get("DOSSIER_CHECK_UNREACHED") == "1"
 def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional[set[str]]:
     """The sources (render.SOURCES) whose digests differ from the last build's; None if the
     templates or the site changed, which every page draws on. Records the digests for the next build."""
-    r, fps = renderer.r, run.fingerprints
-    now = {"": common}  # the templates and the site: any change, and no group is known to be as it was
-    for a in r.dossier.articles:
-        now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
-        now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
-    now.update((f"entity:{e.id}", fps(e)) for e in r.entities.values())
-    run.cache.sources = now
-    before = run.previous.sources
+    r, before = renderer.r, run.previous.sources
     if before.get("") != common:
+        run.cache.sources = _source_digests(r, run, common)
         return None
-    return {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
+    if r.changed is not None and run.previous.resolved is not None:
+        # Resolved from the last build's dossier (its entities too), but for these articles.
+        now = {**before, **_article_sources(r, run, r.changed)}
+        found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}") if now[s] != before.get(s)}
+        if CHECK_UNREACHED:
+            assert list(now.items()) == list(_source_digests(r, run, common).items()), "sources changed unseen"
+    else:
+        now = _source_digests(r, run, common)
+        found = {s for s in now.keys() | before.keys() if now.get(s) != before.get(s)}
+    run.cache.sources = now
+    return found
+
+
+def _source_digests(r: Resolved, run: _Run, common: str) -> dict[str, str]:
+    """Each source's digest; "": the templates and the site, which every page draws on."""
+    now = {"": common, **_article_sources(r, run, None)}
+    now.update((f"entity:{e.id}", run.fingerprints(e)) for e in r.entities.values())
+    return now
+
+
+def _article_sources(r: Resolved, run: _Run, slugs: Optional[frozenset[str]]) -> dict[str, str]:
+    """The digests of the articles' sources (of those with these slugs, if given)."""
+    fps, now = run.fingerprints, {}
+    for a in r.dossier.articles:
+        if slugs is None or a.slug in slugs:
+            now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
+            now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
+    return now
 
 
 # The kinds of look-up whose values each kind of source gives (render.SOURCES): equal digests,
@@ -799,17 +838,25 @@ def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]]
         kind, _, key = source.partition(":")
         for lookup in LOOKUPS_OF_SOURCE.get(kind, ()):
             changed_keys[lookup].add(key)
-    cards, claims = changed_keys["claim"], r.claims
-    found = []
-    for dep, was in run.previous.looked_up.items():
+    cards, claims, table = changed_keys["claim"], r.claims, run.previous.looked_up
+
+    def changed(dep: tuple[str, str], was: str) -> bool:
         kind, key = dep
         if kind == "claim":
             claim = claims.get(key)
             maybe = claim.article in cards if claim is not None else was != gone
         else:
             maybe = key in changed_keys[kind]
-        if maybe and dep_digest(dep) != was:
-            found.append(dep)
+        return maybe and dep_digest(dep) != was
+
+    last = run.previous.resolved
+    if last is None:  # which claims the changed cards held is not known: every look-up is looked at
+        found = [dep for dep, was in table.items() if changed(dep, was)]
+    else:
+        # Only those of the changed sources: the claims the changed cards hold and held.
+        probes = [(kind, key) for kind, keys in changed_keys.items() if kind != "claim" for key in keys]
+        probes += [("claim", c.id) for d in (r.dossier, last.dossier) for a in d.articles if a.slug in cards for c in a.claims]
+        found = [dep for dep in probes if dep in table and changed(dep, table[dep])]
     if CHECK_UNREACHED:
         assert frozenset(found) == exact, f"look-ups changed unseen: {sorted(exact - frozenset(found))[:5]}"
     return frozenset(found)

@@ -84,6 +84,9 @@ class Resolved:
     related: Mapping[str, list[tuple[str, int]]] = field(default_factory=dict)  # see CoOccurrence
     # What the next resolve of this process may start from (see resolve_changes); not for pages.
     basis: Optional[Basis] = field(default=None, compare=False, repr=False)
+    # Made from the last resolve, which it is but for these articles (by slug); None: resolved
+    # afresh. A build then looks again only at what these reach.
+    changed: Optional[frozenset[str]] = field(default=None, compare=False, repr=False)
 
     def publisher_entity(self, article: Article) -> Optional[Entity]:
         return self.entities.get(article.source.publisher)
@@ -204,6 +207,7 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
     for found in notes.values():
         diags.items.extend(found)
     resolved.basis = Basis(basis.matcher, basis.shared_notes, notes, present, True, basis.ranks)
+    resolved.changed = frozenset(dossier.articles[i].slug for i in changed)
     return resolved
 
 
