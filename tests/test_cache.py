@@ -646,6 +646,27 @@ def test_a_paragraph_added_to_an_article_rerenders_its_page_and_its_home_page_on
     assert_same_as_cold(site, out, tmp_path)
 
 
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
+def test_claims_put_in_another_order_by_the_text_alone_remake_the_export_files(site: Path, tmp_path: Path, mode: str):
+    """dossier.json lists an article's claims in the order of their marks in its text: an edit
+    of the text alone that moves them is seen, whichever way the build finds what changed."""
+    import json
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    path = article_files(site)[0]
+
+    def claims_listed() -> list[str]:
+        records = json.loads((out / "dossier.json").read_text())["articles"]
+        return next(a["claims"] for a in records if a["slug"] == path.stem)
+
+    before = claims_listed()
+    paragraphs = path.read_text().strip("\n").split("\n\n")
+    path.write_text("\n\n".join(reversed(paragraphs)) + "\n")
+    cached_build(site, out, mode)
+    assert sorted(claims_listed()) == sorted(before) and claims_listed() != before
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_a_process_goes_on_with_its_digests_and_renews_them_now_and_then(site: Path, tmp_path: Path, monkeypatch):
     """They hold every value they digested, old versions of edited articles too: a long serve
     session must not keep them all."""
