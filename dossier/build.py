@@ -542,7 +542,7 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
         key = made
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
-        run.cache.records = run.previous.records
+        run.cache.records, run.cache.record_keys = run.previous.records, run.previous.record_keys
         return None
 
     def make() -> list[tuple[str, str, bool]]:
@@ -586,10 +586,20 @@ def _export_key_kept(r: Resolved, run: _Run, common: str) -> Optional[str]:
 def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
     """Export records as the last build wrote them when their inputs are the same (see export.Memo)."""
     fps = run.fingerprints
+    # A process's last build keyed its records by the very objects they were made from too:
+    # the same objects (the model's values are frozen), the same key, without digesting them.
+    known, run.cache.record_keys = run.previous.record_keys, {}
 
     def memo(kind: str, inputs: tuple, make) -> export.Record:
-        # Fingerprints are hex digits or reprs (no NUL in either): joined, they say which is which.
-        key = hashlib.blake2b("\0".join([kind, *map(fps, inputs)]).encode(), digest_size=16).digest()
+        # The inputs are held with the key: no object named by its id here can go and leave its id to another.
+        ident = (kind, *[tuple(map(id, x)) if type(x) is tuple else id(x) for x in inputs])
+        held = known.get(ident)
+        if held is not None:
+            key = held[1]
+        else:
+            # Fingerprints are hex digits or reprs (no NUL in either): joined, they say which is which.
+            key = hashlib.blake2b("\0".join([kind, *map(fps, inputs)]).encode(), digest_size=16).digest()
+        run.cache.record_keys[ident] = (inputs, key)
         text = previous.text(key)
         if text is None:
             text = make()

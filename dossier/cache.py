@@ -186,6 +186,9 @@ class BuildCache:
     # the next build of this process goes on with them (never written: a cache read back
     # holds other objects).
     fingerprints: Optional[Fingerprints] = field(default=None, compare=False, repr=False)
+    # Each export record's key by the ids of what it was made from (see build._record_memo),
+    # in memory only: another process holds other objects.
+    record_keys: dict[tuple, tuple[tuple, bytes]] = field(default_factory=dict, compare=False, repr=False)
     # The dossier as this build resolved it, in memory only: the next resolve of this process
     # starts from it when a few articles changed (resolve.resolve_changes).
     resolved: Optional[object] = field(default=None, compare=False, repr=False)

@@ -26,6 +26,7 @@ from .yamlread import ID_RE, MapReader
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Folder -> (its stamp, its visible entries, those that are folders): see SiteFiles._one_folder.
 _listed: dict[str, tuple[tuple, tuple[Path, ...], frozenset[Path]]] = {}
+_sites: dict[str, Site] = {}  # site folder -> its settings as last loaded (see _as_before)
 # Site -> (the articles folder's listing, as kept in _listed, and what load_articles paired in it).
 _paired: dict[str, tuple[tuple[Path, ...], tuple]] = {}
 
@@ -52,7 +53,7 @@ def load(root: Path, diags: Diagnostics, read_articles: Optional[ArticleReader] 
     every core).
     """
     files = SiteFiles(root, diags)
-    site = load_site(files, diags)
+    site = _as_before(files, load_site(files, diags))
     broken: set[str] = set()
     entities = load_entities(files, site, diags, broken, read_entity)
     articles = load_articles(files, site, diags, broken, read_articles or read_each)
@@ -188,6 +189,16 @@ class SiteFiles:
             return None
         reader = MapReader(node, rel, self.diags, keys, what)
         return reader if reader.ok else None
+
+
+def _as_before(files: SiteFiles, site: Site) -> Site:
+    """The site settings this process loaded last, if they are equal: the same object, so what
+    later stages know by identity (the export records, see build._record_memo) stays known."""
+    before = _sites.get(str(files.root))
+    if before == site:
+        return before
+    _sites[str(files.root)] = site
+    return site
 
 
 def load_site(files: SiteFiles, diags: Diagnostics) -> Site:

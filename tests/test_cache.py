@@ -667,6 +667,26 @@ def test_claims_put_in_another_order_by_the_text_alone_remake_the_export_files(s
     assert_same_as_cold(site, out, tmp_path)
 
 
+@pytest.mark.parametrize("mode", ["memory", "serve"])
+def test_a_process_keys_again_only_the_export_records_of_the_edited_sidecar(site: Path, tmp_path: Path, mode: str):
+    """Its last build keyed each record by the objects it was made from: those of the other
+    articles, the entities and the site settings (read again, equal) are the same objects."""
+    out = tmp_path / "out"
+    held = lambda: cache_module._in_memory[str((out / CACHE_FILE).absolute())][1].record_keys
+    cached_build(site, out, mode)
+    before = held()
+    edit_sidecar(site)
+    cached_build(site, out, mode)
+    after = held()
+    assert before.keys() - after.keys() and len(before) == len(after)
+    anew = [ident for ident in after if ident not in before]
+    kept = [ident for ident in after if ident in before]
+    assert all(after[ident][1] is before[ident][1] for ident in kept)  # the key taken, not made again
+    slug = article_files(site)[4].stem
+    assert {inputs[1].slug for inputs, _ in map(after.get, anew)} == {slug}  # (site, article, ...)
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_a_process_goes_on_with_its_digests_and_renews_them_now_and_then(site: Path, tmp_path: Path, monkeypatch):
     """They hold every value they digested, old versions of edited articles too: a long serve
     session must not keep them all."""
