@@ -137,8 +137,7 @@ def _nonempty(records: Iterator) -> Iterator:
 
 def ordered_articles(resolved: Resolved) -> list[Article]:
     """Newest first, undated last: the order of the home page."""
-    from .render import article_order  # render imports this module
-    return sorted(resolved.dossier.articles, key=article_order)
+    return resolved.in_order
 
 
 def article_claims(resolved: Resolved, article: Article) -> list[tuple[Claim, int]]:
@@ -293,18 +292,20 @@ def claims_csv_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[str]
     yield _csv_line(CSV_COLUMNS)
     site = resolved.dossier.site
     for article in ordered_articles(resolved):
-        # An article's rows are one run: made, remembered and read back together.
-        claims = [claim for claim, _ in article_claims(resolved, article)]
-        claimants = tuple(resolved.entities.get(c.claimant.id) if c.claimant else None for c in claims)
-        publisher = resolved.entities.get(article.source.publisher)
-        if claims:
+        # An article's rows are one run: made, remembered and read back together. Its inputs
+        # are its claimants in the sidecar's order: the rows' order is the text's, made in make.
+        if any(resolved.claims.get(c.id) is c for c in article.claims):
+            claimants = tuple(resolved.entities.get(c.claimant.id) if c.claimant else None for c in article.claims)
+            publisher = resolved.entities.get(article.source.publisher)
             yield memo("csv", (site, article, analysis_footnotes(resolved, article), claimants, publisher),
-                       partial(_csv_rows, claims, article, claimants, publisher, resolved))
+                       partial(_csv_rows, article, publisher, resolved))
 
 
-def _csv_rows(claims: list[Claim], article: Article, claimants: tuple, publisher: Optional[Entity],
-              resolved: Resolved) -> str:
-    return "".join(_csv_row(c, article, claimant, publisher, resolved) for c, claimant in zip(claims, claimants))
+def _csv_rows(article: Article, publisher: Optional[Entity], resolved: Resolved) -> str:
+    def claimant(c: Claim) -> Optional[Entity]:
+        return resolved.entities.get(c.claimant.id) if c.claimant else None
+
+    return "".join(_csv_row(c, article, claimant(c), publisher, resolved) for c, _ in article_claims(resolved, article))
 
 
 def _csv_row(claim: Claim, article: Article, claimant: Optional[Entity], publisher: Optional[Entity],

@@ -33,12 +33,6 @@ CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'sel
        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
 
 
-def article_order(article: Article) -> tuple:
-    """Newest first; undated last, by title."""
-    published = article.source.published
-    return (published is None, -(published.toordinal() if published else 0), article.title.lower(), article.slug)
-
-
 @dataclass(frozen=True)
 class SpecGroup:
     """Pages made from the same inputs.
@@ -204,7 +198,7 @@ class SiteRenderer:
         self.site_dir = site_dir
         self.site = resolved.dossier.site
         self._articles = {a.slug: ArticleLookedUp(a, self) for a in resolved.dossier.articles}
-        self._in_order = sorted(resolved.dossier.articles, key=article_order)  # as on the home page
+        self._in_order = resolved.in_order  # as on the home page
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
         self._rank = {a.slug: n for n, a in enumerate(self._in_order)}
         self._by_slug = {a.slug: a for a in resolved.dossier.articles}

@@ -10,6 +10,7 @@ put in again (see resolve_changes): the same registry, in the same order.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -88,8 +89,19 @@ class Resolved:
     # afresh. A build then looks again only at what these reach.
     changed: Optional[frozenset[str]] = field(default=None, compare=False, repr=False)
 
+    @functools.cached_property
+    def in_order(self) -> list[Article]:
+        """The articles as the home page lists them (see article_order)."""
+        return sorted(self.dossier.articles, key=article_order)
+
     def publisher_entity(self, article: Article) -> Optional[Entity]:
         return self.entities.get(article.source.publisher)
+
+
+def article_order(article: Article) -> tuple:
+    """Newest first; undated last, by title."""
+    published = article.source.published
+    return (published is None, -(published.toordinal() if published else 0), article.title.lower(), article.slug)
 
 
 @dataclass
@@ -135,7 +147,7 @@ def _check_same(resolved: Resolved, found: list[Diagnostic], dossier: Dossier) -
 
     def registry(r: Resolved) -> list:
         tables = [{k: v for k, v in getattr(r, name).items() if v} for name in ("hits", "relations_in", *CLAIM_TABLES)]
-        return [list(r.entities.items()), list(r.claims.items()), tables, {e: r.related[e] for e in r.related},
+        return [list(r.entities.items()), list(r.claims.items()), tables, {e: r.related[e] for e in r.related}, r.in_order,
                 r.basis.article_notes, r.basis.present, r.basis.shared_notes]
 
     if registry(resolved) != registry(afresh) or sorted(found) != sorted(diags.items):
@@ -208,6 +220,10 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
         diags.items.extend(found)
     resolved.basis = Basis(basis.matcher, basis.shared_notes, notes, present, True, basis.ranks)
     resolved.changed = frozenset(dossier.articles[i].slug for i in changed)
+    if "in_order" in last.__dict__ and all(article_order(last.dossier.articles[i]) == article_order(dossier.articles[i])
+                                           for i in changed):  # each in its place: the order is the last one's
+        now = {dossier.articles[i].slug: dossier.articles[i] for i in changed}
+        resolved.in_order = [now.get(a.slug, a) for a in last.in_order]
     return resolved
 
 
