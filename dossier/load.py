@@ -143,6 +143,7 @@ class SiteFiles:
         if (stamp is not None and len(self.links) == links and len(self.diags.items) == said
                 and max(stamp[:2]) < time.time_ns() - inputs.RACY_NS):
             _listed[str(base)] = (stamp, tuple(found), frozenset(p for p in found if p in self.folders))
+            return _listed[str(base)][1]  # the tuple the next listings give, while the folder is the same
         return found
 
     def safe_link(self, path: Path) -> bool:

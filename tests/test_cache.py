@@ -687,6 +687,32 @@ def test_a_process_keys_again_only_the_export_records_of_the_edited_sidecar(site
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_serve_reports_a_broken_sidecar_as_a_first_build_would_and_recovers(site: Path, tmp_path: Path, monkeypatch):
+    """The errors and warnings of an edit resolved from the last resolve are those of a build
+    that reads everything afresh; once fixed, the output is a cold build's."""
+    out = tmp_path / "out"
+    cached_build(site, out, "serve")
+    followed = []
+    monkeypatch.setattr(resolve_module, "resolve_changes",
+                        lambda *args, f=resolve_module.resolve_changes: followed.append(args[-1]) or f(*args))
+    sidecar = article_files(site)[2].with_suffix(".yaml")
+    good = sidecar.read_text()
+    broken = good.replace("claimant: ", "claimant: no-such-", 1).replace(
+        'note: "', 'note: "See [this](javascript:alert(1)). ', 1)
+    assert broken.count("no-such-") == 1 and "javascript:" in broken
+    sidecar.write_text(broken)
+    result = build(site, out, search=False, persist=False, changed=watched_changes(site))
+    assert not result.ok and followed
+    afresh = build_module.check(site)
+    assert [str(d) for d in result.diagnostics.sorted()] == [str(d) for d in afresh.diagnostics.sorted()]
+    said = " ".join(str(d) for d in result.diagnostics.sorted())
+    assert "error: unknown entity 'no-such-" in said and "javascript:" in said
+    sidecar.write_text(good.replace('title: "', 'title: "Fixed: ', 1))  # not the last good build's: built
+    cached_build(site, out, "serve")
+    assert len(followed) == 2
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_a_process_goes_on_with_its_digests_and_renews_them_now_and_then(site: Path, tmp_path: Path, monkeypatch):
     """They hold every value they digested, old versions of edited articles too: a long serve
     session must not keep them all."""
