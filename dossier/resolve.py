@@ -207,8 +207,7 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
     notes = dict(basis.article_notes)
     for i in changed:
         claims.update((c.id, c) for c in dossier.articles[i].claims)  # the same ids: the same order
-    for i in changed:
-        notes.update(_article_notes([dossier.articles[i]], last.entities, claims, dossier.broken_ids))
+    notes.update(_article_notes([dossier.articles[i] for i in changed], last.entities, claims, dossier.broken_ids))
     analyses = analyse_all(list(dossier.articles), basis.matcher, dossier.site.autolink)
     for analysis in analyses:
         diags.items.extend(analysis.diagnostics)
@@ -465,18 +464,20 @@ def _update_registry(r: Resolved, last: Resolved, changed: list[tuple[Article, A
     (a list is in the order of the articles, and of the claims; neither moved)."""
     article_rank, claim_rank = last.basis.places(last)
     ids = {c.id for _, new in changed for c in new.claims}  # the old ones' too: the same ids
-    for name in CLAIM_TABLES:
+    put: list[dict[str, list[str]]] = [{} for _ in CLAIM_TABLES]  # each table's lists to make again
+    for old, new in changed:
+        for c in old.claims:
+            for table, keys in zip(put, _claim_refs(c)):
+                for key in keys:
+                    table.setdefault(key, [])
+        for c in new.claims:
+            for table, keys in zip(put, _claim_refs(c)):
+                for key in keys:
+                    table.setdefault(key, []).append(c.id)
+    for name, table in zip(CLAIM_TABLES, put):
         was, now = getattr(last, name), defaultdict(list, getattr(last, name))
         setattr(r, name, now)
-        put: dict[str, list[str]] = {}
-        for old, new in changed:
-            for c in old.claims:
-                for key in _claim_refs(c)[CLAIM_TABLES.index(name)]:
-                    put.setdefault(key, [])
-            for c in new.claims:
-                for key in _claim_refs(c)[CLAIM_TABLES.index(name)]:
-                    put.setdefault(key, []).append(c.id)
-        for key, new_ids in put.items():
+        for key, new_ids in table.items():
             now[key] = sorted([c for c in was.get(key, ()) if c not in ids] + new_ids, key=claim_rank.__getitem__)
     slugs = {new.slug for _, new in changed}
     present = dict(last.basis.present)
