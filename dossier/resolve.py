@@ -113,11 +113,11 @@ class Basis:
     article_notes: dict[str, tuple[Diagnostic, ...]]  # slug -> about its references and notes
     present: dict[str, frozenset[str]]  # slug -> the entities its article names
     unique_claims: bool  # no claim id used twice
-    ranks: Optional[tuple[dict[str, int], dict[str, int]]] = None  # articles' and claims' places, once asked
+    ranks: Optional[dict[str, int]] = None  # each article's place in the dossier, once asked
 
-    def places(self, r: Resolved) -> tuple[dict[str, int], dict[str, int]]:
+    def places(self, r: Resolved) -> dict[str, int]:
         if self.ranks is None:
-            self.ranks = ({a.slug: i for i, a in enumerate(r.dossier.articles)}, {c: i for i, c in enumerate(r.claims)})
+            self.ranks = {a.slug: i for i, a in enumerate(r.dossier.articles)}
         return self.ranks
 
 
@@ -462,7 +462,9 @@ def _update_registry(r: Resolved, last: Resolved, changed: list[tuple[Article, A
     """The registry _fill_registry would make, from `last`'s: each list the changed articles
     were or are in is made again without their parts, then with their new ones in their places
     (a list is in the order of the articles, and of the claims; neither moved)."""
-    article_rank, claim_rank = last.basis.places(last)
+    # Sorted by their articles' places, stably: an article's own claims and mentions come in
+    # their order already (the kept ones as they were, the new ones as the article gives them).
+    article_rank = last.basis.places(last)
     ids = {c.id for _, new in changed for c in new.claims}  # the old ones' too: the same ids
     put: list[dict[str, list[str]]] = [{} for _ in CLAIM_TABLES]  # each table's lists to make again
     for old, new in changed:
@@ -478,7 +480,8 @@ def _update_registry(r: Resolved, last: Resolved, changed: list[tuple[Article, A
         was, now = getattr(last, name), defaultdict(list, getattr(last, name))
         setattr(r, name, now)
         for key, new_ids in table.items():
-            now[key] = sorted([c for c in was.get(key, ()) if c not in ids] + new_ids, key=claim_rank.__getitem__)
+            now[key] = sorted([c for c in was.get(key, ()) if c not in ids] + new_ids,
+                              key=lambda c: article_rank[r.claims[c].article])
     slugs = {new.slug for _, new in changed}
     present = dict(last.basis.present)
     touched: set[str] = set()
