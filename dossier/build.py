@@ -798,7 +798,7 @@ def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional
     if before.get("") != common:
         run.cache.sources = _source_digests(r, run, common)
         return None
-    if r.changed is not None and run.previous.resolved is not None:
+    if r.changed is not None:
         # Resolved from the last build's dossier (its entities too), but for these articles.
         now = {**before, **_article_sources(r, run, r.changed)}
         found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}") if now[s] != before.get(s)}
