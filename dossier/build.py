@@ -7,6 +7,7 @@ change is taken from the previous output as is (see cache.py).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import hashlib
@@ -517,9 +518,15 @@ def _keep_all(staged: StagedOutput, run: _Run) -> bool:
     run.cache.pages.update(run.previous.pages)
     run.cache.groups = run.previous.groups
     run.cache.sources = run.previous.sources
-    run.cache.records = run.previous.records
     run.cache.looked_up = run.previous.looked_up
+    _records_kept(run)
     return True
+
+
+def _records_kept(run: _Run) -> None:
+    """The export files are the last build's: so are their records."""
+    last = run.previous
+    run.cache.records, run.cache.record_keys, run.cache.record_owners = last.records, last.record_keys, last.record_owners
 
 
 def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: str):
@@ -542,16 +549,25 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
         key = made
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
     if paths and all(_reuse(p, key, run, staged) for p in paths):
-        run.cache.records, run.cache.record_keys = run.previous.records, run.previous.record_keys
+        _records_kept(run)
         return None
 
     def make() -> list[tuple[str, str, bool]]:
         counts = staged.written, staged.linked  # counted by keep()
         made = []
         with PreviousRecords(staged.out, run.previous, verify=staged.holds is None) as previous:
-            for path, parts in export.file_parts(r, _record_memo(run, previous)):  # tens of MB: written as made
+            edits = _record_edits(r, run, staged, previous)
+            if edits is None:  # the records are all made: those of other objects are gone
+                run.cache.records, run.cache.record_keys, run.cache.record_owners = {}, {}, {}
+            memo = _record_memo(run, previous)
+            for path, parts in export.file_parts(r, memo):  # tens of MB: written as made
+                if edits is not None and path in edits:
+                    made.append(_put_edited(path, edits[path], run, staged))
+                    if CHECK_UNREACHED:
+                        _check_edited(path, parts, run, staged)
+                    continue
                 whole = hashlib.blake2b(digest_size=16)
-                wrote = staged.put_parts(path, _encoded(parts, whole, path, run.cache.records))
+                wrote = staged.put_parts(path, _encoded(parts, whole, path, run.cache.records, run.cache.record_owners))
                 whole.update(b"\0")  # now digest(the file's bytes)
                 made.append((path, whole.hexdigest(), wrote))
         staged.written, staged.linked = counts
@@ -588,9 +604,9 @@ def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
     fps = run.fingerprints
     # A process's last build keyed its records by the very objects they were made from too:
     # the same objects (the model's values are frozen), the same key, without digesting them.
-    known, run.cache.record_keys = run.previous.record_keys, {}
+    known = run.previous.record_keys  # run.cache.record_keys: those this build makes (see make in _exports)
 
-    def memo(kind: str, inputs: tuple, make) -> export.Record:
+    def memo(kind: str, inputs: tuple, make, owner: str = "") -> export.Record:
         # The inputs are held with the key: no object named by its id here can go and leave its id to another.
         ident = (kind, *[tuple(map(id, x)) if type(x) is tuple else id(x) for x in inputs])
         held = known.get(ident)
@@ -605,22 +621,103 @@ def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
             text = make()
             run.misses += 1
         record = export.Record(text)
-        record.key = key
+        record.key, record.owner = key, owner
         return record
 
     return memo
 
 
-def _encoded(parts, whole, path: str, places: dict) -> Iterator[bytes]:
-    """Each part of a file as bytes, added to the `whole` digest; where each record lies goes in `places`."""
+def _encoded(parts, whole, path: str, places: dict, owners: dict) -> Iterator[bytes]:
+    """Each part of a file as bytes, added to the `whole` digest; where each record lies goes in
+    `places`, its key under its article in `owners` (see BuildCache.records, record_owners)."""
     offset = 0
     for part in parts:
         data = part.encode("utf-8")
         whole.update(data)
         if type(part) is export.Record and part.key is not None:
             places[part.key] = (path, offset, len(data))
+            if part.owner:
+                owners.setdefault(part.owner, []).append(part.key)
         offset += len(data)
         yield data
+
+
+# An edit to a record file: where the last build's record lay (start, length), the bytes of
+# the record now and its key.
+_Edit = tuple[int, int, bytes, bytes]
+
+
+def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
+                  previous: PreviousRecords) -> Optional[dict[str, list[_Edit]]]:
+    """The records of the export.RECORD_FILES to rewrite, by file, in the file's order: those of
+    the articles that changed; the cache's records moved to where they will lie. None if the
+    files must be made in full: the dossier was not resolved from the last one (its site and
+    entities are then the last ones, see Resolved.changed), the articles are in another order,
+    or the output is not this process's own (another may have written it since). A changed
+    article's records are as many as its last ones, in the same files (it has the same claim
+    ids); were they not, the files would be made in full."""
+    last = run.previous
+    if (r.changed is None or last.resolved is None or staged.holds is None or not last.record_owners
+            or [a.slug for a in r.in_order] != [a.slug for a in last.resolved.in_order]):
+        return None
+    gone = {key for slug in r.changed for key in last.record_owners.get(slug, ())}
+    # Carried on, but for the changed articles' last records: their objects go, the new ones come.
+    run.cache.record_keys = {ident: held for ident, held in last.record_keys.items() if held[1] not in gone}
+    memo = _record_memo(run, previous)
+    articles = {a.slug: a for a in r.dossier.articles if a.slug in r.changed}
+    edits: dict[str, list[_Edit]] = {path: [] for path in export.RECORD_FILES}
+    owners = dict(last.record_owners)
+    for slug in r.changed:
+        was = [last.records.get(key) for key in last.record_owners.get(slug, ())]
+        now = export.article_records(r, articles[slug], memo)
+        if None in was or [w[0] for w in was] != [path for path, _ in now]:
+            return None
+        for (path, start, length), (_, record) in zip(was, now):
+            edits[path].append((start, length, record.encode("utf-8"), record.key))
+        owners[slug] = [record.key for _, record in now]
+    for found in edits.values():
+        found.sort()
+    run.cache.records = _records_moved(last.records, edits, gone)
+    run.cache.record_owners = owners
+    return edits
+
+
+def _records_moved(places: dict, edits: dict[str, list[_Edit]], gone: set[bytes]) -> dict:
+    """Where each record lies once the files are edited: those after an edit moved by what it
+    added or took away, those edited where their new bytes go, those replaced (`gone`) no more."""
+    shifts = {path: ([start for start, *_ in found], list(itertools.accumulate(
+        (len(data) - length for _, length, data, _ in found), initial=0))) for path, found in edits.items()}
+    moved = {}
+    for key, (path, start, length) in places.items():
+        if key not in gone:
+            starts, by = shifts[path]
+            moved[key] = (path, start + by[bisect.bisect_left(starts, start)], length)
+    for path, found in edits.items():
+        by = shifts[path][1]
+        for n, (start, _, data, key) in enumerate(found):
+            moved[key] = (path, start + by[n], len(data))
+    return moved
+
+
+def _put_edited(path: str, edits: list[_Edit], run: _Run, staged: StagedOutput) -> tuple[str, str, bool]:
+    """A record file written as the last build's with `edits` made: (path, a digest that stands
+    for its bytes, whether written). The digest is made from the last one and the edits, not
+    from the bytes, which are never read: no other process checks them (see _record_edits)."""
+    wrote = staged.put_edited(path, [(start, length, data) for start, length, data, _ in edits])
+    last = run.previous.pages[path].output
+    return path, digest("edited", last, [(start, length, key) for start, length, _, key in edits]), wrote
+
+
+def _check_edited(path: str, parts, run: _Run, staged: StagedOutput) -> None:
+    """The test suite's check of an edited record file: the bytes a full make gives, and its
+    records where a full make puts them. An article edited before keeps the key its record had
+    then (a full make keys it anew): the same bytes, in the same place."""
+    places: dict = {}
+    whole = b"".join(_encoded(parts, hashlib.blake2b(), path, places, {}))
+    assert staged.read_bytes(path) == whole, f"{path}: edited, it is not what a full make gives"
+    kept = {k: v for k, v in run.cache.records.items() if v[0] == path}
+    assert sorted(kept.values()) == sorted(places.values()), f"{path}: records misplaced"
+    assert all(kept[k] == places[k] for k in kept.keys() & places.keys()), f"{path}: records misplaced"
 
 
 def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,

@@ -189,6 +189,9 @@ class BuildCache:
     # Each export record's key by the ids of what it was made from (see build._record_memo),
     # in memory only: another process holds other objects.
     record_keys: dict[tuple, tuple[tuple, bytes]] = field(default_factory=dict, compare=False, repr=False)
+    # The keys of each article's export records, in the order they lie in the files (see
+    # export.article_records), in memory only: serve rewrites only an edited article's.
+    record_owners: dict[str, list[bytes]] = field(default_factory=dict, compare=False, repr=False)
     # The dossier as this build resolved it, in memory only: the next resolve of this process
     # starts from it when a few articles changed (resolve.resolve_changes).
     resolved: Optional[object] = field(default=None, compare=False, repr=False)

@@ -45,19 +45,27 @@ class Record(str):
     """One record of an export file in its final text: a line of dossier.json or of claims.csv."""
 
     key = None  # what the build that made it knows it by (see Memo)
+    owner = ""  # the slug of the article it belongs to ("": none)
 
 
-# Records are made through a memo: memo(kind, inputs, make) gives make()'s text as a
-# Record, or the text an earlier build made from the same inputs (every value a record
+# Records are made through a memo: memo(kind, inputs, make, owner) gives make()'s text as
+# a Record, or the text an earlier build made from the same inputs (every value a record
 # is made from is among its inputs, besides the site; the build keys them by digest).
 # An article's claims go through it as one run, not one by one: a large dossier has
 # ten times as many claims as articles, and an edit changes one article's at a time.
-Memo = Callable[[str, tuple, Callable[[], str]], Record]
+# `owner`: the slug of the article the record belongs to (see article_records).
+Memo = Callable[[str, tuple, Callable[[], str], str], Record]
 
 
-def made_now(kind: str, inputs: tuple, make: Callable[[], str]) -> Record:
+def made_now(kind: str, inputs: tuple, make: Callable[[], str], owner: str = "") -> Record:
     """No earlier build to take from: every record is made."""
     return Record(make())
+
+
+# The files made of records (and of what the site and the entities say): with the same site,
+# entities and order of articles, each is the last build's but for the records of the
+# articles that changed (see article_records).
+RECORD_FILES = ("dossier.json", "claims.csv")
 
 
 def files(resolved: Resolved, memo: Memo = made_now) -> Iterator[tuple[str, str]]:
@@ -179,14 +187,6 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
     memo: the articles, entities and claims come as Records, made through it."""
     site = resolved.dossier.site
     records = (lambda items: items) if lazy else list
-
-    def record(kind: str, inputs: tuple, make: Callable[[], object]):
-        # A run (a list of records: an article's claims) is several records of the list in one
-        # text, or none; one record is one. Either way, JSON text once it comes through the memo.
-        if memo is None:
-            return make()
-        return memo(kind, (site, *inputs), lambda: _json_text(make()))
-
     entities = sorted(resolved.entities.values(), key=lambda e: e.id)
     return {
         "$schema": SCHEMA_NAME,
@@ -199,15 +199,41 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
                              for t in site.entity_types],
             "claim_statuses": [_status_data(s) for s in site.claim_statuses],
         }),
-        "articles": records(record("article", _article_inputs(a, resolved), partial(_article_data, a, resolved))
-                            for a in ordered_articles(resolved)),
-        "entities": records(record("entity", (e,), partial(_entity_data, e, site)) for e in entities),
+        "articles": records(_article_record(resolved, a, memo) for a in ordered_articles(resolved)),
+        "entities": records(_json_record(memo, site, "entity", (e,), partial(_entity_data, e, site)) for e in entities),
         "relations": records({"from": e.id, "role": rel.role, "to": rel.entity.id}
                              for e in entities for rel in e.relations),
-        "claims": records(_nonempty(
-            record("claims", (a, analysis_footnotes(resolved, a)), partial(_claims_run, a, resolved))
-            for a in ordered_articles(resolved))),
+        "claims": records(_nonempty(_claims_record(resolved, a, memo) for a in ordered_articles(resolved))),
     }
+
+
+def _json_record(memo: Optional[Memo], site: Site, kind: str, inputs: tuple, make: Callable[[], object],
+                 owner: str = ""):
+    """A record of dossier.json: its data, or without a memo, its JSON text through the memo.
+    A run (a list of records: an article's claims) is several records of the list in one text,
+    or none; one record is one."""
+    if memo is None:
+        return make()
+    return memo(kind, (site, *inputs), lambda: _json_text(make()), owner)
+
+
+def _article_record(resolved: Resolved, a: Article, memo: Optional[Memo]):
+    return _json_record(memo, resolved.dossier.site, "article", _article_inputs(a, resolved),
+                        partial(_article_data, a, resolved), a.slug)
+
+
+def _claims_record(resolved: Resolved, a: Article, memo: Optional[Memo]):
+    return _json_record(memo, resolved.dossier.site, "claims", (a, analysis_footnotes(resolved, a)),
+                        partial(_claims_run, a, resolved), a.slug)
+
+
+def article_records(resolved: Resolved, article: Article, memo: Memo) -> list[tuple[str, Record]]:
+    """The records of one article in the RECORD_FILES, as files() makes them: (path, record),
+    in the order they come in those files; none that is empty (files() leaves those out)."""
+    records = [("dossier.json", _article_record(resolved, article, memo)),
+               ("dossier.json", _claims_record(resolved, article, memo)),
+               ("claims.csv", _csv_record(resolved, article, memo))]
+    return [(path, record) for path, record in records if record]
 
 
 def _status_data(s: ClaimStatus) -> dict:
@@ -290,15 +316,22 @@ def claims_csv(resolved: Resolved) -> str:
 def claims_csv_parts(resolved: Resolved, memo: Memo = made_now) -> Iterator[str]:
     """claims_csv(resolved) in parts: the header, then each article's rows, a Record made through the memo."""
     yield _csv_line(CSV_COLUMNS)
-    site = resolved.dossier.site
     for article in ordered_articles(resolved):
-        # An article's rows are one run: made, remembered and read back together. Its inputs
-        # are its claimants in the sidecar's order: the rows' order is the text's, made in make.
-        if any(resolved.claims.get(c.id) is c for c in article.claims):
-            claimants = tuple(resolved.entities.get(c.claimant.id) if c.claimant else None for c in article.claims)
-            publisher = resolved.entities.get(article.source.publisher)
-            yield memo("csv", (site, article, analysis_footnotes(resolved, article), claimants, publisher),
-                       partial(_csv_rows, article, publisher, resolved))
+        rows = _csv_record(resolved, article, memo)
+        if rows is not None:
+            yield rows
+
+
+def _csv_record(resolved: Resolved, article: Article, memo: Memo) -> Optional[Record]:
+    """An article's rows of claims.csv, one run: made, remembered and read back together; None
+    if it has no claims. Its inputs are its claimants in the sidecar's order: the rows' order is
+    the text's, made in make."""
+    if not any(resolved.claims.get(c.id) is c for c in article.claims):
+        return None
+    claimants = tuple(resolved.entities.get(c.claimant.id) if c.claimant else None for c in article.claims)
+    publisher = resolved.entities.get(article.source.publisher)
+    return memo("csv", (resolved.dossier.site, article, analysis_footnotes(resolved, article), claimants, publisher),
+                partial(_csv_rows, article, publisher, resolved), article.slug)
 
 
 def _csv_rows(article: Article, publisher: Optional[Entity], resolved: Resolved) -> str:

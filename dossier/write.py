@@ -132,6 +132,28 @@ class StagedOutput:
         self.fresh.add(rel)
         return True
 
+    def put_edited(self, rel: str, edits: list[tuple[int, int, bytes]]) -> bool:
+        """put(), for a file that is the previous output's with byte ranges replaced: (start, length,
+        the new bytes), in order, none overlapping. The bytes between are copied by the kernel, never
+        read here: tens of megabytes of export file for the few records an edit changes. True if written."""
+        source = self.out / rel
+        with open(source, "rb", buffering=0) as old:
+            if all(os.pread(old.fileno(), length, start) == new for start, length, new in edits) and self.link_previous(rel):
+                return False
+            target = self.stage / rel
+            self._folder(target.parent)
+            partial = target.with_name(f".{target.name}.part")
+            with open(partial, "wb", buffering=0) as f:
+                done = 0
+                for start, length, new in [*edits, (os.fstat(old.fileno()).st_size, 0, b"")]:
+                    _copy_range(old.fileno(), f.fileno(), done, start - done)
+                    f.write(new)
+                    done = start + length
+        os.replace(partial, target)  # over a link to the previous output's file, never into it
+        self.written += 1
+        self.fresh.add(rel)
+        return True
+
     def _folder(self, folder: Path) -> None:
         # Thousands of pages share few folders: ask the file system once per folder.
         if folder not in self._folders:
@@ -173,8 +195,11 @@ class StagedOutput:
 
     def read_text(self, rel: str) -> str:
         """A file of the new output, staged or (incremental mode) kept in place."""
+        return self.read_bytes(rel).decode("utf-8", errors="replace")
+
+    def read_bytes(self, rel: str) -> bytes:
         folder = self.out if self.incremental and rel not in self.fresh else self.stage
-        return (folder / rel).read_text("utf-8", errors="replace")
+        return (folder / rel).read_bytes()
 
     def copy_tree(self, src: Path, rel: str = "") -> None:
         """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are linked."""
@@ -263,6 +288,18 @@ class InterruptedAfterCommit(KeyboardInterrupt):
 
 
 HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _copy_range(src: int, dst: int, start: int, length: int) -> None:
+    """Append `length` bytes of `src` from `start` to `dst`, inside the kernel where it can."""
+    while length > 0:
+        try:
+            done = os.copy_file_range(src, dst, length, start)
+        except (AttributeError, OSError):  # not Linux, or a file system that cannot
+            done = os.write(dst, os.pread(src, min(length, 1 << 20), start))
+        if done == 0:
+            raise OSError(f"the file ended {length} bytes early")
+        start, length = start + done, length - done
 
 
 def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:

@@ -687,6 +687,34 @@ def test_a_process_keys_again_only_the_export_records_of_the_edited_sidecar(site
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path, tmp_path: Path, monkeypatch):
+    """dossier.json and claims.csv are the last ones with the edited article's records replaced
+    (the suite's check compares them with files made in full). Moving the article in the order
+    of articles makes them in full; so does emptying its claims (the dossier is resolved afresh)."""
+    out = tmp_path / "out"
+    cached_build(site, out, "serve")
+    edited = []
+    monkeypatch.setattr(build_module, "_put_edited",
+                        lambda path, *args, f=build_module._put_edited: edited.append(path) or f(path, *args))
+    sidecar = article_files(site)[4].with_suffix(".yaml")
+    good = sidecar.read_text()
+    for n in range(3):  # each edit from records the last one moved
+        sidecar.write_text(good.replace('title: "', f'title: "Revised {"again " * n}', 1).replace("status: unverified", "status: disputed"))
+        cached_build(site, out, "serve")
+        assert edited == ["dossier.json", "claims.csv"] and f"Revised {'again ' * n}" in (out / "claims.csv").read_text()
+        edited.clear()
+        assert_same_as_cold(site, out, tmp_path)
+    for changed in (re.sub(r"published: \S+", "published: 1999-01-01", good),  # now last on the home page
+                    good.split("\nclaims:")[0] + "\n"):
+        sidecar.write_text(changed)
+        cached_build(site, out, "serve")
+        assert edited == []
+        assert_same_as_cold(site, out, tmp_path)
+    sidecar.write_text(good)
+    cached_build(site, out, "serve")
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_serve_reports_a_broken_sidecar_as_a_first_build_would_and_recovers(site: Path, tmp_path: Path, monkeypatch):
     """The errors and warnings of an edit resolved from the last resolve are those of a build
     that reads everything afresh; once fixed, the output is a cold build's."""

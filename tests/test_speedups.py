@@ -132,7 +132,7 @@ def test_export_files_in_parts_and_through_a_memo_are_the_same_files():
     assert json.loads(whole["dossier.json"]) == json.loads(export.json_records(export.dossier_data(result.resolved)))
     kept: dict[tuple, str] = {}
 
-    def memo(kind, inputs, make):  # remembers each text, then gives it back
+    def memo(kind, inputs, make, owner=""):  # remembers each text, then gives it back
         return export.Record(kept.setdefault((kind, inputs), make()))
 
     assert dict(export.files(result.resolved, memo)) == whole
