@@ -26,11 +26,12 @@ from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, digest, remembered_digest
+from .cache import (CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, claim_digest,
+                    digest, remembered_digest)
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Entity, Pos
 from .progress import Progress
-from .render import PageSpec, SiteRenderer
+from .render import HEADLINE, PageSpec, SiteRenderer
 from .resolve import Analysis, Resolved, anchor_article, resolve
 from .urls import entity_path
 from .write import StagedOutput, check_output_dir, sweep_staging
@@ -130,7 +131,8 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
             slug, text, sidecar = pairs[todo[i]]
             own, gone = load_stage.SiteFiles(files.root, Diagnostics()), set()
             article = load_stage.read_article(own, slug, text, sidecar, site, gone)
-            return Loaded(article, tuple(own.diags.items), tuple(sorted(gone)))
+            claim_keys = tuple(map(claim_digest, article.claims)) if article is not None else ()
+            return Loaded(article, tuple(own.diags.items), tuple(sorted(gone)), claim_keys)
 
         fresh = dict(zip(todo, parallel.run(read_one, len(todo), run.progress.counter("read {done}/{total} articles", len(todo)))))
         run.misses += len(todo)
@@ -144,7 +146,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
             if loaded.value is not None:
                 articles.append(loaded.value)
                 if key is not None:
-                    _know_article(run, loaded.value, key, sidecar_key)
+                    _know_article(run, loaded, key, sidecar_key)
         return articles
 
     return read
@@ -198,14 +200,15 @@ def _file_digest(path: Path, digests: dict[str, str]) -> str:
     return digests.get(str(path)) or inputs.content_digest(path)
 
 
-def _know_article(run: _Run, article: Article, key: str, sidecar_key: str) -> None:
-    # An article is what its two files (and the site) say, a claim what its sidecar says:
-    # their digests are known, and editing the text leaves the claims' as they were.
+def _know_article(run: _Run, loaded: Loaded, key: str, sidecar_key: str) -> None:
+    # An article is what its two files (and the site) say, a claim what it says (made when read):
+    # their digests are known, and editing the text, or the sidecar elsewhere, leaves the claims'.
+    article = loaded.value
     run.article_keys[article.slug] = key
     run.article_cards[article.slug] = remembered_digest(sidecar_key, article.path)  # its text file's name, not its bytes
     if not run.fingerprints.knows(article):  # else known since the last build of this process, its claims too
         run.fingerprints.know(article, key)
-        run.fingerprints.know_all(article.claims, [f"{sidecar_key}:{c.id}" for c in article.claims])  # unique, no digest made
+        run.fingerprints.know_all(article.claims, loaded.claim_keys)
 
 
 def make_analyser(run: _Run, used: dict[str, Analysis]):
@@ -730,7 +733,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     r, fps = renderer.r, run.fingerprints
     articles = {a.slug: a for a in r.dossier.articles}
     lookups = {"entity": r.entities.get, "claim": r.claims.get, "article-text": articles.get,
-               "article": lambda slug: run.article_cards.get(slug) or articles.get(slug)}
+               "article": lambda slug: _headline(articles.get(slug)),
+               "article-card": lambda slug: run.article_cards.get(slug) or articles.get(slug)}
 
     memo: dict[tuple[str, str], str] = {}
 
@@ -774,7 +778,8 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
             # A group of one page (an article's) is what its inputs make: their digest stands for
             # its context. A page of a larger group is keyed on its own context: a claim changed
             # on one page of the claims index leaves the other pages' keys as they were.
-            context = group_key if group_key is not None and len(specs) == 1 else fps(spec.context)
+            context = (group_key if group_key is not None and len(specs) == 1
+                       else fps(spec.inputs if spec.inputs is not None else spec.context))
             key = digest(common, spec.path, spec.template, context, text_key)
             if not _reuse(spec.path, key, run, staged, changed_deps):
                 todo.append((spec, key))
@@ -928,7 +933,12 @@ def _article_sources(r: Resolved, run: _Run, slugs: Optional[frozenset[str]]) ->
 # The kinds of look-up whose values each kind of source gives (render.SOURCES): equal digests,
 # equal values. A claim is what its article's sidecar says (the card); one no longer there
 # returns None.
-LOOKUPS_OF_SOURCE = {"entity": ("entity",), "card": ("article", "claim"), "article": ("article-text",)}
+LOOKUPS_OF_SOURCE = {"entity": ("entity",), "card": ("article", "article-card", "claim"), "article": ("article-text",)}
+
+
+def _headline(article: Optional[Article]) -> Optional[tuple]:
+    """What the look-up "article" gives a page (see render.ArticleLookedUp)."""
+    return tuple(getattr(article, name) for name in HEADLINE) if article is not None else None
 
 
 def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]], dep_digest) -> frozenset:

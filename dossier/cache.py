@@ -156,6 +156,14 @@ class Loaded:
     value: object  # Optional[Article], Optional[Entity]
     diagnostics: tuple
     broken: tuple[str, ...]  # ids its failure leaves undefined (sorted: the cache's bytes never depend on hashing)
+    claim_keys: tuple[str, ...] = ()  # an article's: the digest of each of its claims (see claim_digest)
+
+
+def claim_digest(claim) -> str:
+    """A claim's fingerprint: the digest of all it says (a frozen dataclass of text, dates and
+    named tuples, whose repr is its every field). Made once, when its sidecar is read: a claim
+    edited back, or one whose sidecar changed elsewhere, keeps it, and so do the pages listing it."""
+    return "claim:" + hashlib.blake2b(repr(claim).encode(), digest_size=16).hexdigest()
 
 
 @dataclass

@@ -163,19 +163,27 @@ class PageSpec:
     template: Optional[str] = None
     context: dict = field(default_factory=dict)
     text: Optional[str] = None
+    # What the context is made from, when that is less to digest than the context itself (the
+    # page's key is then made from it): the context must be the same whenever these are.
+    inputs: Optional[tuple] = None
 
 
 @dataclass
 class RenderedPage:
     path: str
     text: str
-    deps: frozenset[tuple[str, str]]  # ("entity"|"claim"|"article"|"article-text", id) looked up
+    deps: frozenset[tuple[str, str]]  # ("entity"|"claim"|"article"|"article-card"|"article-text", id) looked up
+
+
+HEADLINE = ("slug", "title", "source")  # what the look-up "article" gives (see ArticleLookedUp)
 
 
 class ArticleLookedUp:
-    """What get_article() gives a template: the article, whose text, once read, counts as a
-    look-up of its own ("article-text"). A page that shows an article's title, date or
-    publisher is then known to be the same when only the article's text file changed."""
+    """What get_article() gives a template: the article's headline (its slug, title and source:
+    the look-up "article"); any other field, once read, counts as a look-up of its own, the text
+    ("article-text") or the rest of the sidecar ("article-card"). A page that lists an article
+    by its title, date or publisher is then known to be the same when only its text, summary,
+    tags or claims changed."""
 
     __slots__ = ("_article", "_renderer")
 
@@ -183,8 +191,8 @@ class ArticleLookedUp:
         self._article, self._renderer = article, renderer
 
     def __getattr__(self, name: str):
-        if name == "text":
-            self._renderer._deps.add(("article-text", self._article.slug))
+        if name not in HEADLINE:
+            self._renderer._deps.add(("article-text" if name == "text" else "article-card", self._article.slug))
         return getattr(self._article, name)
 
     def __repr__(self) -> str:
@@ -326,8 +334,8 @@ class SiteRenderer:
         for entity in sorted(self.r.entities.values(), key=lambda e: e.id):
             yield f"entity:{entity.id}", lambda e=entity: self.entity_group(e)
         # Made from the claims in the order they are listed (their statuses among them) and the site.
-        yield "claims", lambda: SpecGroup("claims", (tuple(c for _, c in self._claims_in_order()),),
-                                          self.claims_index, frozenset(self._named("card", (c.article for c in self.r.claims.values()))))
+        yield "claims", lambda: SpecGroup("claims", (tuple(self.r.claims_in_order),), self.claims_index,
+                                          frozenset(self._named("card", (a.slug for a in articles if a.claims))))
         yield "other", lambda: SpecGroup("other", None, lambda: self._other_pages(articles))
 
     def _named(self, kind: str, keys: Iterable[str]) -> set[str]:
@@ -377,7 +385,7 @@ class SiteRenderer:
 
     def home(self, articles: list[Article]) -> Iterator[PageSpec]:
         types = Counter(e.type for e in self.r.entities.values())
-        statuses = Counter(c.status for c in self.r.claims.values())
+        statuses = self.r.status_counts
         by_type = [(t, types[t.key]) for t in self.site.entity_types]
         by_status = [(s, statuses[s.key]) for s in self.site.claim_statuses]
         parts = chunks(articles)
@@ -453,46 +461,34 @@ class SiteRenderer:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}
         return sorted(self._claims(ids), key=lambda c: (order.get(c.status, 99), self._rank[c.article], c.id))
 
-    def _claims_in_order(self) -> list[tuple[ClaimStatus, Claim]]:
-        if hasattr(self, "_claims_in_order_memo"):
-            return self._claims_in_order_memo
-        # By status, then as the home page lists their articles, then by id: the articles taken
-        # in that order, no sort of the 50,000 claims of a large dossier.
-        members: dict[str, list[Claim]] = {s.key: [] for s in self.site.claim_statuses}
-        claims = self.r.claims
-        for article in self._in_order:
-            for c in sorted(article.claims, key=lambda c: c.id):
-                if claims.get(c.id) is c and c.status in members:
-                    members[c.status].append(c)
-        ordered = [(s, c) for s in self.site.claim_statuses for c in members[s.key]]
-        self._claims_in_order_memo = ordered
-        return ordered
-
     def _status_pages(self) -> dict[str, str]:
         """Status key -> the page of the claims index where that status begins."""
         if not hasattr(self, "_status_page_memo"):
-            starts: dict[str, str] = {}
-            for i, (s, _) in enumerate(self._claims_in_order()):
-                starts.setdefault(s.key, paged_path("claims/index.html", i // PAGE_SIZE + 1))
+            counts = self.r.status_counts
+            starts, before = {}, 0
+            for s in self.site.claim_statuses:
+                if s.key in counts:
+                    starts[s.key] = paged_path("claims/index.html", before // PAGE_SIZE + 1)
+                    before += counts[s.key]
             self._status_page_memo = starts
         return self._status_page_memo
 
     def claims_index(self) -> Iterator[PageSpec]:
-        ordered = self._claims_in_order()
-        counts: dict[str, int] = {}
-        for s, _ in ordered:
-            counts[s.key] = counts.get(s.key, 0) + 1
-        starts = self._status_pages()
-        overview = [(s, counts[s.key], starts[s.key]) for s in self.site.claim_statuses if s.key in counts]
+        ordered = self.r.claims_in_order
+        counts, starts = self.r.status_counts, self._status_pages()
+        overview = tuple((s, counts[s.key], starts[s.key]) for s in self.site.claim_statuses if s.key in counts)
         parts = chunks(ordered)
         for pager, part in zip(pagers("claims/index.html", len(parts)), parts):
             groups: list[tuple[ClaimStatus, list[Claim]]] = []
-            for s, c in part:
-                if not groups or groups[-1][0] is not s:
-                    groups.append((s, []))
+            for c in part:
+                if not groups or groups[-1][0].key != c.status:
+                    groups.append((self.site.claim_status(c.status), []))
                 groups[-1][1].append(c)
+            # The page is what its claims, the overview and its place make: keyed on them, not on
+            # the lists made from them (500 pages at 10,000 articles, most of them as they were).
             yield PageSpec(pager.path, "claims.html",
-                           dict(groups=groups, overview=overview, pager=pager, claim_total=len(ordered)))
+                           dict(groups=groups, overview=list(overview), pager=pager, claim_total=len(ordered)),
+                           inputs=(tuple(part), overview, pager.number, len(parts), len(ordered)))
 
     def sitemap(self, articles: list[Article]) -> str:
         base = self.site.base_url

@@ -94,6 +94,28 @@ class Resolved:
         """The articles as the home page lists them (see article_order)."""
         return sorted(self.dossier.articles, key=article_order)
 
+    @functools.cached_property
+    def claims_in_order(self) -> list[Claim]:
+        """The claims as the claims index lists them: by status in the site's order, then as
+        the home page lists their articles, then by id; none of a status the site does not know."""
+        # The articles taken in their order: no sort of the 50,000 claims of a large dossier.
+        members: dict[str, list[Claim]] = {s.key: [] for s in self.dossier.site.claim_statuses}
+        for article in self.in_order:
+            for c in sorted(article.claims, key=lambda c: c.id):
+                if self.claims.get(c.id) is c and c.status in members:
+                    members[c.status].append(c)
+        return [c for found in members.values() for c in found]
+
+    @functools.cached_property
+    def claim_places(self) -> dict[str, int]:
+        """Claim id -> its place in claims_in_order."""
+        return {c.id: n for n, c in enumerate(self.claims_in_order)}
+
+    @functools.cached_property
+    def status_counts(self) -> Counter:
+        """Status key -> how many claims the claims index lists under it."""
+        return Counter(c.status for c in self.claims_in_order)
+
     def publisher_entity(self, article: Article) -> Optional[Entity]:
         return self.entities.get(article.source.publisher)
 
@@ -148,7 +170,8 @@ def _check_same(resolved: Resolved, found: list[Diagnostic], dossier: Dossier) -
     def registry(r: Resolved) -> list:
         tables = [{k: v for k, v in getattr(r, name).items() if v} for name in ("hits", "relations_in", *CLAIM_TABLES)]
         return [list(r.entities.items()), list(r.claims.items()), tables, {e: r.related[e] for e in r.related}, r.in_order,
-                r.basis.article_notes, r.basis.present, r.basis.shared_notes]
+                r.claims_in_order, r.claim_places, r.status_counts, r.basis.article_notes, r.basis.present,
+                r.basis.shared_notes]
 
     if registry(resolved) != registry(afresh) or sorted(found) != sorted(diags.items):
         raise AssertionError("resolving the changed articles made another registry than resolving afresh")
@@ -223,7 +246,28 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
                                            for i in changed):  # each in its place: the order is the last one's
         now = {dossier.articles[i].slug: dossier.articles[i] for i in changed}
         resolved.in_order = [now.get(a.slug, a) for a in last.in_order]
+        if "claims_in_order" in last.__dict__ and all(
+                _statuses(last.dossier.articles[i]) == _statuses(dossier.articles[i]) for i in changed):
+            # The same claims in the same places, and each of the same status: so is their order.
+            _carry_claims_order(resolved, last, [dossier.articles[i] for i in changed])
     return resolved
+
+
+def _carry_claims_order(resolved: Resolved, last: Resolved, changed: list[Article]) -> None:
+    """The claims index's order and counts, the last ones with the changed articles' claims in
+    their places (each the claim of its id, as in the claim table)."""
+    order, places = list(last.claims_in_order), last.claim_places
+    for article in changed:
+        for c in article.claims:
+            if c.id in places and resolved.claims.get(c.id) is c:
+                order[places[c.id]] = c
+    resolved.claims_in_order, resolved.claim_places = order, places
+    if "status_counts" in last.__dict__:
+        resolved.status_counts = last.status_counts
+
+
+def _statuses(article: Article) -> list[tuple[str, str]]:
+    return [(c.id, c.status) for c in article.claims]
 
 
 def harmful_link_message(url: str) -> str:

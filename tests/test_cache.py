@@ -687,10 +687,40 @@ def test_a_process_keys_again_only_the_export_records_of_the_edited_sidecar(site
     assert_same_as_cold(site, out, tmp_path)
 
 
+@pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
+@pytest.mark.parametrize("own_template", [False, True])
+def test_a_summary_edited_makes_again_only_the_pages_that_read_it(site: Path, tmp_path: Path, mode: str,
+                                                                  own_template: bool):
+    """Pages that list the article by its title, date and publisher, and its claims (the same,
+    each keyed on what it says), are kept; a site's own template that reads the summary of an
+    article it looks up is made again."""
+    if own_template:
+        default = (Path(render_module.__file__).parent / "templates" / "entity.html").read_text()
+        template = default.replace("{{ a.title }}</a></h3>", "{{ a.title }}</a> {{ a.summary }}</h3>")
+        assert template != default
+        (site / "templates").mkdir(exist_ok=True)
+        (site / "templates" / "entity.html").write_text(template)
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    path = article_files(site)[4]
+    sidecar = path.with_suffix(".yaml")
+    sidecar.write_text(sidecar.read_text().replace('summary: "', 'summary: "Summed up anew. ', 1))
+    result = cached_build(site, out, mode)
+    entity_pages = [p for p in result.rendered if p.startswith("entities/")]
+    if own_template:
+        assert entity_pages and all("Summed up anew." in (out / p).read_text() for p in entity_pages)
+    else:
+        assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= {"index.html", "page-2/index.html"}
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path, tmp_path: Path, monkeypatch):
     """dossier.json and claims.csv are the last ones with the edited article's records replaced
     (the suite's check compares them with files made in full). Moving the article in the order
-    of articles makes them in full; so does emptying its claims (the dossier is resolved afresh)."""
+    of articles makes them in full; so does emptying its claims (the dossier is resolved afresh).
+    A status changed moves claims over the pages of the claims index, which are keyed on their
+    claims, the overview of statuses and their place (render.PageSpec.inputs)."""
+    monkeypatch.setattr(render_module, "PAGE_SIZE", 3)  # the claims index over many pages
     out = tmp_path / "out"
     cached_build(site, out, "serve")
     edited = []
@@ -698,6 +728,11 @@ def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path,
                         lambda path, *args, f=build_module._put_edited: edited.append(path) or f(path, *args))
     sidecar = article_files(site)[4].with_suffix(".yaml")
     good = sidecar.read_text()
+    sidecar.write_text(good.replace("status: unverified", "status: disputed"))  # its place in the claims index moves
+    cached_build(site, out, "serve")
+    assert edited == ["dossier.json", "claims.csv"]
+    edited.clear()
+    assert_same_as_cold(site, out, tmp_path)
     for n in range(3):  # each edit from records the last one moved
         sidecar.write_text(good.replace('title: "', f'title: "Revised {"again " * n}', 1).replace("status: unverified", "status: disputed"))
         cached_build(site, out, "serve")
