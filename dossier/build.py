@@ -32,7 +32,7 @@ from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Entity, Pos
 from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
-from .resolve import Analysis, Resolved, anchor_article, resolve
+from .resolve import Analysis, Resolved, anchor_article, article_order, resolve
 from .urls import entity_path
 from .write import StagedOutput, check_output_dir, sweep_staging
 
@@ -903,7 +903,8 @@ def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional
     if r.changed is not None:
         # Resolved from the last build's dossier (its entities too), but for these articles.
         now = {**before, **_article_sources(r, run, r.changed)}
-        found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}") if now[s] != before.get(s)}
+        found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}", f"claims:{slug}")
+                 if now[s] != before.get(s)}
         if CHECK_UNREACHED:
             assert list(now.items()) == list(_source_digests(r, run, common).items()), "sources changed unseen"
     else:
@@ -927,6 +928,7 @@ def _article_sources(r: Resolved, run: _Run, slugs: Optional[frozenset[str]]) ->
         if slugs is None or a.slug in slugs:
             now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
             now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
+            now[f"claims:{a.slug}"] = fps((a.claims, article_order(a)))  # each claim's digest is known
     return now
 
 

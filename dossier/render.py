@@ -57,6 +57,7 @@ class SpecGroup:
 # What a group's inputs are drawn from, each a digest a build can tell has changed:
 #   "article:<slug>"  the article's two files, and what analysing them gave (with the names autolinked);
 #   "card:<slug>"     the article but its text (see build._know_article);
+#   "claims:<slug>"   the article's claims, and what places it among the articles (resolve.article_order);
 #   "entity:<id>"     the entity's file.
 # SiteRenderer.groups_reached is the other way round: the groups one source reaches now.
 
@@ -335,7 +336,7 @@ class SiteRenderer:
             yield f"entity:{entity.id}", lambda e=entity: self.entity_group(e)
         # Made from the claims in the order they are listed (their statuses among them) and the site.
         yield "claims", lambda: SpecGroup("claims", (tuple(self.r.claims_in_order),), self.claims_index,
-                                          frozenset(self._named("card", (a.slug for a in articles if a.claims))))
+                                          frozenset(self._named("claims", (a.slug for a in articles if a.claims))))
         yield "other", lambda: SpecGroup("other", None, lambda: self._other_pages(articles))
 
     def _named(self, kind: str, keys: Iterable[str]) -> set[str]:
@@ -360,7 +361,7 @@ class SiteRenderer:
                     target = self.r.claims.get(ref.id)
                     if target is not None:
                         reached.add(f"article:{target.article}")
-        elif kind == "card" and key in self._by_slug and self._by_slug[key].claims:
+        elif kind == "claims" and key in self._by_slug and self._by_slug[key].claims:
             reached.add("claims")
         elif kind == "entity" and key in self.r.entities:
             reached.add(source)

@@ -714,6 +714,26 @@ def test_a_summary_edited_makes_again_only_the_pages_that_read_it(site: Path, tm
     assert_same_as_cold(site, out, tmp_path)
 
 
+@pytest.mark.parametrize("mode", ["memory", "serve"])
+def test_an_article_moved_by_its_date_moves_its_claims_in_an_index_that_names_no_article(
+        site: Path, tmp_path: Path, mode: str, monkeypatch):
+    """The claims index lists claims by status, then as the home page lists their articles: a
+    site's own template that looks no article up still has its pages made again."""
+    monkeypatch.setattr(render_module, "PAGE_SIZE", 3)
+    default = (Path(render_module.__file__).parent / "templates" / "claims.html").read_text()
+    template = default.replace("{{ claim_list(members) }}", "{% for c in members %}<p>{{ c.id }}</p>{% endfor %}")
+    assert template != default
+    (site / "templates").mkdir(exist_ok=True)
+    (site / "templates" / "claims.html").write_text(template)
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    sidecar = article_files(site)[4].with_suffix(".yaml")
+    sidecar.write_text(re.sub(r"published: \S+", "published: 1999-01-01", sidecar.read_text()))  # now last
+    result = cached_build(site, out, mode)
+    assert any(p.startswith("claims/") for p in result.changed)
+    assert_same_as_cold(site, out, tmp_path)
+
+
 def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path, tmp_path: Path, monkeypatch):
     """dossier.json and claims.csv are the last ones with the edited article's records replaced
     (the suite's check compares them with files made in full). Moving the article in the order
