@@ -541,16 +541,17 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     of its own it would read, and so copy, the whole of this one's memory.
     """
     r, fps = renderer.r, run.fingerprints
-    key = _export_key_kept(r, run, common)
-    if key is None or CHECK_UNREACHED:
+    key = _export_key_from_last(r, run, common)
+    if key is None:
         # What the export files are made from: the site, each article but its text (what its
         # sidecar says, its claims with it, and the order of its claims in the text), the entities.
         articles = [(a.slug, run.article_cards.get(a.slug) or fps(a), r.analyses[a.slug].footnotes)
                     for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
-        made = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
-        assert key in (None, made), "the export files' inputs changed unseen"
-        key = made
+        key = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
+    if CHECK_UNREACHED and paths:  # kept: they must be what they would be made
+        assert all(staged.out.joinpath(path).read_bytes() == text.encode() for path, text in export.files(r)), \
+            "the export files' inputs changed unseen"
     if paths and all(_reuse(p, key, run, staged) for p in paths):
         _records_kept(run)
         return None
@@ -588,18 +589,18 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
     return make, keep
 
 
-def _export_key_kept(r: Resolved, run: _Run, common: str) -> Optional[str]:
-    """The last build's key of the export files, if their inputs are as they were: the dossier
-    resolved from the last one (see Resolved.changed), each changed article with its card and
-    the order of its claims as they were; else None."""
+def _export_key_from_last(r: Resolved, run: _Run, common: str) -> Optional[str]:
+    """The export files' key, made from the last build's when the dossier was resolved from the
+    last one (see Resolved.changed; None if it was not): that key if each changed article's card
+    and the order of its claims are as they were, else that key with what changed. Such a key
+    stands for these inputs alone (the last one stood for the rest), without digesting them all."""
     last, record, before = run.previous.resolved, run.previous.pages.get("dossier.json"), run.previous.sources
     if r.changed is None or last is None or record is None or before.get("") != common:
         return None
-    for slug in r.changed:
-        if (before.get(f"card:{slug}") != run.article_cards.get(slug)
-                or r.analyses[slug].footnotes != last.analyses[slug].footnotes):
-            return None
-    return record.key
+    changes = [(slug, run.article_cards.get(slug), r.analyses[slug].footnotes) for slug in sorted(r.changed)
+               if (before.get(f"card:{slug}") != run.article_cards.get(slug)
+                   or r.analyses[slug].footnotes != last.analyses[slug].footnotes)]
+    return f"export:{digest(record.key, changes)}" if changes else record.key
 
 
 def _record_memo(run: _Run, previous: PreviousRecords) -> export.Memo:
