@@ -73,6 +73,7 @@ class StagedOutput:
         self.fresh: set[str] = set()  # files staged (incremental mode: to move in)
         self.kept: set[str] = set()  # the previous output's files taken as they are
         self._folders: set[Path] = set()
+        self._copying: list[tuple[threading.Thread, list]] = []  # see put_edited
 
     def __enter__(self) -> StagedOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +82,8 @@ class StagedOutput:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        with contextlib.suppress(OSError):
+            self.settle()
         shutil.rmtree(self.stage, ignore_errors=True)
 
     def write(self, rel: str, data: str | bytes) -> None:
@@ -140,19 +143,25 @@ class StagedOutput:
         with open(source, "rb", buffering=0) as old:
             if all(os.pread(old.fileno(), length, start) == new for start, length, new in edits) and self.link_previous(rel):
                 return False
-            target = self.stage / rel
-            self._folder(target.parent)
-            partial = target.with_name(f".{target.name}.part")
-            with open(partial, "wb", buffering=0) as f:
-                done = 0
-                for start, length, new in [*edits, (os.fstat(old.fileno()).st_size, 0, b"")]:
-                    _copy_range(old.fileno(), f.fileno(), done, start - done)
-                    f.write(new)
-                    done = start + length
-        os.replace(partial, target)  # over a link to the previous output's file, never into it
+        target = self.stage / rel
+        self._folder(target.parent)
+        # On a thread of its own: the kernel copies while this one goes on with the build.
+        failed: list = []
+        copying = threading.Thread(target=_edited_copy, args=(source, target, edits, failed), daemon=True)
+        copying.start()
+        self._copying.append((copying, failed))
         self.written += 1
         self.fresh.add(rel)
         return True
+
+    def settle(self) -> None:
+        """Wait for the files put_edited is still writing; raise what went wrong there."""
+        copying, self._copying = self._copying, []
+        for thread, _ in copying:
+            thread.join()
+        for _, failed in copying:
+            if failed:
+                raise failed[0]
 
     def _folder(self, folder: Path) -> None:
         # Thousands of pages share few folders: ask the file system once per folder.
@@ -198,6 +207,7 @@ class StagedOutput:
         return self.read_bytes(rel).decode("utf-8", errors="replace")
 
     def read_bytes(self, rel: str) -> bytes:
+        self.settle()
         folder = self.out if self.incremental and rel not in self.fresh else self.stage
         return (folder / rel).read_bytes()
 
@@ -221,6 +231,7 @@ class StagedOutput:
         place one by one is not atomic, and stopping half-way would leave
         an output that is neither the old one nor the new.
         """
+        self.settle()
         with signals_held():
             self._commit(last)
 
@@ -288,6 +299,21 @@ class InterruptedAfterCommit(KeyboardInterrupt):
 
 
 HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def _edited_copy(source: Path, target: Path, edits: list[tuple[int, int, bytes]], failed: list) -> None:
+    """`source` with the `edits` made (see StagedOutput.put_edited), written to `target`."""
+    try:
+        partial = target.with_name(f".{target.name}.part")
+        with open(source, "rb", buffering=0) as old, open(partial, "wb", buffering=0) as f:
+            done = 0
+            for start, length, new in [*edits, (os.fstat(old.fileno()).st_size, 0, b"")]:
+                _copy_range(old.fileno(), f.fileno(), done, start - done)
+                f.write(new)
+                done = start + length
+        os.replace(partial, target)  # over a link to the previous output's file, never into it
+    except BaseException as exc:  # raised by settle(), in the build's own thread
+        failed.append(exc)
 
 
 def _copy_range(src: int, dst: int, start: int, length: int) -> None:
