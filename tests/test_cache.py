@@ -771,6 +771,25 @@ def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path,
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_an_edited_export_file_that_cannot_be_written_fails_the_build_and_leaves_the_output(
+        site: Path, tmp_path: Path, monkeypatch):
+    """It is written on a thread of its own (write.StagedOutput.put_edited): what goes wrong
+    there is raised in the build, before anything is put in place."""
+    out = tmp_path / "out"
+    cached_build(site, out, "serve")
+    before = tree(out)
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(write_module, "_copy_range", full_disk)
+    edit_sidecar(site)
+    with pytest.raises(OSError, match="No space left"):
+        build(site, out, search=False, persist=False, changed=watched_changes(site))
+    assert tree(out) == before
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
 def test_serve_reports_a_broken_sidecar_as_a_first_build_would_and_recovers(site: Path, tmp_path: Path, monkeypatch):
     """The errors and warnings of an edit resolved from the last resolve are those of a build
     that reads everything afresh; once fixed, the output is a cold build's."""
