@@ -746,10 +746,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
         return found
 
     common = digest(FORMAT, renderer.templates_digest(), fps(r.dossier.site), fps(r.dossier.pages))
-    # Pages are made from the templates, the site, the articles (with their analyses) and the
-    # entities: when none of them changed, every page is the last build's, unexamined.
-    run.cache.world = digest(common, sorted(run.cache.analyses), sorted(run.article_keys.values()),
-                             fps(tuple(r.entities.values())))
+    run.cache.world = _world(r, run, common)
     if run.cache.world == run.previous.world and _keep_all(staged, run):
         return [], []
     exports = _exports(renderer, staged, run, common)
@@ -861,6 +858,17 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     run.cache.pages = dict(sorted(run.cache.pages.items()))
     run.cache.looked_up = _looked_up(run, rendered, changed_deps, dep_digest)
     return rendered, changed
+
+
+def _world(r: Resolved, run: _Run, common: str) -> str:
+    """The digest of every input of every page: the templates, the site, the articles (with
+    their analyses) and the entities. When none of them changed, every page is the last build's,
+    unexamined. After a resolve from the last one (Resolved.changed), the last digest with the
+    changed articles' keys: those articles were read again, so their keys are not the last ones."""
+    if r.changed and run.previous.world and run.previous.sources.get("") == common:
+        return digest("changed", run.previous.world, sorted((s, run.article_keys.get(s)) for s in r.changed))
+    return digest(common, sorted(run.cache.analyses), sorted(run.article_keys.values()),
+                  run.fingerprints(tuple(r.entities.values())))
 
 
 def _looked_up(run: _Run, rendered: list[str], changed_deps: frozenset, dep_digest) -> dict[tuple[str, str], str]:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import json
+import operator
 import re
 from functools import partial
 from pathlib import Path
@@ -404,6 +406,9 @@ def robots_txt(site: Site) -> str:
     return "\n".join(lines) + "\n"
 
 
+_PUBLISHED, _RETRIEVED = operator.attrgetter("published"), operator.attrgetter("retrieved")
+
+
 def _atom_time(day: dt.date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
@@ -412,7 +417,8 @@ def atom_feed(resolved: Resolved) -> str:
     """feed.xml: the newest articles as an Atom feed (needs base_url: Atom ids are absolute)."""
     site = resolved.dossier.site
     articles = ordered_articles(resolved)[:FEED_LIMIT]
-    days = [d for a in resolved.dossier.articles for d in (a.source.published, a.source.retrieved) if d]
+    sources = [a.source for a in resolved.dossier.articles]
+    days = filter(None, itertools.chain(map(_PUBLISHED, sources), map(_RETRIEVED, sources)))
     newest = max(days, default=dt.date(1970, 1, 1))
     head = [
         '<?xml version="1.0" encoding="utf-8"?>',

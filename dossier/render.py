@@ -206,7 +206,7 @@ class SiteRenderer:
         self.r = resolved
         self.site_dir = site_dir
         self.site = resolved.dossier.site
-        self._articles = {a.slug: ArticleLookedUp(a, self) for a in resolved.dossier.articles}
+        self._looked_up_articles: dict[str, ArticleLookedUp] = {}  # made as templates look them up
         self._in_order = resolved.in_order  # as on the home page
         # Position of each article on the home page: sorting by it is cheaper than by article_order.
         self._rank = {a.slug: n for n, a in enumerate(self._in_order)}
@@ -242,7 +242,10 @@ class SiteRenderer:
 
     def _article(self, slug: str) -> Optional[ArticleLookedUp]:
         self._deps.add(("article", slug))
-        return self._articles.get(slug)
+        found = self._looked_up_articles.get(slug)
+        if found is None and slug in self._by_slug:
+            found = self._looked_up_articles[slug] = ArticleLookedUp(self._by_slug[slug], self)
+        return found
 
     def _url(self, kind: str, key: str = "", fragment: str = "") -> str:
         """A link from the page being rendered to another page of the site.
