@@ -185,9 +185,15 @@ def move_entity(site: Path) -> None:
 
 
 def add_template(site: Path) -> None:
+    own_template(site, "base.html", "</footer>", "<p>Local footer</p></footer>")
+
+
+def own_template(site: Path, name: str, old: str, new: str) -> None:
+    """The site's own copy of a default template, with `old` (there) replaced by `new`."""
+    default = (REPO / "dossier" / "templates" / name).read_text()
+    assert old in default
     (site / "templates").mkdir(exist_ok=True)
-    base = (REPO / "dossier" / "templates" / "base.html").read_text()
-    (site / "templates" / "base.html").write_text(base.replace("</footer>", "<p>Local footer</p></footer>", 1))
+    (site / "templates" / name).write_text(default.replace(old, new, 1))
 
 
 def edit_template(site: Path) -> None:
@@ -689,18 +695,14 @@ def test_a_process_keys_again_only_the_export_records_of_the_edited_sidecar(site
 
 
 @pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
-@pytest.mark.parametrize("own_template", [False, True])
+@pytest.mark.parametrize("reads_summary", [False, True])
 def test_a_summary_edited_makes_again_only_the_pages_that_read_it(site: Path, tmp_path: Path, mode: str,
-                                                                  own_template: bool):
+                                                                  reads_summary: bool):
     """Pages that list the article by its title, date and publisher, and its claims (the same,
     each keyed on what it says), are kept; a site's own template that reads the summary of an
     article it looks up is made again."""
-    if own_template:
-        default = (Path(render_module.__file__).parent / "templates" / "entity.html").read_text()
-        template = default.replace("{{ a.title }}</a></h3>", "{{ a.title }}</a> {{ a.summary }}</h3>")
-        assert template != default
-        (site / "templates").mkdir(exist_ok=True)
-        (site / "templates" / "entity.html").write_text(template)
+    if reads_summary:
+        own_template(site, "entity.html", "{{ a.title }}</a></h3>", "{{ a.title }}</a> {{ a.summary }}</h3>")
     out = tmp_path / "out"
     cached_build(site, out, mode)
     path = article_files(site)[4]
@@ -708,7 +710,7 @@ def test_a_summary_edited_makes_again_only_the_pages_that_read_it(site: Path, tm
     sidecar.write_text(sidecar.read_text().replace('summary: "', 'summary: "Summed up anew. ', 1))
     result = cached_build(site, out, mode)
     entity_pages = [p for p in result.rendered if p.startswith("entities/")]
-    if own_template:
+    if reads_summary:
         assert entity_pages and all("Summed up anew." in (out / p).read_text() for p in entity_pages)
     else:
         assert set(result.rendered) - {f"articles/{path.stem}/index.html"} <= {"index.html", "page-2/index.html"}
@@ -721,11 +723,7 @@ def test_an_article_moved_by_its_date_moves_its_claims_in_an_index_that_names_no
     """The claims index lists claims by status, then as the home page lists their articles: a
     site's own template that looks no article up still has its pages made again."""
     monkeypatch.setattr(render_module, "PAGE_SIZE", 3)
-    default = (Path(render_module.__file__).parent / "templates" / "claims.html").read_text()
-    template = default.replace("{{ claim_list(members) }}", "{% for c in members %}<p>{{ c.id }}</p>{% endfor %}")
-    assert template != default
-    (site / "templates").mkdir(exist_ok=True)
-    (site / "templates" / "claims.html").write_text(template)
+    own_template(site, "claims.html", "{{ claim_list(members) }}", "{% for c in members %}<p>{{ c.id }}</p>{% endfor %}")
     out = tmp_path / "out"
     cached_build(site, out, mode)
     sidecar = article_files(site)[4].with_suffix(".yaml")
