@@ -211,7 +211,7 @@ def dossier_data(resolved: Resolved, lazy: bool = False, memo: Optional[Memo] = 
 
 def _json_record(memo: Optional[Memo], site: Site, kind: str, inputs: tuple, make: Callable[[], object],
                  owner: str = ""):
-    """A record of dossier.json: its data, or without a memo, its JSON text through the memo.
+    """A record of dossier.json: without a memo its data, with one its JSON text, made through it.
     A run (a list of records: an article's claims) is several records of the list in one text,
     or none; one record is one."""
     if memo is None:

@@ -309,7 +309,9 @@ def _edited_copy(source: Path, target: Path, edits: list[tuple[int, int, bytes]]
             done = 0
             for start, length, new in [*edits, (os.fstat(old.fileno()).st_size, 0, b"")]:
                 _copy_range(old.fileno(), f.fileno(), done, start - done)
-                f.write(new)
+                view = memoryview(new)
+                while view:  # an unbuffered write may take part of it
+                    view = view[os.write(f.fileno(), view):]
                 done = start + length
         os.replace(partial, target)  # over a link to the previous output's file, never into it
     except BaseException as exc:  # raised by settle(), in the build's own thread
@@ -321,7 +323,7 @@ def _copy_range(src: int, dst: int, start: int, length: int) -> None:
     while length > 0:
         try:
             done = os.copy_file_range(src, dst, length, start)
-        except (AttributeError, OSError):  # not Linux, or a file system that cannot
+        except (AttributeError, OSError):  # not Linux, or a file system that cannot (a real failure fails again here)
             done = os.write(dst, os.pread(src, min(length, 1 << 20), start))
         if done == 0:
             raise OSError(f"the file ended {length} bytes early")

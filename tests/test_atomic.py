@@ -245,3 +245,29 @@ def test_ctrl_c_while_the_new_output_moves_in_waits_until_it_is_complete(tmp_pat
     if other_thread:
         stop.set()
         waiter.join()
+
+
+@pytest.mark.parametrize("kernel_copies", [True, False])
+def test_an_edited_file_is_the_old_one_with_its_ranges_replaced(tmp_path, monkeypatch, kernel_copies):
+    """StagedOutput.put_edited: the bytes between the edits come from the old file, copied by
+    the kernel or, where it cannot (another system, another file system), read and written."""
+    from dossier.write import MARKER, StagedOutput
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MARKER).write_text("")
+    old = b"".join(b"%06d," % n for n in range(300_000))  # 2 MB: more than one fallback block
+    (out / "data.txt").write_bytes(old)
+    if not kernel_copies:
+        def cannot(*args):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", cannot)
+    edits = [(7, 6, b"seven"), (1_400_000, 7, b""), (len(old) - 7, 7, b"last,and more")]
+    with StagedOutput(out, incremental=True, holds=frozenset({"data.txt"})) as staged:
+        assert staged.put_edited("data.txt", edits)
+        staged.commit()
+    want = old[:7] + b"seven" + old[13:1_400_000] + old[1_400_007:len(old) - 7] + b"last,and more"
+    assert (out / "data.txt").read_bytes() == want
+    with StagedOutput(out, incremental=True, holds=frozenset({"data.txt"})) as staged:  # the same bytes: kept
+        assert not staged.put_edited("data.txt", [(7, 5, b"seven")])
+        staged.commit()
+    assert (out / "data.txt").read_bytes() == want
