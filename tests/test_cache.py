@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -758,6 +759,11 @@ def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path,
         assert edited == ["dossier.json", "claims.csv"] and f"Revised {'again ' * n}" in (out / "claims.csv").read_text()
         edited.clear()
         assert_same_as_cold(site, out, tmp_path)
+    # The files' last versions were set aside and are freed on a thread of their own: soon gone.
+    deadline = time.monotonic() + 10
+    while list(tmp_path.glob(".out.tmp-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not list(tmp_path.glob(".out.tmp-*"))
     for changed in (re.sub(r"published: \S+", "published: 1999-01-01", good),  # now last on the home page
                     good.split("\nclaims:")[0] + "\n"):
         sidecar.write_text(changed)
