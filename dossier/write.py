@@ -76,7 +76,7 @@ class StagedOutput:
         self._folders: set[Path] = set()
         self._copying: list[tuple[threading.Thread, list]] = []  # see put_edited
         self._edited: set[str] = set()  # files put_edited wrote: tens of megabytes each
-        self._set_aside = 0  # of their last versions, linked into the staging folder by commit
+        self._set_aside = 0  # how many of their last versions commit linked into the staging folder
 
     def __enter__(self) -> StagedOutput:
         self.out.parent.mkdir(parents=True, exist_ok=True)
@@ -91,10 +91,11 @@ class StagedOutput:
             # What is left holds the last versions of large files: freeing their blocks takes
             # tens of milliseconds (more where the disk discards them), not the build's.
             gone = self.stage.with_name(f"{self.stage.name}-gone-{next(_gone)}")
-            os.rename(self.stage, gone)
-            threading.Thread(target=shutil.rmtree, args=(gone, True), daemon=True).start()
-        else:
-            shutil.rmtree(self.stage, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.rename(self.stage, gone)
+                threading.Thread(target=shutil.rmtree, args=(gone, True), daemon=True).start()
+                return
+        shutil.rmtree(self.stage, ignore_errors=True)
 
     def write(self, rel: str, data: str | bytes) -> None:
         target = self.stage / rel
