@@ -996,3 +996,23 @@ def test_an_edit_reads_the_export_records_it_did_not_change_back_from_the_last_f
     with_claims = {c.article for c in result.resolved.claims.values()}
     assert len(missed) >= len(with_claims) and found  # every article's rows made again, nothing else
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_claims_digest_changes_with_each_of_its_fields():
+    """A claim's fingerprint is made from its repr (cache.claim_digest): every field must show
+    in it, or an edit of that field would leave the pages listing the claim as they were."""
+    import datetime as dt
+    from dossier.model import Claim, Pos, Ref, Selector
+    at = Pos("content/articles/a.yaml", 12, 5)
+    claim = Claim("a-1", "a", Selector("the quote", at, "before ", " after"), at, "disputed",
+                  claimant=Ref("someone", at), about=(Ref("else", at),), date=dt.date(2024, 8, 6),
+                  note="A note.", supports=(Ref("b-1", at),), contradicts=(Ref("c-1", at),))
+    other = {str: "other", Pos: Pos("content/articles/a.yaml", 13, 5), Selector: Selector("another quote", at),
+             Ref: Ref("nobody", at), tuple: (), dt.date: dt.date(2024, 8, 7)}
+    digests = {cache_module.claim_digest(claim)}
+    for f in dataclasses.fields(Claim):
+        changed = dataclasses.replace(claim, **{f.name: other[type(getattr(claim, f.name))]})
+        assert changed != claim
+        digests.add(cache_module.claim_digest(changed))
+    assert len(digests) == len(dataclasses.fields(Claim)) + 1
+    assert cache_module.claim_digest(dataclasses.replace(claim)) == cache_module.claim_digest(claim)
