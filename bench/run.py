@@ -13,7 +13,9 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
   hugo      hugo over the same words (bench/hugo.py), public/ removed first
   search    (with --search) a cold build with the search index (and the search
             stage within it: Pagefind from its start to its end, as the build
-            reports it), and Pagefind over Hugo's output
+            reports it, beside the build's link check and cache), then in each
+            run, in turn, Pagefind alone over that build's search copies (what
+            it reads in a build, with the build's options) and over Hugo's output
   serve     (with --serve) `serve` started on the site (its first build timed
             to its "serving at" line), then three edits of an article's text
             and three of its sidecar, in turn, each timed as serve reports
@@ -197,7 +199,7 @@ class Edits:
 def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                serve: bool = False) -> dict[str, list[tuple[float, float]]]:
     site = prepare(work, size, seed)
-    out, floor_out = work / f"out-{size}", work / f"floor-{size}"
+    out, floor_out, search_out = work / f"out-{size}", work / f"floor-{size}", work / f"search-{size}"
     hugo_site = work / f"hugo-{size}"
     has_hugo = shutil.which("hugo") is not None
     if has_hugo and not (hugo_site / "config.toml").is_file():
@@ -245,11 +247,24 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                     print(f"  {size:>6} serve {kind:<8} {own:8.2f} s {mib:8.0f} MiB   "
                           f"(save to rebuilt line {wall:.2f} s)", file=sys.stderr)
                 edits.restore()
-            if search and run == 0:
-                shutil.rmtree(out, ignore_errors=True)
-                record("cold+search", build)
-                if has_hugo:
-                    record("pagefind/hugo", [py, "-m", "pagefind_bin", "--site", str(hugo_site / "public")])
+            if search:
+                if run == 0:
+                    shutil.rmtree(out, ignore_errors=True)
+                    record("cold+search", build)
+                    shutil.rmtree(search_out, ignore_errors=True)
+                    shutil.copytree(out / ".dossier-search", search_out / "copies")
+                # Pagefind on its own over what it reads in a build (the search copies, with the
+                # build's options) and over Hugo's output, in turn: the same work, nothing beside it.
+                ours = ("pagefind/dossier", [py, "-m", "pagefind_bin", "--site", str(search_out / "copies"),
+                                             "--output-path", str(search_out / "pagefind"), "--keep-index-url",
+                                             "--force-language", "en"])
+                theirs = ("pagefind/hugo", [py, "-m", "pagefind_bin", "--site", str(hugo_site / "public")])
+                bundles = {"pagefind/dossier": search_out / "pagefind", "pagefind/hugo": hugo_site / "public" / "pagefind"}
+                for name, cmd in ([ours, theirs] if run % 2 == 0 else [theirs, ours]):
+                    if name == "pagefind/hugo" and not has_hugo:
+                        continue
+                    shutil.rmtree(bundles[name], ignore_errors=True)
+                    record(name, cmd)
     finally:
         edits.restore()
     return results
@@ -289,9 +304,13 @@ def main() -> None:
         per = {s: statistics.median(w for w, _ in all_results[s]["cold"]) / s for s in (small, large)}
         lines.append(f"Growth: cold time per article at {large} is {per[large] / per[small]:.2f}× that at {small}.")
     for size, results in all_results.items():
-        if "search stage" in results and "pagefind/hugo" in results:
-            ours, theirs = (statistics.median(w for w, _ in results[k]) for k in ("search stage", "pagefind/hugo"))
-            lines.append(f"Search at {size}: the search stage took {ours / theirs:.2f}× Pagefind over Hugo's output.")
+        if "pagefind/hugo" in results:
+            med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+            theirs = med["pagefind/hugo"]
+            lines.append(f"Search at {size}, against Pagefind over Hugo's output: Pagefind over Dossier's "
+                         f"search copies {med['pagefind/dossier'] / theirs:.2f}×, the search stage within the "
+                         f"build {med['search stage'] / theirs:.2f}×, the cold build's time with search less "
+                         f"its time without {(med['cold+search'] - med['cold']) / theirs:.2f}×.")
     print("\n".join(lines))
 
 
