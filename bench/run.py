@@ -23,7 +23,9 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
 
 and prints the median wall time of each, its ratio to the floor and to the
 cold build, the time per article, and the peak memory of the whole process
-tree (the sum of its processes' proportional set sizes, sampled).
+tree (the sum of its processes' proportional set sizes, sampled). Each step,
+and each of serve's edits, begins once the disk has written out what the
+steps before it wrote (quiet_disk).
 """
 
 from __future__ import annotations
@@ -100,8 +102,16 @@ def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
 SEARCH_LINE = re.compile(r"^search: indexed \d+ pages.* in ([\d.]+) s$", re.M)
 
 
+def quiet_disk() -> None:
+    """Flush what earlier steps wrote. The kernel writes a file's data out some 30 s after it
+    was written (vm.dirty_expire_centisecs), so without this a step pays, on a slow disk, for
+    the writes of the step before it (a cold build leaves some 600 MB at 10,000 articles)."""
+    os.sync()
+
+
 def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
-    """(wall seconds, peak MiB of the process tree, stdout+stderr) of one command."""
+    """(wall seconds, peak MiB of the process tree, stdout+stderr) of one command, begun on a quiet disk."""
+    quiet_disk()
     start = time.perf_counter()
     proc = started(cmd, cwd)
     with PeakMemory(proc.pid) as memory:
@@ -114,7 +124,7 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
 
 def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, float], list[tuple[str, float, float, float]]]:
     """Start `serve`, then edit an article's text and its sidecar in turn, `count` times each,
-    each edit once the last rebuild is done.
+    each edit once the last rebuild is done and what it wrote is flushed (quiet_disk).
 
     First (seconds from the start to serve's "serving at" line, its first build's
     peak MiB), then for each edit: ("text" or "sidecar"; seconds from the save to serve's
@@ -123,6 +133,7 @@ def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, floa
     Serve's first build is cold (it builds into a folder of its own); the
     first edit after it reads nothing back, the cache is in memory.
     """
+    quiet_disk()
     start = time.perf_counter()
     proc = started([sys.executable, str(REPO / "build.py"), "serve", str(site), "--no-search"])
     lines: queue.Queue[str] = queue.Queue()
@@ -145,6 +156,7 @@ def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, floa
         first = (time.perf_counter() - start, memory.mib)
         measured = []
         for kind in ["text", "sidecar"] * count:
+            quiet_disk()
             with PeakMemory(proc.pid) as memory:
                 start = time.perf_counter()
                 edits.edit_text() if kind == "text" else edits.edit_sidecar()
