@@ -44,6 +44,8 @@ import threading
 import time
 from pathlib import Path
 
+import yaml
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
@@ -208,6 +210,11 @@ class Edits:
         self.flip = False
 
 
+def site_language(site: Path) -> str:
+    """The language site.yaml sets (what a build gives Pagefind), or Dossier's default."""
+    return str((yaml.safe_load((site / "site.yaml").read_text("utf-8")) or {}).get("language") or "en")
+
+
 def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                serve: bool = False) -> dict[str, list[tuple[float, float]]]:
     site = prepare(work, size, seed)
@@ -269,7 +276,7 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                 # build's options) and over Hugo's output, in turn: the same work, nothing beside it.
                 ours = ("pagefind/dossier", [py, "-m", "pagefind_bin", "--site", str(search_out / "copies"),
                                              "--output-path", str(search_out / "pagefind"), "--keep-index-url",
-                                             "--force-language", "en"])
+                                             "--force-language", site_language(site)])
                 theirs = ("pagefind/hugo", [py, "-m", "pagefind_bin", "--site", str(hugo_site / "public")])
                 bundles = {"pagefind/dossier": search_out / "pagefind", "pagefind/hugo": hugo_site / "public" / "pagefind"}
                 for name, cmd in ([ours, theirs] if run % 2 == 0 else [theirs, ours]):
