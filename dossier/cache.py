@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from . import __version__
+from .write import copy_range
 
 CACHE_FILE = ".dossier-cache"
 
@@ -321,26 +322,17 @@ def _same(old: object, new: object) -> bool:
 
 
 def _copy_range(source, out, start: int, end: int) -> bool:
-    """Copy bytes start..end of `source` to the end of `out` inside the kernel (Linux: no trip
-    through this process's memory; most of an edit's cache is copied so); False if it cannot."""
-    if not hasattr(os, "copy_file_range"):
-        return False
+    """Copy bytes start..end of `source` to the end of `out` (most of an edit's cache is copied
+    so, inside the kernel: see write.copy_range); False if it cannot, with nothing kept of a part-copy."""
     out.flush()
     here = out.tell()
-    done = 0
     try:
-        while done < end - start:
-            n = os.copy_file_range(source.fileno(), out.fileno(), end - start - done, start + done, here + done)
-            if n == 0:
-                break
-            done += n
-    except OSError:
-        done = -1
-    if done != end - start:  # nothing kept of a part-copy: the caller writes it whole
+        copy_range(source.fileno(), out.fileno(), start, end - start)
+    except OSError:  # cut short, or `out` is no file: the caller writes the chunk whole
         out.truncate(here)
         out.seek(here)
         return False
-    out.seek(here + done)
+    out.seek(here + end - start)
     return True
 
 
@@ -357,16 +349,9 @@ class _ChunkSource:
             f = self._files.get(path) or self._files.setdefault(path, open(path, "rb"))
             if _stamp_of(os.fstat(f.fileno())) != stamp:
                 return False
-            if _copy_range(f, out, start, end):
-                return True
-            f.seek(start)
-            data = f.read(end - start)
+            return _copy_range(f, out, start, end)
         except (OSError, TypeError):
             return False
-        if len(data) != end - start:
-            return False
-        out.write(data)
-        return True
 
     def __enter__(self):
         return self

@@ -327,7 +327,7 @@ def _edited_copy(source: Path, target: Path, edits: list[tuple[int, int, bytes]]
         with open(source, "rb", buffering=0) as old, open(partial, "wb", buffering=0) as f:
             done = 0
             for start, length, new in [*edits, (os.fstat(old.fileno()).st_size, 0, b"")]:
-                _copy_range(old.fileno(), f.fileno(), done, start - done)
+                copy_range(old.fileno(), f.fileno(), done, start - done)
                 view = memoryview(new)
                 while view:  # an unbuffered write may take part of it
                     view = view[os.write(f.fileno(), view):]
@@ -337,16 +337,20 @@ def _edited_copy(source: Path, target: Path, edits: list[tuple[int, int, bytes]]
         failed.append(exc)
 
 
-def _copy_range(src: int, dst: int, start: int, length: int) -> None:
-    """Append `length` bytes of `src` from `start` to `dst`, inside the kernel where it can."""
+def copy_range(src: int, dst: int, start: int, length: int) -> None:
+    """Append `length` bytes of `src` from `start` to `dst`, at its position (moved past them),
+    inside the kernel where it can (Linux: never through this process's memory); OSError if
+    `src` ends early. Export files here, the build cache's chunks (cache.py)."""
+    at = os.lseek(dst, 0, os.SEEK_CUR)
     while length > 0:
         try:
-            done = os.copy_file_range(src, dst, length, start)
+            done = os.copy_file_range(src, dst, length, start, at)
         except (AttributeError, OSError):  # not Linux, or a file system that cannot (a real failure fails again here)
-            done = os.write(dst, os.pread(src, min(length, 1 << 20), start))
+            done = os.pwrite(dst, os.pread(src, min(length, 1 << 20), start), at)
         if done == 0:
             raise OSError(f"the file ended {length} bytes early")
-        start, length = start + done, length - done
+        start, at, length = start + done, at + done, length - done
+    os.lseek(dst, at, os.SEEK_SET)
 
 
 def _same_bytes(a: Path, b: Path, block: int = 1 << 20) -> bool:

@@ -786,7 +786,7 @@ def test_an_edited_export_file_that_cannot_be_written_fails_the_build_and_leaves
     def full_disk(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(write_module, "_copy_range", full_disk)
+    monkeypatch.setattr(write_module, "copy_range", full_disk)
     edit_sidecar(site)
     with pytest.raises(OSError, match="No space left"):
         build(site, out, search=False, persist=False, changed=watched_changes(site))
