@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from . import anchor, markup
 from .diagnostics import Diagnostic, Diagnostics, link_pos
-from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span
+from .model import Article, Claim, Dossier, Entity, Pos, Ref, Span, unpickled_by_tuple_new
 from .yamlread import ID_RE, did_you_mean
 
 MIN_ALIAS = 3
@@ -40,6 +40,8 @@ class Hit(NamedTuple):
     text: str
     after: str
     explicit: bool
+
+    __reduce__ = unpickled_by_tuple_new
 
 
 @dataclass

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import mistune
@@ -203,7 +204,25 @@ def test_the_models_most_numerous_values_come_back_from_a_pickle_equal_and_witho
     values = [pos, ref, Selector("the quote", pos, "before ", " after"), Mention(ref, Selector("q", pos)),
               Hit("kursk-oblast", "a", "m-1", "Before ", "Kursk", " after.", True)]
     for value in values:
-        back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        pickled = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        back = pickle.loads(pickled)
         assert back == value and type(back) is type(value)
         assert not hasattr(back, "__dict__")  # millions of them in a large dossier's cache
+        assert _python_calls(pickle.loads, pickled) == []  # made in C, not by the class's __new__
     assert ref.pos.line == 3 and Pos("x").line == Pos("x").col == 1
+
+
+def _python_calls(function, *args) -> list[str]:
+    """The Python functions (not C ones) that calling `function` runs."""
+    calls = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            calls.append(frame.f_code.co_qualname)
+
+    sys.setprofile(profile)
+    try:
+        function(*args)
+    finally:
+        sys.setprofile(None)
+    return calls
