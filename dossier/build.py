@@ -32,7 +32,7 @@ from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Entity, Pos
 from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
-from .resolve import Analysis, Resolved, anchor_article, article_order, resolve
+from .resolve import CHANGES_FOLLOWED, Analysis, Resolved, anchor_article, article_order, resolve
 from .urls import entity_path
 from .write import StagedOutput, check_output_dir, sweep_staging
 
@@ -349,6 +349,9 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     if not result.ok:
         return result
     run.cache.resolved = result.resolved
+    run.cache.shape = _resolve_shape(result.resolved, run)
+    if run.previous.resolved is None:  # a new process: which articles changed, from the cache
+        result.resolved.changed = _articles_changed_since(run.previous, run.cache.shape, result.resolved)
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
     run.cache.analyses = result.analyses_used
@@ -398,6 +401,38 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     run.cache.remember(out, persist)
     result.timings["commit"] = time.perf_counter() - clock  # the swap, and the old output cleared away
     return result
+
+
+def _resolve_shape(r: Resolved, run: _Run) -> dict:
+    """What a build in a new process needs of this resolve to tell, as serve's resolve tells
+    (resolve._articles_changed), which articles alone changed since: each article by its slug
+    and the digest of its files, the entities by theirs, the rest of what resolving reads, and
+    the order of the articles (which the export files follow)."""
+    fps, d = run.fingerprints, r.dossier
+    return {"articles": tuple((a.slug, fps(a)) for a in d.articles), "entities": tuple(map(fps, d.entities)),
+            "rest": digest(fps(d.site), fps(d.pages), sorted(d.broken_ids)),
+            "unique_claims": r.basis.unique_claims, "in_order": tuple(a.slug for a in r.in_order)}
+
+
+def _articles_changed_since(last: BuildCache, shape: dict, r: Resolved) -> Optional[frozenset[str]]:
+    """The slugs of the articles whose files changed since the last build, if they are few and
+    the rest of the dossier is as it was (the conditions of resolve._articles_changed, told by
+    digests instead of objects): the dossier is then the last one but for these, as after
+    serve's resolve_changes. None if not, or if the last build left no shape."""
+    was = last.shape
+    if (not was or not was["unique_claims"] or len(was["articles"]) != len(shape["articles"])
+            or was["entities"] != shape["entities"] or was["rest"] != shape["rest"]):
+        return None
+    changed = [i for i, (now, then) in enumerate(zip(shape["articles"], was["articles"])) if now != then]
+    if len(changed) > CHANGES_FOLLOWED:
+        return None
+    for i in changed:
+        (slug, _), (old_slug, old_key) = shape["articles"][i], was["articles"][i]
+        old = last.loaded.get(old_key)
+        if (slug != old_slug or old is None or old.value is None
+                or [c.id for c in r.dossier.articles[i].claims] != [c.id for c in old.value.claims]):
+            return None
+    return frozenset(shape["articles"][i][0] for i in changed)
 
 
 def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path, diags: Diagnostics) -> None:
@@ -655,14 +690,16 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
                   previous: PreviousRecords) -> Optional[dict[str, list[_Edit]]]:
     """The records of the export.RECORD_FILES to rewrite, by file, in the file's order: those of
     the articles that changed; the cache's records moved to where they will lie. None if the
-    files must be made in full: the dossier was not resolved from the last one (its site and
-    entities are then the last ones, see Resolved.changed), the articles are in another order,
-    or the output is not this process's own (another may have written it since). A changed
-    article's records are as many as its last ones, in the same files (it has the same claim
-    ids); were they not, the files would be made in full."""
+    files must be made in full: the dossier is not the last one but for some articles (its site
+    and entities are then the last ones, see Resolved.changed), the articles are in another
+    order, or the files are not the ones the last build wrote (an output not this process's own
+    is read to tell). A changed article's records are as many as its last ones, in the same
+    files (it has the same claim ids); were they not, the files would be made in full."""
     last = run.previous
-    if (r.changed is None or last.resolved is None or staged.holds is None or not last.record_owners
-            or [a.slug for a in r.in_order] != [a.slug for a in last.resolved.in_order]):
+    if (r.changed is None or not last.record_owners
+            or tuple(a.slug for a in r.in_order) != last.shape.get("in_order")):
+        return None
+    if staged.holds is None and not all(previous.as_written(path) for path in export.RECORD_FILES):
         return None
     gone = {key for slug in r.changed for key in last.record_owners.get(slug, ())}
     # Carried on, but for the changed articles' last records: their objects go, the new ones come.
@@ -705,9 +742,12 @@ def _records_moved(places: dict, edits: dict[str, list[_Edit]], gone: set[bytes]
 
 def _put_edited(path: str, edits: list[_Edit], run: _Run, staged: StagedOutput) -> tuple[str, str, bool]:
     """A record file written as the last build's with `edits` made: (path, a digest that stands
-    for its bytes, whether written). The digest is made from the last one and the edits, not
-    from the bytes, which are never read: no other process checks them (see _record_edits)."""
+    for its bytes, whether written). In an output of this process's own (serve) the digest is
+    made from the last one and the edits, not from the bytes, which no other process checks;
+    else it is the bytes' (the next build reads them to tell, see _record_edits)."""
     wrote = staged.put_edited(path, [(start, length, data) for start, length, data, _ in edits])
+    if staged.holds is None:
+        return path, digest(staged.read_bytes(path)), wrote
     last = run.previous.pages[path].output
     return path, digest("edited", last, [(start, length, key) for start, length, _, key in edits]), wrote
 

@@ -2,7 +2,7 @@
 
 It lives inside the output folder it describes (output/.dossier-cache), so
 it is swapped in with that output and can never disagree with it; deleting
-the output makes the next build cold. It holds seven tables:
+the output makes the next build cold. It holds nine tables:
 
 - loaded: digest of an article's two files, or of an entity's file (+ site
   settings) -> the Article or Entity read from them and the diagnostics
@@ -22,7 +22,11 @@ the output makes the next build cold. It holds seven tables:
   an entity's pages) -> the digest of those inputs, the pages' paths, and
   the sources the inputs were drawn from (render.SOURCES);
 - sources: each of those sources -> its digest, so the next build tells
-  which changed and which groups they reach.
+  which changed and which groups they reach;
+- record_owners: an article's slug -> the keys of its export records, in
+  the order they lie in the files, so an edit rewrites only its records;
+- shape: what the next build needs of this one's resolve to tell which
+  articles alone changed (see build._resolve_shape).
 
 A process that builds twice keeps the last cache in memory instead of
 reading it back; serve, the only reader of an output of its own, never
@@ -138,7 +142,7 @@ class Fingerprints:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), bytes})
-TABLES = ("loaded", "analyses", "looked_up", "pages", "records", "groups", "sources")
+TABLES = ("loaded", "analyses", "looked_up", "pages", "records", "groups", "sources", "record_owners", "shape")
 
 
 @dataclass
@@ -199,8 +203,10 @@ class BuildCache:
     # in memory only: another process holds other objects.
     record_keys: dict[tuple, tuple[tuple, bytes]] = field(default_factory=dict, compare=False, repr=False)
     # The keys of each article's export records, in the order they lie in the files (see
-    # export.article_records), in memory only: serve rewrites only an edited article's.
-    record_owners: dict[str, list[bytes]] = field(default_factory=dict, compare=False, repr=False)
+    # export.article_records): an edit rewrites only the edited article's.
+    record_owners: dict[str, list[bytes]] = field(default_factory=dict)
+    # What the next build needs of this one's resolve (see build._resolve_shape).
+    shape: dict = field(default_factory=dict)
     # The dossier as this build resolved it, in memory only: the next resolve of this process
     # starts from it when a few articles changed (resolve.resolve_changes).
     resolved: Optional[object] = field(default=None, compare=False, repr=False)
@@ -307,7 +313,7 @@ _WHOLE_ARTICLES = frozenset({"loaded", "analyses"})
 # saw before as a reference to it, so the bytes would depend on which equal strings happen
 # to be one object (a table's keys come from pages made now and pages read back), and a
 # chunk copied from the last file would differ from the same chunk pickled now.
-_BY_VALUE = frozenset({"looked_up", "groups", "sources"})
+_BY_VALUE = frozenset({"looked_up", "groups", "sources", "record_owners", "shape"})
 
 
 def _dump_chunk(f, name: str, chunk: list) -> None:
@@ -377,6 +383,10 @@ class PreviousRecords:
         path, start, length = where
         found = self._maps[path] if path in self._maps else self._map(path)
         return None if found is None else found[start:start + length].decode("utf-8")
+
+    def as_written(self, path: str) -> bool:
+        """Whether the file's bytes are the ones the last build wrote (read once, see _map)."""
+        return (self._maps[path] if path in self._maps else self._map(path)) is not None
 
     def _map(self, path: str) -> Optional[mmap.mmap]:
         """The file mapped (not read into memory), if its bytes are the ones the last build wrote."""

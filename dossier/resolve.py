@@ -87,8 +87,9 @@ class Resolved:
     related: Mapping[str, list[tuple[str, int]]] = field(default_factory=dict)  # see CoOccurrence
     # What the next resolve of this process may start from (see resolve_changes); not for pages.
     basis: Optional[Basis] = field(default=None, compare=False, repr=False)
-    # Made from the last resolve, which it is but for these articles (by slug); None: resolved
-    # afresh. A build then looks again only at what these reach.
+    # The last resolve but for these articles (by slug): made from it (resolve_changes), or so
+    # told by a build in a new process from what the last one recorded (build._articles_changed_since);
+    # None: not known. A build then looks again only at what these reach.
     changed: Optional[frozenset[str]] = field(default=None, compare=False, repr=False)
 
     @functools.cached_property

@@ -734,28 +734,31 @@ def test_an_article_moved_by_its_date_moves_its_claims_in_an_index_that_names_no
     assert_same_as_cold(site, out, tmp_path)
 
 
-def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("mode", ["serve", "disk"])
+def test_an_edit_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path, tmp_path: Path, mode: str,
+                                                                       monkeypatch):
     """dossier.json and claims.csv are the last ones with the edited article's records replaced
-    (the suite's check compares them with files made in full). Moving the article in the order
-    of articles makes them in full; so does emptying its claims (the dossier is resolved afresh).
-    A status changed moves claims over the pages of the claims index, which are keyed on their
-    claims, the overview of statuses and their place (render.PageSpec.inputs)."""
+    (the suite's check compares them with files made in full), in serve and from the CLI (a new
+    process, the cache read back). Moving the article in the order of articles makes them in
+    full; so does emptying its claims (the dossier is resolved afresh). A status changed moves
+    claims over the pages of the claims index, which are keyed on their claims, the overview of
+    statuses and their place (render.PageSpec.inputs)."""
     monkeypatch.setattr(render_module, "PAGE_SIZE", 3)  # the claims index over many pages
     out = tmp_path / "out"
-    cached_build(site, out, "serve")
+    cached_build(site, out, mode)
     edited = []
     monkeypatch.setattr(build_module, "_put_edited",
                         lambda path, *args, f=build_module._put_edited: edited.append(path) or f(path, *args))
     sidecar = article_files(site)[4].with_suffix(".yaml")
     good = sidecar.read_text()
     sidecar.write_text(good.replace("status: unverified", "status: disputed"))  # its place in the claims index moves
-    cached_build(site, out, "serve")
+    cached_build(site, out, mode)
     assert edited == ["dossier.json", "claims.csv"]
     edited.clear()
     assert_same_as_cold(site, out, tmp_path)
     for n in range(3):  # each edit from records the last one moved
         sidecar.write_text(good.replace('title: "', f'title: "Revised {"again " * n}', 1).replace("status: unverified", "status: disputed"))
-        cached_build(site, out, "serve")
+        cached_build(site, out, mode)
         assert edited == ["dossier.json", "claims.csv"] and f"Revised {'again ' * n}" in (out / "claims.csv").read_text()
         edited.clear()
         assert_same_as_cold(site, out, tmp_path)
@@ -767,11 +770,27 @@ def test_serve_rewrites_only_the_export_records_of_an_edited_sidecar(site: Path,
     for changed in (re.sub(r"published: \S+", "published: 1999-01-01", good),  # now last on the home page
                     good.split("\nclaims:")[0] + "\n"):
         sidecar.write_text(changed)
-        cached_build(site, out, "serve")
+        cached_build(site, out, mode)
         assert edited == []
         assert_same_as_cold(site, out, tmp_path)
     sidecar.write_text(good)
-    cached_build(site, out, "serve")
+    cached_build(site, out, mode)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_an_export_file_changed_since_the_last_build_is_made_in_full(site: Path, tmp_path: Path, monkeypatch):
+    """A new process edits the export files only if their bytes are the ones the last build wrote:
+    one changed in the output since (by hand, by another tool) is made in full, and right."""
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    edited = []
+    monkeypatch.setattr(build_module, "_put_edited",
+                        lambda path, *args, f=build_module._put_edited: edited.append(path) or f(path, *args))
+    claims_csv = out / "claims.csv"
+    claims_csv.write_bytes(claims_csv.read_bytes().replace(b"unverified", b"UNVERIFIED", 1))
+    edit_sidecar(site)
+    cached_build(site, out, "disk")
+    assert edited == []
     assert_same_as_cold(site, out, tmp_path)
 
 
