@@ -349,9 +349,10 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     if not result.ok:
         return result
     run.cache.resolved = result.resolved
-    run.cache.shape = _resolve_shape(result.resolved, run)
-    if run.previous.resolved is None:  # a new process: which articles changed, from the cache
-        result.resolved.changed = _articles_changed_since(run.previous, run.cache.shape, result.resolved)
+    if persist:  # for a build in a new process (serve's next build starts from `resolved`)
+        run.cache.shape = _resolve_shape(result.resolved, run)
+        if run.previous.resolved is None:  # this is one: which articles changed, from the cache
+            result.resolved.changed = _articles_changed_since(run.previous, run.cache.shape, result.resolved)
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
     run.cache.analyses = result.analyses_used
@@ -411,7 +412,7 @@ def _resolve_shape(r: Resolved, run: _Run) -> dict:
     fps, d = run.fingerprints, r.dossier
     return {"articles": tuple((a.slug, fps(a)) for a in d.articles), "entities": tuple(map(fps, d.entities)),
             "rest": digest(fps(d.site), fps(d.pages), sorted(d.broken_ids)),
-            "unique_claims": r.basis.unique_claims, "in_order": tuple(a.slug for a in r.in_order)}
+            "unique_claims": r.basis.unique_claims, "in_order": _slugs_in_order(r)}
 
 
 def _articles_changed_since(last: BuildCache, shape: dict, r: Resolved) -> Optional[frozenset[str]]:
@@ -696,8 +697,7 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
     is read to tell). A changed article's records are as many as its last ones, in the same
     files (it has the same claim ids); were they not, the files would be made in full."""
     last = run.previous
-    if (r.changed is None or not last.record_owners
-            or tuple(a.slug for a in r.in_order) != last.shape.get("in_order")):
+    if r.changed is None or not last.record_owners or _slugs_in_order(r) != _last_order(last):
         return None
     if staged.holds is None and not all(previous.as_written(path) for path in export.RECORD_FILES):
         return None
@@ -721,6 +721,16 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
     run.cache.records = _records_moved(last.records, edits, gone)
     run.cache.record_owners = owners
     return edits
+
+
+def _slugs_in_order(r: Resolved) -> tuple[str, ...]:
+    return tuple(a.slug for a in r.in_order)
+
+
+def _last_order(last: BuildCache) -> Optional[tuple[str, ...]]:
+    """The order of the last build's articles: from its resolve, kept in this process's memory,
+    or else from its shape, kept in the cache."""
+    return _slugs_in_order(last.resolved) if last.resolved is not None else last.shape.get("in_order")
 
 
 def _records_moved(places: dict, edits: dict[str, list[_Edit]], gone: set[bytes]) -> dict:

@@ -381,12 +381,15 @@ class PreviousRecords:
         if where is None:
             return None
         path, start, length = where
-        found = self._maps[path] if path in self._maps else self._map(path)
+        found = self._mapped(path)
         return None if found is None else found[start:start + length].decode("utf-8")
 
     def as_written(self, path: str) -> bool:
-        """Whether the file's bytes are the ones the last build wrote (read once, see _map)."""
-        return (self._maps[path] if path in self._maps else self._map(path)) is not None
+        """Whether the file's bytes are the ones the last build wrote."""
+        return self._mapped(path) is not None
+
+    def _mapped(self, path: str) -> Optional[mmap.mmap]:
+        return self._maps[path] if path in self._maps else self._map(path)
 
     def _map(self, path: str) -> Optional[mmap.mmap]:
         """The file mapped (not read into memory), if its bytes are the ones the last build wrote."""
