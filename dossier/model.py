@@ -41,10 +41,6 @@ RESERVED_SLUGS = _ReservedSlugs(
 )
 
 
-# Pos, Ref, Selector and Mention are the model's most numerous values (some 65 of an
-# article's 210: every claim, quote and reference has its position) and are read back from
-# the cache by the million: as named tuples they unpickle three times faster than
-# dataclasses and hold no dict each.
 def unpickled_by_tuple_new(self: tuple) -> tuple:
     """A named tuple's __reduce__: made again by tuple.__new__, in C, not by the class's own
     __new__, a Python function (a 10,000-article cache holds some 800,000 of them: its
@@ -52,6 +48,10 @@ def unpickled_by_tuple_new(self: tuple) -> tuple:
     return tuple.__new__, (type(self), tuple(self))
 
 
+# Pos, Ref, Selector and Mention are the model's most numerous values (some 65 of an
+# article's 210: every claim, quote and reference has its position) and are read back from
+# the cache by the million: as named tuples they unpickle three times faster than
+# dataclasses and hold no dict each.
 class Pos(NamedTuple):
     """A 1-based position in a file, the path relative to the site."""
 
