@@ -602,7 +602,7 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
             memo = _record_memo(run, previous)
             for path, parts in export.file_parts(r, memo):  # tens of MB: written as made
                 if edits is not None and path in edits:
-                    made.append(_put_edited(path, edits[path], run, staged))
+                    made.append(_put_edited(path, edits[path], run, staged, previous))
                     if CHECK_UNREACHED:
                         _check_edited(path, parts, run, staged)
                     continue
@@ -750,14 +750,17 @@ def _records_moved(places: dict, edits: dict[str, list[_Edit]], gone: set[bytes]
     return moved
 
 
-def _put_edited(path: str, edits: list[_Edit], run: _Run, staged: StagedOutput) -> tuple[str, str, bool]:
+def _put_edited(path: str, edits: list[_Edit], run: _Run, staged: StagedOutput,
+                previous: PreviousRecords) -> tuple[str, str, bool]:
     """A record file written as the last build's with `edits` made: (path, a digest that stands
     for its bytes, whether written). In an output of this process's own (serve) the digest is
     made from the last one and the edits, not from the bytes, which no other process checks;
-    else it is the bytes' (the next build reads them to tell, see _record_edits)."""
-    wrote = staged.put_edited(path, [(start, length, data) for start, length, data, _ in edits])
+    else it is the bytes' (the next build reads them to tell, see _record_edits), made from the
+    last file's bytes and the edits while the new file is written."""
+    spliced = [(start, length, data) for start, length, data, _ in edits]
+    wrote = staged.put_edited(path, spliced)
     if staged.holds is None:
-        return path, digest(staged.read_bytes(path)), wrote
+        return path, previous.edited_digest(path, spliced), wrote
     last = run.previous.pages[path].output
     return path, digest("edited", last, [(start, length, key) for start, length, _, key in edits]), wrote
 

@@ -388,6 +388,19 @@ class PreviousRecords:
         """Whether the file's bytes are the ones the last build wrote."""
         return self._mapped(path) is not None
 
+    def edited_digest(self, path: str, edits: Iterable[tuple[int, int, bytes]]) -> str:
+        """digest() of the file's bytes with these edits made ((start, length, new bytes), in order),
+        made from its map: what the file written so holds, without reading it back."""
+        old, h, done = memoryview(self._mapped(path)), hashlib.blake2b(digest_size=16), 0
+        for start, length, data in edits:
+            h.update(old[done:start])
+            h.update(data)
+            done = start + length
+        h.update(old[done:])
+        h.update(b"\0")
+        old.release()
+        return h.hexdigest()
+
     def _mapped(self, path: str) -> Optional[mmap.mmap]:
         return self._maps[path] if path in self._maps else self._map(path)
 
