@@ -8,7 +8,9 @@ change is taken from the previous output as is (see cache.py).
 from __future__ import annotations
 
 import bisect
+import collections
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import itertools
@@ -17,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional
 
 from markupsafe import Markup
 
@@ -29,7 +31,7 @@ from .anchor import NameMatcher
 from .cache import (CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, claim_digest,
                     digest, remembered_digest)
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
-from .model import Article, Entity, Pos
+from .model import Article, Dossier, Entity, Pos
 from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
 from .resolve import CHANGES_FOLLOWED, Analysis, Resolved, anchor_article, article_order, resolve
@@ -115,6 +117,28 @@ class _Run:
     # The site's files' digests by path, as the inputs' fingerprint saw them just before (if it did).
     file_digests: dict[str, str] = field(default_factory=dict)
     misses: int = 0  # entries computed afresh: the cache file must be rewritten
+    # What reading each article's files said, and the ids its failure left undefined (if any),
+    # by slug; and the ids left undefined before the articles were read (see _LastRead).
+    article_notes: dict[str, tuple] = field(default_factory=dict)
+    article_broken: dict[str, tuple] = field(default_factory=dict)
+    broken_before: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _LastRead:
+    """What a build keeps in this process's memory of reading its articles: the next build of
+    the process reads again (_load_again) and analyses again (resolve.resolve_changes) only
+    the articles whose files alone changed since."""
+
+    dossier: Dossier
+    look: int  # the fingerprint of the inputs this load followed (inputs.look_number)
+    notes: tuple  # what loading said, but of the articles' own files
+    broken: frozenset[str]  # the ids left undefined, but by the articles' own files
+    article_keys: dict[str, str]  # as in _Run
+    article_cards: dict[str, str]
+    article_notes: dict[str, tuple]
+    article_broken: dict[str, tuple]
+    analysis_keys: dict[str, str]
 
 
 def make_reader(run: _Run) -> load_stage.ArticleReader:
@@ -122,6 +146,7 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
 
     def read(files: load_stage.SiteFiles, site, pairs, broken: set[str]) -> list[Article]:
         run.progress.sized(len(pairs))
+        run.broken_before = frozenset(broken)
         site_key = digest(FORMAT, site)
         both = [_files_keys(site_key, slug, text, sidecar, files.links, run.file_digests) for slug, text, sidecar in pairs]
         keys = [k for k, _ in both]
@@ -139,8 +164,12 @@ def make_reader(run: _Run) -> load_stage.ArticleReader:
         articles = []
         for i, (key, sidecar_key) in enumerate(both):
             loaded = fresh.get(i) or run.previous.loaded[key]
-            files.diags.items.extend(loaded.diagnostics)
-            broken.update(loaded.broken)
+            if loaded.diagnostics:
+                files.diags.items.extend(loaded.diagnostics)
+                run.article_notes[pairs[i][0]] = loaded.diagnostics
+            if loaded.broken:
+                broken.update(loaded.broken)
+                run.article_broken[pairs[i][0]] = loaded.broken
             if key is not None:
                 run.cache.loaded[key] = loaded
             if loaded.value is not None:
@@ -224,13 +253,17 @@ def make_analyser(run: _Run, used: dict[str, Analysis]):
         out = [fresh.get(i) or run.previous.analyses[k] for i, k in enumerate(keys)]
         used.update(zip(keys, out))
         run.analysis_keys.update((a.slug, k) for a, k in zip(articles, keys))
-        for key, analysis in zip(keys, out):  # the body is what the analysis says, a mention what it holds
-            if not run.fingerprints.knows(analysis.body):  # else known since the last build, its mentions too
-                run.fingerprints.know(analysis.body, f"{key}:body")
-                run.fingerprints.know_all(analysis.hits, analysis.hit_keys)
+        _know_analyses(run, zip(keys, out))
         return out
 
     return analyse_all
+
+
+def _know_analyses(run: _Run, analyses: Iterable[tuple[str, Analysis]]) -> None:
+    for key, analysis in analyses:  # the body is what the analysis says, a mention what it holds
+        if not run.fingerprints.knows(analysis.body):  # else known since the last build, its mentions too
+            run.fingerprints.know(analysis.body, f"{key}:body")
+            run.fingerprints.know_all(analysis.hits, analysis.hit_keys)
 
 
 def check(site: Path, cache: Optional[BuildCache] = None, progress: Optional[Progress] = None) -> BuildResult:
@@ -264,16 +297,105 @@ def _collector_paused():
             gc.enable()
 
 
-def _check(site: Path, run: _Run) -> BuildResult:
+def _check(site: Path, run: _Run, look: Optional[int] = None) -> BuildResult:
+    """Load and resolve. `look`: the number of the inputs' fingerprint taken just before
+    (inputs.look_number), for a build that may load again only what changed since the last."""
     result = BuildResult(Diagnostics())
     clock = time.perf_counter()
-    dossier = load_stage.load(site, result.diagnostics, make_reader(run), make_entity_reader(run))
+    dossier, notes, broken = _load(site, run, result.diagnostics, look)
     result.timings["load"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    result.resolved_now(resolve(dossier, result.diagnostics, make_analyser(run, result.analyses_used),
-                                run.previous.resolved, check=CHECK_UNREACHED))
+    analyse_all = make_analyser(run, result.analyses_used)
+    resolved = resolve(dossier, result.diagnostics, analyse_all, run.previous.resolved, check=CHECK_UNREACHED)
+    if resolved.changed is not None:  # resolved from the last resolve: only the changed articles analysed
+        _carry_analyses(run, resolved, analyse_all, result.analyses_used)
+    result.resolved_now(resolved)
     result.timings["resolve"] = time.perf_counter() - clock
+    if look is not None:
+        run.cache.last_read = _LastRead(dossier, look, notes, broken, run.article_keys, run.article_cards,
+                                        run.article_notes, run.article_broken, run.analysis_keys)
     return result
+
+
+def _load(site: Path, run: _Run, diags: Diagnostics, look: Optional[int]) -> tuple[Dossier, tuple, frozenset[str]]:
+    """The dossier; what loading said and the ids it left undefined, but of the articles' own files."""
+    dossier = _load_again(site, run, diags, look)
+    if dossier is not None:
+        return dossier, run.previous.last_read.notes, run.previous.last_read.broken
+    dossier = load_stage.load(site, diags, make_reader(run), make_entity_reader(run))
+    return dossier, tuple(_without(diags.items, itertools.chain.from_iterable(run.article_notes.values()))), run.broken_before
+
+
+def _load_again(site: Path, run: _Run, diags: Diagnostics, look: Optional[int]) -> Optional[Dossier]:
+    """The dossier of this process's last build, with the articles whose files changed since
+    read again, if no other file did (serve, after an edit: the other 20,000 files of a
+    10,000-article dossier need no look). None if that cannot be told."""
+    last = run.previous.last_read
+    if (look is None or last is None or run.fingerprints is not run.previous.fingerprints
+            or len(last.article_keys) != len(last.dossier.articles)):  # not one a link, read anew each time
+        return None
+    changed = inputs.changed_since(site, last.look)
+    if changed is None:
+        return None
+    by_slug = {a.slug: a for a in last.dossier.articles}
+    slugs = {rel.rpartition("/")[2].rpartition(".")[0] for rel in changed}
+    if not all(s in by_slug for s in slugs) or not changed <= {p for s in slugs for p in (by_slug[s].path, by_slug[s].sidecar)}:
+        return None
+    run.article_keys, run.article_cards = dict(last.article_keys), dict(last.article_cards)
+    run.article_notes = {s: n for s, n in last.article_notes.items() if s not in slugs}
+    run.article_broken = {s: b for s, b in last.article_broken.items() if s not in slugs}
+    run.cache.loaded = dict(run.previous.loaded)
+    for slug in slugs:
+        run.cache.loaded.pop(run.article_keys.pop(slug), None)
+        del run.article_cards[slug]
+    root = site.resolve()
+    pairs = [(s, root / by_slug[s].path, root / by_slug[s].sidecar) for s in sorted(slugs)]
+    fresh = {a.slug: a for a in make_reader(run)(load_stage.SiteFiles(root, Diagnostics()), last.dossier.site, pairs, set())}
+    diags.items.extend(last.notes)
+    diags.items.extend(itertools.chain.from_iterable(run.article_notes.values()))
+    dossier = dataclasses.replace(
+        last.dossier, articles=tuple(fresh[a.slug] if a.slug in slugs else a for a in last.dossier.articles
+                                     if a.slug not in slugs or a.slug in fresh),
+        broken_ids=last.broken.union(*run.article_broken.values()))
+    if CHECK_UNREACHED:  # the test suite: what a whole load makes
+        whole = Diagnostics()
+        assert load_stage.load(site, whole, read_entity=_READ_ENTITY_FILE) == dossier and whole.sorted() == diags.sorted(), \
+            "loaded again unlike a whole load"
+    return dossier
+
+
+def _carry_analyses(run: _Run, r: Resolved, analyse_all, used: dict[str, Analysis]) -> None:
+    """resolve.resolve_changes analysed the changed articles alone: the others' analyses are
+    the last build's, under the keys it kept."""
+    last = run.previous.last_read
+    if last is None:  # not kept (a cache given to check()): each found again by its key
+        analyse_all(list(r.dossier.articles), r.basis.matcher, r.dossier.site.autolink)
+        return
+    run.analysis_keys = keys = {**last.analysis_keys, **run.analysis_keys}
+    now = {keys[slug]: analysis for slug, analysis in r.analyses.items()}
+    used.clear()
+    used.update(now)
+    if run.fingerprints is not run.previous.fingerprints:  # renewed: none of them known yet
+        _know_analyses(run, now.items())
+
+
+# The entity reader of a whole load, as defined: the check above reads every file, and tests
+# that count the files a build reads must not count those.
+_READ_ENTITY_FILE = load_stage.read_entity_file
+
+
+def _without(items: list, taken) -> list:
+    """`items` less each of `taken`, once for each time it is there."""
+    left = collections.Counter(taken)
+    if not left:
+        return list(items)
+    kept = []
+    for item in items:
+        if left[item] > 0:
+            left[item] -= 1
+        else:
+            kept.append(item)
+    return kept
 
 
 def check_site(site: Path) -> BuildResult:
@@ -344,7 +466,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     run = _Run(previous, BuildCache(), fingerprints, progress, file_digests=inputs.digests_seen(site))
     run.cache.fingerprints = fingerprints
     cache_time = time.perf_counter() - clock
-    result = _check(site, run)
+    result = _check(site, run, inputs.look_number(site))
     result.timings["load"] += cache_time  # reading the cache back is part of loading
     if not result.ok:
         return result

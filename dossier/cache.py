@@ -210,6 +210,8 @@ class BuildCache:
     # The dossier as this build resolved it, in memory only: the next resolve of this process
     # starts from it when a few articles changed (resolve.resolve_changes).
     resolved: Optional[object] = field(default=None, compare=False, repr=False)
+    # What the build kept of reading its articles, in memory only (see build._LastRead).
+    last_read: Optional[object] = field(default=None, compare=False, repr=False)
 
     @classmethod
     def load(cls, out: Path, persist: bool = True) -> BuildCache:

@@ -49,6 +49,7 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
     key = (str(site), str(package))
     last = _last_look.get(key)
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
+    _note_look(key, None if entries is None else frozenset(changed))
     if entries is not None:
         digests = dict(last[1])
         for rel in changed:
@@ -67,6 +68,28 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
     return hashlib.blake2b(b"".join([data for _, data in entries.values()]), digest_size=16).hexdigest()
 
 
+def _note_look(key: tuple[str, str], looked_again: Optional[frozenset[str]]) -> None:
+    number, trail = _trails.get(key, (0, []))
+    _trails[key] = (number, [*trail, looked_again]) if looked_again is not None else (number + len(trail) + 1, [])
+
+
+def look_number(site: Path, package: Path = PACKAGE) -> int:
+    """The number of the last fingerprint of the site taken in this process."""
+    number, trail = _trails.get((str(site.resolve()), str(package)), (0, []))
+    return number + len(trail)
+
+
+def changed_since(site: Path, number: int, package: Path = PACKAGE) -> Optional[frozenset[str]]:
+    """The site-relative paths of the only files that may differ between fingerprint `number`
+    of the site in this process and the last one: files that were plain files then and are
+    now, looked at again because a watcher said so. None if that is not known (a fingerprint
+    since then walked every file)."""
+    start, trail = _trails.get((str(site.resolve()), str(package)), (0, []))
+    if number < start:
+        return None
+    return frozenset().union(*trail[number - start:])
+
+
 def digests_seen(site: Path, package: Path = PACKAGE) -> dict[str, str]:
     """The content digest of each plain file of the site, by its absolute path, as the last
     fingerprint of the site in this process saw it: a build reads its files by those, not
@@ -78,6 +101,11 @@ def digests_seen(site: Path, package: Path = PACKAGE) -> dict[str, str]:
 # Per site and package, what the last fingerprint saw: each entry, in order, with what is
 # there and the bytes it adds to the digest; and the digests of the site's plain files.
 _last_look: dict[tuple[str, str], tuple[dict[str, tuple[tuple, bytes]], dict[str, str]]] = {}
+
+
+# Per site and package: the number of the last fingerprint that walked every file, and what
+# each one after it looked at again (see changed_since).
+_trails: dict[tuple[str, str], tuple[int, list[frozenset[str]]]] = {}
 
 
 def _entry_bytes(rel: str, kind: tuple) -> bytes:

@@ -234,11 +234,12 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
     for i in changed:
         claims.update((c.id, c) for c in dossier.articles[i].claims)  # the same ids: the same order
     notes.update(_article_notes([dossier.articles[i] for i in changed], last.entities, claims, dossier.broken_ids))
-    analyses = analyse_all(list(dossier.articles), basis.matcher, dossier.site.autolink)
-    for analysis in analyses:
+    analyses = dict(last.analyses)  # the unchanged articles' analyses stand: the same text, the same names
+    analyses.update((a.slug, a) for a in analyse_all([dossier.articles[i] for i in changed], basis.matcher,
+                                                     dossier.site.autolink))
+    for analysis in analyses.values():
         diags.items.extend(analysis.diagnostics)
-    resolved = Resolved(dossier, last.entities, claims, {a.slug: a for a in analyses},
-                        relations_in=last.relations_in)
+    resolved = Resolved(dossier, last.entities, claims, analyses, relations_in=last.relations_in)
     present = _update_registry(resolved, last, [(last.dossier.articles[i], dossier.articles[i]) for i in changed])
     diags.items.extend(basis.shared_notes)
     for found in notes.values():

@@ -565,6 +565,34 @@ def test_a_relation_moved_by_an_entity_no_article_names_changes_the_pages_of_bot
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_serve_reads_again_only_the_edited_articles_files(site: Path, tmp_path: Path, monkeypatch):
+    """After an edit of an article's text or sidecar, serve's build lists no folder and reads
+    no other article or entity; a failed build in between does not lose the edit; what it
+    builds and reports is what a cold build does."""
+    out = tmp_path / "out"
+    cached_build(site, out, "serve")
+    monkeypatch.setattr(build_module, "CHECK_UNREACHED", False)  # its check makes a whole load
+    listed, read = [], []
+    listing, read_article, read_entity = (load_stage.SiteFiles.listing, load_stage.read_article,
+                                          load_stage.read_entity_file)
+    monkeypatch.setattr(load_stage.SiteFiles, "listing", lambda self, *a, **k: listed.append(a) or listing(self, *a, **k))
+    monkeypatch.setattr(load_stage, "read_article", lambda files, slug, *a: read.append(slug) or read_article(files, slug, *a))
+    monkeypatch.setattr(load_stage, "read_entity_file", lambda files, path, s: read.append(path.name) or read_entity(files, path, s))
+    text, sidecar = article_files(site)[3], article_files(site)[4].with_suffix(".yaml")
+    edit_article_text(site)
+    result = cached_build(site, out, "serve")
+    assert (listed, read, sorted(result.rendered)) == ([], [text.stem], [f"articles/{text.stem}/index.html", "index.html"])
+    good = sidecar.read_text()
+    sidecar.write_text(good.replace("title:", "title: [", 1))
+    failed = build(site, out, search=False, persist=False, changed=watched_changes(site))
+    assert not failed.ok and read[1:] == [sidecar.stem]
+    sidecar.write_text(good.replace("title: \"", "title: \"Revised: ", 1))  # mended, and edited
+    result = cached_build(site, out, "serve")
+    assert (listed, read[2:]) == ([], [sidecar.stem])
+    assert result.diagnostics.sorted() == build(site, tmp_path / "cold", search=False).diagnostics.sorted()
+    assert_same_as_cold(site, out, tmp_path)
+
+
 @pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: Path, mode: str, monkeypatch):
     out = tmp_path / "out"
