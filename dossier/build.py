@@ -131,7 +131,7 @@ class _LastRead:
     the articles whose files alone changed since."""
 
     dossier: Dossier
-    look: int  # the fingerprint of the inputs this load followed (inputs.look_number)
+    look: tuple  # the fingerprint of the inputs this load followed (inputs.last_look)
     notes: tuple  # what loading said, but of the articles' own files
     broken: frozenset[str]  # the ids left undefined, but by the articles' own files
     article_keys: dict[str, str]  # as in _Run
@@ -297,9 +297,9 @@ def _collector_paused():
             gc.enable()
 
 
-def _check(site: Path, run: _Run, look: Optional[int] = None) -> BuildResult:
-    """Load and resolve. `look`: the number of the inputs' fingerprint taken just before
-    (inputs.look_number), for a build that may load again only what changed since the last."""
+def _check(site: Path, run: _Run, look: Optional[tuple] = None) -> BuildResult:
+    """Load and resolve. `look`: the inputs' fingerprint taken just before (inputs.last_look),
+    for a build that may load again only what changed since the last."""
     result = BuildResult(Diagnostics())
     clock = time.perf_counter()
     dossier, notes, broken = _load(site, run, result.diagnostics, look)
@@ -317,7 +317,7 @@ def _check(site: Path, run: _Run, look: Optional[int] = None) -> BuildResult:
     return result
 
 
-def _load(site: Path, run: _Run, diags: Diagnostics, look: Optional[int]) -> tuple[Dossier, tuple, frozenset[str]]:
+def _load(site: Path, run: _Run, diags: Diagnostics, look: Optional[tuple]) -> tuple[Dossier, tuple, frozenset[str]]:
     """The dossier; what loading said and the ids it left undefined, but of the articles' own files."""
     dossier = _load_again(site, run, diags, look)
     if dossier is not None:
@@ -326,7 +326,7 @@ def _load(site: Path, run: _Run, diags: Diagnostics, look: Optional[int]) -> tup
     return dossier, tuple(_without(diags.items, itertools.chain.from_iterable(run.article_notes.values()))), run.broken_before
 
 
-def _load_again(site: Path, run: _Run, diags: Diagnostics, look: Optional[int]) -> Optional[Dossier]:
+def _load_again(site: Path, run: _Run, diags: Diagnostics, look: Optional[tuple]) -> Optional[Dossier]:
     """The dossier of this process's last build, with the articles whose files changed since
     read again, if no other file did (serve, after an edit: the other 20,000 files of a
     10,000-article dossier need no look). None if that cannot be told."""
@@ -466,7 +466,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     run = _Run(previous, BuildCache(), fingerprints, progress, file_digests=inputs.digests_seen(site))
     run.cache.fingerprints = fingerprints
     cache_time = time.perf_counter() - clock
-    result = _check(site, run, inputs.look_number(site))
+    result = _check(site, run, inputs.last_look(site))
     result.timings["load"] += cache_time  # reading the cache back is part of loading
     if not result.ok:
         return result

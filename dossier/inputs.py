@@ -73,19 +73,21 @@ def _note_look(key: tuple[str, str], looked_again: Optional[frozenset[str]]) -> 
     _trails[key] = (number, [*trail, looked_again]) if looked_again is not None else (number + len(trail) + 1, [])
 
 
-def look_number(site: Path, package: Path = PACKAGE) -> int:
-    """The number of the last fingerprint of the site taken in this process."""
-    number, trail = _trails.get((str(site.resolve()), str(package)), (0, []))
-    return number + len(trail)
+def last_look(site: Path, package: Path = PACKAGE) -> tuple:
+    """The last fingerprint of the site taken in this process, as changed_since takes it."""
+    key = (str(site.resolve()), str(package))
+    number, trail = _trails.get(key, (0, []))
+    return key, number + len(trail)
 
 
-def changed_since(site: Path, number: int, package: Path = PACKAGE) -> Optional[frozenset[str]]:
-    """The site-relative paths of the only files that may differ between fingerprint `number`
-    of the site in this process and the last one: files that were plain files then and are
-    now, looked at again because a watcher said so. None if that is not known (a fingerprint
-    since then walked every file)."""
+def changed_since(site: Path, look: tuple, package: Path = PACKAGE) -> Optional[frozenset[str]]:
+    """The site-relative paths of the only files that may differ between the fingerprint
+    `look` (last_look) and the last one of the site in this process: files that were plain
+    files then and are now, looked at again because a watcher said so. None if that is not
+    known (`look` was of another site, or a fingerprint since walked every file)."""
+    key, number = look
     start, trail = _trails.get((str(site.resolve()), str(package)), (0, []))
-    if number < start:
+    if key != (str(site.resolve()), str(package)) or number < start:
         return None
     return frozenset().union(*trail[number - start:])
 

@@ -88,6 +88,25 @@ def test_the_digests_seen_are_those_of_the_sites_plain_files_as_the_last_fingerp
     assert inputs.digests_seen(site) == expected()
 
 
+def test_what_changed_since_a_fingerprint_is_known_only_while_every_look_since_was_told(tmp_path: Path):
+    site, other = site_copy(tmp_path / "a"), site_copy(tmp_path / "b")
+    inputs.fingerprint(site)
+    first = inputs.last_look(site)
+    assert inputs.changed_since(site, first) == frozenset()
+    inputs.fingerprint(site, changed={"content/articles/beta-note.md"})
+    inputs.fingerprint(site, changed={"content/articles/beta-note.yaml", "site.yaml"})
+    second = inputs.last_look(site)
+    assert inputs.changed_since(site, first) == {"content/articles/beta-note.md", "content/articles/beta-note.yaml", "site.yaml"}
+    assert inputs.changed_since(site, second) == frozenset()
+    inputs.fingerprint(other)
+    assert inputs.changed_since(other, first) is None and inputs.changed_since(other, second) is None
+    (site / "content/articles/new-note.md").write_text("New.\n")
+    inputs.fingerprint(site, changed={"content/articles/new-note.md"})  # a new file: every file looked at
+    assert inputs.changed_since(site, first) is None and inputs.changed_since(site, second) is None
+    inputs.fingerprint(site)
+    assert inputs.changed_since(site, second) is None
+
+
 def test_told_of_changes_before_any_full_look_it_looks_at_every_file(tmp_path: Path):
     site = site_copy(tmp_path)
     assert inputs.fingerprint(site, changed={"site.yaml"}) == inputs.fingerprint(site)
