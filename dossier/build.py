@@ -534,7 +534,7 @@ def _resolve_shape(r: Resolved, run: _Run) -> dict:
     fps, d = run.fingerprints, r.dossier
     return {"articles": tuple((a.slug, fps(a)) for a in d.articles), "entities": tuple(map(fps, d.entities)),
             "rest": digest(fps(d.site), fps(d.pages), sorted(d.broken_ids)),
-            "unique_claims": r.basis.unique_claims, "in_order": _slugs_in_order(r)}
+            "unique_claims": r.basis.unique_claims, "in_order": r.slugs_in_order}
 
 
 def _articles_changed_since(last: BuildCache, shape: dict, r: Resolved) -> Optional[frozenset[str]]:
@@ -819,7 +819,7 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
     is read to tell). A changed article's records are as many as its last ones, in the same
     files (it has the same claim ids); were they not, the files would be made in full."""
     last = run.previous
-    if r.changed is None or not last.record_owners or _slugs_in_order(r) != _last_order(last):
+    if r.changed is None or not last.record_owners or r.slugs_in_order != _last_order(last):
         return None
     if staged.holds is None and not all(previous.as_written(path) for path in export.RECORD_FILES):
         return None
@@ -845,14 +845,10 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
     return edits
 
 
-def _slugs_in_order(r: Resolved) -> tuple[str, ...]:
-    return tuple(a.slug for a in r.in_order)
-
-
 def _last_order(last: BuildCache) -> Optional[tuple[str, ...]]:
     """The order of the last build's articles: from its resolve, kept in this process's memory,
     or else from its shape, kept in the cache."""
-    return _slugs_in_order(last.resolved) if last.resolved is not None else last.shape.get("in_order")
+    return last.resolved.slugs_in_order if last.resolved is not None else last.shape.get("in_order")
 
 
 def _records_moved(places: dict, edits: dict[str, list[_Edit]], gone: set[bytes]) -> dict:
@@ -907,7 +903,7 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     Returns the paths rendered and, of those, the paths whose bytes changed.
     """
     r, fps = renderer.r, run.fingerprints
-    articles = {a.slug: a for a in r.dossier.articles}
+    articles = r.by_slug
     lookups = {"entity": r.entities.get, "claim": r.claims.get, "article-text": articles.get,
                "article": lambda slug: _headline(articles.get(slug)),
                "article-card": lambda slug: run.article_cards.get(slug) or articles.get(slug)}

@@ -208,9 +208,8 @@ class SiteRenderer:
         self.site = resolved.dossier.site
         self._looked_up_articles: dict[str, ArticleLookedUp] = {}  # made as templates look them up
         self._in_order = resolved.in_order  # as on the home page
-        # Position of each article on the home page: sorting by it is cheaper than by article_order.
-        self._rank = {a.slug: n for n, a in enumerate(self._in_order)}
-        self._by_slug = {a.slug: a for a in resolved.dossier.articles}
+        self._rank = resolved.home_ranks
+        self._by_slug = resolved.by_slug
         self._source_names: dict[str, dict[str, str]] = {}
         self._deps: set[tuple[str, str]] = set()
         self._root = ""  # of the page being rendered
@@ -495,7 +494,8 @@ class SiteRenderer:
                            inputs=(tuple(part), overview, pager.number, len(parts), len(ordered)))
 
     def sitemap(self, articles: list[Article]) -> str:
-        listed = (self.site.base_url, tuple(a.slug for a in articles), tuple(sorted(self.r.entities)),
+        slugs = self.r.slugs_in_order if articles is self.r.in_order else tuple(a.slug for a in articles)
+        listed = (self.site.base_url, slugs, tuple(sorted(self.r.entities)),
                   tuple(p.slug for p in self._nav_pages()))
         if _last_sitemap and _last_sitemap[0] == listed:  # serve's last build listed the same pages
             return _last_sitemap[1]

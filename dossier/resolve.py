@@ -98,6 +98,19 @@ class Resolved:
         return sorted(self.dossier.articles, key=article_order)
 
     @functools.cached_property
+    def slugs_in_order(self) -> tuple[str, ...]:
+        return tuple(a.slug for a in self.in_order)
+
+    @functools.cached_property
+    def home_ranks(self) -> dict[str, int]:
+        """Slug -> the article's place in in_order (sorting by it costs less than by article_order)."""
+        return {slug: n for n, slug in enumerate(self.slugs_in_order)}
+
+    @functools.cached_property
+    def by_slug(self) -> dict[str, Article]:
+        return {a.slug: a for a in self.dossier.articles}
+
+    @functools.cached_property
     def claims_in_order(self) -> list[Claim]:
         """The claims as the claims index lists them: by status in the site's order, then as
         the home page lists their articles, then by id; none of a status the site does not know."""
@@ -139,6 +152,7 @@ class Basis:
     present: dict[str, frozenset[str]]  # slug -> the entities its article names
     unique_claims: bool  # no claim id used twice
     ranks: Optional[dict[str, int]] = None  # each article's place in the dossier, once asked
+    found_in_texts: dict[str, tuple[Diagnostic, ...]] = field(default_factory=dict)  # slug -> its analysis's, if any
 
     def places(self, r: Resolved) -> dict[str, int]:
         if self.ranks is None:
@@ -191,14 +205,15 @@ def resolve_all(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> 
     _warn_harmful_links(dossier, shared)
     notes = _article_notes(dossier.articles, entities, claims, dossier.broken_ids)
     analyses = analyse_all(list(dossier.articles), matcher, dossier.site.autolink)
-    for analysis in analyses:
-        diags.items.extend(analysis.diagnostics)
+    found_in_texts = {a.slug: a.diagnostics for a in analyses if a.diagnostics}
+    for found in found_in_texts.values():
+        diags.items.extend(found)
     resolved = Resolved(dossier, entities, claims, {a.slug: a for a in analyses})
     present = _fill_registry(resolved)
     diags.items.extend(shared.items)
     for found in notes.values():
         diags.items.extend(found)
-    resolved.basis = Basis(matcher, tuple(shared.items), notes, present, unique_claims)
+    resolved.basis = Basis(matcher, tuple(shared.items), notes, present, unique_claims, found_in_texts=found_in_texts)
     return resolved
 
 
@@ -235,21 +250,29 @@ def resolve_changes(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser,
         claims.update((c.id, c) for c in dossier.articles[i].claims)  # the same ids: the same order
     notes.update(_article_notes([dossier.articles[i] for i in changed], last.entities, claims, dossier.broken_ids))
     analyses = dict(last.analyses)  # the unchanged articles' analyses stand: the same text, the same names
-    analyses.update((a.slug, a) for a in analyse_all([dossier.articles[i] for i in changed], basis.matcher,
-                                                     dossier.site.autolink))
-    for analysis in analyses.values():
-        diags.items.extend(analysis.diagnostics)
+    fresh = analyse_all([dossier.articles[i] for i in changed], basis.matcher, dossier.site.autolink)
+    analyses.update((a.slug, a) for a in fresh)
+    found_in_texts = dict(basis.found_in_texts)
+    for analysis in fresh:
+        found_in_texts.pop(analysis.slug, None)
+        if analysis.diagnostics:
+            found_in_texts[analysis.slug] = analysis.diagnostics
     resolved = Resolved(dossier, last.entities, claims, analyses, relations_in=last.relations_in)
     present = _update_registry(resolved, last, [(last.dossier.articles[i], dossier.articles[i]) for i in changed])
     diags.items.extend(basis.shared_notes)
-    for found in notes.values():
+    for found in (*notes.values(), *found_in_texts.values()):
         diags.items.extend(found)
-    resolved.basis = Basis(basis.matcher, basis.shared_notes, notes, present, True, basis.ranks)
+    resolved.basis = Basis(basis.matcher, basis.shared_notes, notes, present, True, basis.ranks, found_in_texts)
     resolved.changed = frozenset(dossier.articles[i].slug for i in changed)
+    now = {dossier.articles[i].slug: dossier.articles[i] for i in changed}
+    if "by_slug" in last.__dict__:
+        resolved.by_slug = {**last.by_slug, **now}
     if "in_order" in last.__dict__ and all(article_order(last.dossier.articles[i]) == article_order(dossier.articles[i])
                                            for i in changed):  # each in its place: the order is the last one's
-        now = {dossier.articles[i].slug: dossier.articles[i] for i in changed}
-        resolved.in_order = [now.get(a.slug, a) for a in last.in_order]
+        resolved.in_order = list(last.in_order)
+        for slug, article in now.items():
+            resolved.in_order[last.home_ranks[slug]] = article
+        resolved.slugs_in_order, resolved.home_ranks = last.slugs_in_order, last.home_ranks
         if "claims_in_order" in last.__dict__ and all(
                 _statuses(last.dossier.articles[i]) == _statuses(dossier.articles[i]) for i in changed):
             # The same claims in the same places, and each of the same status: so is their order.
@@ -545,8 +568,25 @@ def _update_registry(r: Resolved, last: Resolved, changed: list[tuple[Article, A
         kept = [h for h in last.hits.get(entity, ()) if h.article not in slugs]
         r.hits[entity] = sorted(kept + new_hits[entity], key=lambda h: article_rank[h.article])
     known = {e: found for e, found in last.related.known.items() if e not in touched}
-    r.related = CoOccurrence(r.hits, present, known)
+    r.related = CoOccurrence(r.hits, present, known, _counts_moved(last.related.counts, touched, [
+        (last.basis.present[old.slug], present[new.slug]) for old, new in changed]))
     return present
+
+
+def _counts_moved(counts: dict[str, Counter], touched: set[str], changed: list[tuple[frozenset, frozenset]]) -> dict[str, Counter]:
+    """The co-occurrence counts kept for the entities the changed articles name or named, once
+    each article names what it names now (`changed`: the entities it named, and names)."""
+    moved = {}
+    for entity in touched & counts.keys():
+        found = counts[entity].copy()
+        for before, after in changed:
+            if entity in before:
+                found.subtract(before)
+            if entity in after:
+                found.update(after)
+        found.pop(entity, None)
+        moved[entity] = +found  # none of those left at 0
+    return moved
 
 
 class CoOccurrence(Mapping):
@@ -555,19 +595,29 @@ class CoOccurrence(Mapping):
     build asks for every one, a rebuild after an edit for the few whose pages it makes."""
 
     def __init__(self, hits: dict[str, list[Hit]], present: dict[str, frozenset[str]],
-                 known: Optional[dict[str, list[tuple[str, int]]]] = None):
+                 known: Optional[dict[str, list[tuple[str, int]]]] = None, counts: Optional[dict[str, Counter]] = None):
         self._hits, self._present = hits, present
         self.known = {} if known is None else known  # worked out already: still true of `hits`
+        # Each entity's count of every other, for a registry made from the last (resolve_changes):
+        # the next one moves those of the entities an edited article names, not counting them
+        # again over thousands of articles. Only those: all 2,000 at 10,000 articles would take
+        # some 4 million entries.
+        self.counts = {} if counts is None else counts
+        self._keeps_counts = counts is not None
 
     def __getitem__(self, entity: str) -> list[tuple[str, int]]:
         found = self.known.get(entity)
         if found is None:
             if not self._hits.get(entity):
                 raise KeyError(entity)
-            counts: Counter = Counter()
-            for slug in dict.fromkeys(h.article for h in self._hits[entity]):
-                counts.update(self._present[slug])  # itself too (counting a set runs in C): taken out
-            del counts[entity]
+            counts = self.counts.get(entity)
+            if counts is None:
+                counts = Counter()
+                for slug in dict.fromkeys(h.article for h in self._hits[entity]):
+                    counts.update(self._present[slug])  # itself too (counting a set runs in C): taken out
+                del counts[entity]
+                if self._keeps_counts:
+                    self.counts[entity] = counts
             found = self.known[entity] = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:RELATED]
         return found
 
