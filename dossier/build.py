@@ -1083,7 +1083,7 @@ def _sources_changed(renderer: SiteRenderer, run: _Run, common: str) -> Optional
     if r.changed is not None:
         # Resolved from the last build's dossier (its entities too), but for these articles.
         now = {**before, **_article_sources(r, run, r.changed)}
-        found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}", f"claims:{slug}")
+        found = {s for slug in r.changed for s in (f"article:{slug}", f"card:{slug}", f"hits:{slug}", f"claims:{slug}")
                  if now[s] != before.get(s)}
         if CHECK_UNREACHED:
             assert list(now.items()) == list(_source_digests(r, run, common).items()), "sources changed unseen"
@@ -1104,11 +1104,12 @@ def _source_digests(r: Resolved, run: _Run, common: str) -> dict[str, str]:
 def _article_sources(r: Resolved, run: _Run, slugs: Optional[frozenset[str]]) -> dict[str, str]:
     """The digests of the articles' sources (of those with these slugs, if given)."""
     fps, now = run.fingerprints, {}
-    for a in r.dossier.articles:
-        if slugs is None or a.slug in slugs:
-            now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
-            now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
-            now[f"claims:{a.slug}"] = fps((a.claims, article_order(a)))  # each claim's digest is known
+    for a in r.dossier.articles if slugs is None else [r.by_slug[s] for s in sorted(slugs) if s in r.by_slug]:
+        now[f"article:{a.slug}"] = run.analysis_keys.get(a.slug) or fps((a, r.analyses[a.slug]))
+        now[f"card:{a.slug}"] = run.article_cards.get(a.slug) or fps(a)
+        order = article_order(a)
+        now[f"hits:{a.slug}"] = fps((r.analyses[a.slug].hits, order))  # each mention's digest is known
+        now[f"claims:{a.slug}"] = fps((a.claims, order))  # each claim's too
     return now
 
 

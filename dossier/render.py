@@ -57,6 +57,7 @@ class SpecGroup:
 # What a group's inputs are drawn from, each a digest a build can tell has changed:
 #   "article:<slug>"  the article's two files, and what analysing them gave (with the names autolinked);
 #   "card:<slug>"     the article but its text (see build._know_article);
+#   "hits:<slug>"     the article's mentions, each with its context, and what places it among the articles;
 #   "claims:<slug>"   the article's claims, and what places it among the articles (resolve.article_order);
 #   "entity:<id>"     the entity's file.
 # SiteRenderer.groups_reached is the other way round: the groups one source reaches now.
@@ -354,17 +355,18 @@ class SiteRenderer:
         kind, _, key = source.partition(":")
         reached = set()
         if kind == "article" and key in self._by_slug:
-            article, analysis = self._by_slug[key], self.r.analyses.get(key)
             reached.add(source)
-            reached.update(f"entity:{h.entity}" for h in (analysis.hits if analysis else ()))
-            for c in article.claims:
-                reached.update(f"entity:{ref.id}" for ref in (c.claimant, *c.about) if ref)
+            for c in self._by_slug[key].claims:
                 for ref in (*c.supports, *c.contradicts):  # the article whose claim it backs or disputes
                     target = self.r.claims.get(ref.id)
                     if target is not None:
                         reached.add(f"article:{target.article}")
+        elif kind == "hits" and key in self.r.analyses:
+            reached.update(f"entity:{h.entity}" for h in self.r.analyses[key].hits)
         elif kind == "claims" and key in self._by_slug and self._by_slug[key].claims:
             reached.add("claims")
+            for c in self._by_slug[key].claims:
+                reached.update(f"entity:{ref.id}" for ref in (c.claimant, *c.about) if ref)
         elif kind == "entity" and key in self.r.entities:
             reached.add(source)
             reached.update(f"entity:{rel.entity.id}" for rel in self.r.entities[key].relations)
@@ -455,7 +457,8 @@ class SiteRenderer:
                     mentions=mention_part, mention_total=len(hits), related=list(related),
                 ))
 
-        sources = (self._named("article", (*(h.article for h in hits), *(c.article for c in (*claims_by, *claims_about))))
+        sources = (self._named("hits", (h.article for h in hits))
+                   | self._named("claims", (c.article for c in (*claims_by, *claims_about)))
                    | self._named("entity", (e.id, *(x for x, _ in relations_in), *(x.id for x, _ in related))))
         return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related), make,
                          frozenset(sources))
