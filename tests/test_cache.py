@@ -593,6 +593,30 @@ def test_serve_reads_again_only_the_edited_articles_files(site: Path, tmp_path: 
     assert_same_as_cold(site, out, tmp_path)
 
 
+@pytest.mark.parametrize("mode", ["disk", "serve"])
+def test_an_edit_that_leaves_the_mentions_and_claims_makes_no_entity_group(site: Path, tmp_path: Path, mode: str,
+                                                                           monkeypatch):
+    """A summary rewritten, a paragraph added: the pages of the entities the article names are
+    not made (their inputs are as they were); a claim's status changed: those it names are."""
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    monkeypatch.setattr(build_module, "CHECK_UNREACHED", False)  # it makes every group, to check it
+    made: list[str] = []
+    real = SiteRenderer.entity_group
+    monkeypatch.setattr(SiteRenderer, "entity_group", lambda self, e: made.append(e.id) or real(self, e))
+    sidecar = article_files(site)[4].with_suffix(".yaml")
+    assert 'summary: "' in sidecar.read_text() and "status: unverified" in sidecar.read_text()
+    sidecar.write_text(sidecar.read_text().replace('summary: "', 'summary: "Rewritten. ', 1))
+    text = article_files(site)[3]
+    text.write_text(text.read_text() + "\nA closing paragraph that names nobody at all.\n")
+    result = cached_build(site, out, mode)
+    assert made == [] and len(result.rendered) == 3
+    sidecar.write_text(sidecar.read_text().replace("status: unverified", "status: disputed", 1))
+    cached_build(site, out, mode)
+    assert made
+    assert_same_as_cold(site, out, tmp_path)
+
+
 @pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_an_edit_reads_only_the_entity_files_that_changed(site: Path, tmp_path: Path, mode: str, monkeypatch):
     out = tmp_path / "out"
