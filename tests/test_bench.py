@@ -34,3 +34,21 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     for path in (fresh / "content").rglob("*"):
         if path.is_file():
             assert (site / path.relative_to(fresh)).read_bytes() == path.read_bytes(), path
+
+
+def test_serve_edits_times_each_edit_in_one_process_and_leaves_the_site_as_it_was(tmp_path: Path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from generate import generate
+
+    site = tmp_path / "site"
+    generate(site, 12, seed=1)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "serve_edits.py"), str(site), "--rounds", "2"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("first build ") and len(lines) == 5
+    assert [line.split()[0] for line in lines[1:]] == ["text", "sidecar"] * 2
+    for line in lines[1:]:  # each edit rendered its article's page and a home page, nothing else
+        assert re.search(r" s .*\(2 rendered, [1-4] written, \d+ unchanged\)", line), line
+    assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
