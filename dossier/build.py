@@ -1155,7 +1155,8 @@ def _changed_lookups(run: _Run, r: Resolved, changed_sources: Optional[set[str]]
     else:
         # Only those of the changed sources: the claims the changed cards hold and held.
         probes = [(kind, key) for kind, keys in changed_keys.items() if kind != "claim" for key in keys]
-        probes += [("claim", c.id) for d in (r.dossier, last.dossier) for a in d.articles if a.slug in cards for c in a.claims]
+        held = [d.by_slug.get(slug) for d in (r, last) for slug in cards]
+        probes += [("claim", c.id) for a in held if a is not None for c in a.claims]
         found = [dep for dep in probes if dep in table and changed(dep, table[dep])]
     if CHECK_UNREACHED:
         assert frozenset(found) == exact, f"look-ups changed unseen: {sorted(exact - frozenset(found))[:5]}"
