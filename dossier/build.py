@@ -927,33 +927,19 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     changed_deps = _changed_lookups(run, renderer.r, changed_sources, dep_digest)
     reached = None if changed_sources is None else _groups_reached(renderer, run, changed_sources)
     todo: list[tuple[PageSpec, str]] = []
+    unreached = []
     for name, make_group in renderer.group_plan():
         old = run.previous.groups.get(name)
         if reached is not None and old is not None and name not in reached:
-            # Its sources are as they were, and so its inputs: kept without being made.
-            if _keep_group(name, old[0], run, staged, changed_deps):
-                if CHECK_UNREACHED:
-                    _check_unreached(make_group(), old[0], common, fps)
-                continue
-        group = make_group()
-        group_key = None if group.inputs is None else digest(common, group.name, fps(group.inputs))
-        if group_key is not None and _keep_group(group.name, group_key, run, staged, changed_deps):
+            # Its sources are as they were, and so its inputs: kept without being made, below.
+            if CHECK_UNREACHED:
+                _check_unreached(make_group(), old[0], common, fps)
+            run.cache.groups[name] = old  # in the plan's place, whether it is kept or made again
+            unreached.append((name, old, make_group))
             continue
-        specs = list(group.make())
-        paths = []
-        for spec in specs:
-            paths.append(spec.path)
-            text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
-            # A group of one page (an article's) is what its inputs make: their digest stands for
-            # its context. A page of a larger group is keyed on its own context: a claim changed
-            # on one page of the claims index leaves the other pages' keys as they were.
-            context = (group_key if group_key is not None and len(specs) == 1
-                       else fps(spec.inputs if spec.inputs is not None else spec.context))
-            key = digest(common, spec.path, spec.template, context, text_key)
-            if not _reuse(spec.path, key, run, staged, changed_deps):
-                todo.append((spec, key))
-        if group_key is not None:
-            run.cache.groups[group.name] = (group_key, tuple(paths), tuple(sorted(group.sources)))
+        todo += _pages_to_make(make_group(), run, staged, changed_deps, common)
+    for name, old, make_group in _keep_groups(unreached, run, staged, changed_deps):
+        todo += _pages_to_make(make_group(), run, staged, changed_deps, common)
     if len(todo) >= parallel.POOL_THRESHOLD:
         renderer.warm()  # compile templates once, before workers fork
 
@@ -1029,6 +1015,45 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     run.cache.pages = dict(sorted(run.cache.pages.items()))
     run.cache.looked_up = _looked_up(run, rendered, changed_deps, dep_digest)
     return rendered, changed
+
+
+def _pages_to_make(group, run: _Run, staged: StagedOutput, changed: frozenset, common: str) -> list[tuple[PageSpec, str]]:
+    """The pages of a group that must be rendered, with their keys; the group's others (or all
+    of them, if its inputs are the last build's) are taken as they were."""
+    fps = run.fingerprints
+    group_key = None if group.inputs is None else digest(common, group.name, fps(group.inputs))
+    if group_key is not None and _keep_group(group.name, group_key, run, staged, changed):
+        return []
+    specs, todo = list(group.make()), []
+    for spec in specs:
+        text_key = hashlib.blake2b(spec.text.encode(), digest_size=16).hexdigest() if spec.text is not None else None
+        # A group of one page (an article's) is what its inputs make: their digest stands for
+        # its context. A page of a larger group is keyed on its own context: a claim changed
+        # on one page of the claims index leaves the other pages' keys as they were.
+        context = (group_key if group_key is not None and len(specs) == 1
+                   else fps(spec.inputs if spec.inputs is not None else spec.context))
+        key = digest(common, spec.path, spec.template, context, text_key)
+        if not _reuse(spec.path, key, run, staged, changed):
+            todo.append((spec, key))
+    if group_key is not None:
+        run.cache.groups[group.name] = (group_key, tuple(spec.path for spec in specs), tuple(sorted(group.sources)))
+    else:
+        run.cache.groups.pop(group.name, None)
+    return todo
+
+
+def _keep_groups(groups: list[tuple[str, tuple, object]], run: _Run, staged: StagedOutput, changed: frozenset) -> list:
+    """_keep_group for the groups no changed source reached (12,000 at 10,000 articles after an
+    edit), all at once when every page of theirs is there and made none of the `changed`
+    look-ups; else one by one. Returns those that cannot be kept: made again."""
+    pages = run.previous.pages
+    paths = [path for _, old, _ in groups for path in old[1]]
+    records = [pages.get(path) for path in paths]
+    if (None not in records and not (changed and any(not changed.isdisjoint(r.deps) for r in records))
+            and staged.link_all_previous(paths)):
+        run.cache.pages.update(zip(paths, records))
+        return []
+    return [group for group in groups if not _keep_group(group[0], group[1][0], run, staged, changed)]
 
 
 def _world(r: Resolved, run: _Run, common: str) -> str:

@@ -199,6 +199,22 @@ class StagedOutput:
         self.linked += 1
         return True
 
+    def link_all_previous(self, rels: list[str]) -> bool:
+        """link_previous for each, at once where the output's files are known (serve's own);
+        False, and none of them linked, if one is gone."""
+        if self.incremental and self.holds is not None:
+            if not self.holds.issuperset(rels):
+                return False
+            self.kept.update(rels)
+            self.linked += len(rels)
+            return True
+        for n, rel in enumerate(rels):
+            if not self.link_previous(rel):
+                for linked in rels[:n]:
+                    self.forget(linked)
+                return False
+        return True
+
     def _holds(self, rel: str) -> bool:
         """Whether the output has this file: as given (see `holds`), else as the disk says."""
         return rel in self.holds if self.holds is not None else os.path.isfile(os.path.join(self.out, rel))
