@@ -128,9 +128,9 @@ class _Run:
 class _LastRead:
     """What a build keeps in this process's memory of reading its articles: the next build of
     the process reads again (_load_again) and analyses again (resolve.resolve_changes) only
-    the articles whose files alone changed since."""
+    the articles whose files alone changed since. Its dossier is the one its resolve kept
+    (BuildCache.resolved)."""
 
-    dossier: Dossier
     look: tuple  # the fingerprint of the inputs this load followed (inputs.last_look)
     notes: tuple  # what loading said, but of the articles' own files
     broken: frozenset[str]  # the ids left undefined, but by the articles' own files
@@ -312,7 +312,7 @@ def _check(site: Path, run: _Run, look: Optional[tuple] = None) -> BuildResult:
     result.resolved_now(resolved)
     result.timings["resolve"] = time.perf_counter() - clock
     if look is not None:
-        run.cache.last_read = _LastRead(dossier, look, notes, broken, run.article_keys, run.article_cards,
+        run.cache.last_read = _LastRead(look, notes, broken, run.article_keys, run.article_cards,
                                         run.article_notes, run.article_broken, run.analysis_keys)
     return result
 
@@ -330,14 +330,14 @@ def _load_again(site: Path, run: _Run, diags: Diagnostics, look: Optional[tuple]
     """The dossier of this process's last build, with the articles whose files changed since
     read again, if no other file did (serve, after an edit: the other 20,000 files of a
     10,000-article dossier need no look). None if that cannot be told."""
-    last = run.previous.last_read
-    if (look is None or last is None or run.fingerprints is not run.previous.fingerprints
-            or len(last.article_keys) != len(last.dossier.articles)):  # not one a link, read anew each time
+    last, resolved = run.previous.last_read, run.previous.resolved
+    if (look is None or last is None or resolved is None or run.fingerprints is not run.previous.fingerprints
+            or len(last.article_keys) != len(resolved.dossier.articles)):  # not one a link, read anew each time
         return None
     changed = inputs.changed_since(site, last.look)
     if changed is None:
         return None
-    by_slug = {a.slug: a for a in last.dossier.articles}
+    was, by_slug = resolved.dossier, resolved.by_slug
     slugs = {rel.rpartition("/")[2].rpartition(".")[0] for rel in changed}
     if not all(s in by_slug for s in slugs) or not changed <= {p for s in slugs for p in (by_slug[s].path, by_slug[s].sidecar)}:
         return None
@@ -350,12 +350,12 @@ def _load_again(site: Path, run: _Run, diags: Diagnostics, look: Optional[tuple]
         del run.article_cards[slug]
     root = site.resolve()
     pairs = [(s, root / by_slug[s].path, root / by_slug[s].sidecar) for s in sorted(slugs)]
-    fresh = {a.slug: a for a in make_reader(run)(load_stage.SiteFiles(root, Diagnostics()), last.dossier.site, pairs, set())}
+    fresh = {a.slug: a for a in make_reader(run)(load_stage.SiteFiles(root, Diagnostics()), was.site, pairs, set())}
     diags.items.extend(last.notes)
     diags.items.extend(itertools.chain.from_iterable(run.article_notes.values()))
     dossier = dataclasses.replace(
-        last.dossier, articles=tuple(fresh[a.slug] if a.slug in slugs else a for a in last.dossier.articles
-                                     if a.slug not in slugs or a.slug in fresh),
+        was, articles=tuple(fresh[a.slug] if a.slug in slugs else a for a in was.articles
+                            if a.slug not in slugs or a.slug in fresh),
         broken_ids=last.broken.union(*run.article_broken.values()))
     if CHECK_UNREACHED:  # the test suite: what a whole load makes
         whole = Diagnostics()
