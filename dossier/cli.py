@@ -11,7 +11,7 @@ from typing import Optional
 
 from . import build as pipeline
 from .search import SearchError
-from .write import InterruptedAfterCommit, UsageError
+from .write import InterruptedAfterCommit, UsageError, finish_discarding
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +47,7 @@ def run() -> None:
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
+    finish_discarding()  # the last output, removed by a process of its own
     os._exit(code)
 
 

@@ -6,6 +6,7 @@ is refused (exit 2) with nothing deleted.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from dossier import write as write_module
+from dossier.cache import CACHE_FILE
 from fixtures.sitekit import BASIC, make_site, run, snapshot, write
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,6 +133,49 @@ def test_a_successful_build_replaces_the_output_whole(tmp_path, previous):
     assert not (previous / "articles/stale-article").exists()
     assert not (previous / "articles/beta-note").exists()
     assert (previous / "articles/bridge-closed/index.html").is_file()
+
+
+def test_a_build_that_replaces_the_output_does_not_wait_for_the_last_one_to_go(tmp_path, previous, monkeypatch):
+    """Swapped out, the last output (at 10,000 articles 25,000 folders, seconds to remove) is
+    removed on a thread while the build ends, and what is left of it when the process exits,
+    by a process of its own that outlives it."""
+    (previous / CACHE_FILE).unlink()  # no cache: the new output is made whole and swapped in
+    released, real_rmtree = threading.Event(), shutil.rmtree
+
+    def held_rmtree(path, *args, **kw):
+        if "-gone-" in str(path):
+            released.wait(30)
+        return real_rmtree(path, *args, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", held_rmtree)
+    try:
+        code, _, err = run("build", str(BASIC), "-o", str(previous), "--no-search")
+        assert code == 0, err
+        gone = [p for p in staging_folders(previous) if "-gone-" in p.name]
+        assert len(gone) == 1 and (gone[0] / "index.html").is_file(), "the last output, set aside, not yet removed"
+        remover = write_module.finish_discarding()
+        assert remover is not None and remover.pid != os.getpid()
+        assert os.getsid(remover.pid) == remover.pid, "in a session of its own: a terminal's Ctrl-C does not stop it"
+        assert remover.wait(timeout=60) == 0
+        assert staging_folders(previous) == []
+        assert write_module.finish_discarding() is None
+    finally:
+        released.set()
+    assert (previous / "articles" / "bridge-closed" / "index.html").is_file()
+
+
+def test_the_command_line_leaves_no_last_output_behind(tmp_path, previous):
+    """The whole path through the command: a build that swaps the output in exits, and the
+    last output is gone soon after."""
+    (previous / CACHE_FILE).unlink()
+    proc = cli("build", str(BASIC), "-o", str(previous), "--no-search")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    deadline = time.monotonic() + 30
+    while staging_folders(previous) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert staging_folders(previous) == []
+    assert (previous / "articles" / "bridge-closed" / "index.html").is_file()
 
 
 # -- refusing an output folder ---------------------------------------------------------------
