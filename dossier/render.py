@@ -192,6 +192,12 @@ class ArticleLookedUp:
     def __init__(self, article: Article, renderer: SiteRenderer):
         self._article, self._renderer = article, renderer
 
+    # The headline's fields are read directly: looked up through __getattr__, each read first
+    # failed (an exception made and caught), tens of thousands of times per 1,000 articles.
+    slug = property(lambda self: self._article.slug)
+    title = property(lambda self: self._article.title)
+    source = property(lambda self: self._article.source)
+
     def __getattr__(self, name: str):
         if name not in HEADLINE:
             self._renderer._deps.add(("article-text" if name == "text" else "article-card", self._article.slug))
@@ -221,7 +227,8 @@ class SiteRenderer:
                 jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)),
             ]),
             autoescape=True, trim_blocks=True, lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined, bytecode_cache=_COMPILED,
+            # A renderer serves one build: its templates are read once, not looked at again per page.
+            auto_reload=False, undefined=jinja2.StrictUndefined, bytecode_cache=_COMPILED,
         )
         self.env.filters["markdown"] = lambda text: Markup(markup.markdown(text or ""))
         self.env.globals.update(
