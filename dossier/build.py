@@ -36,7 +36,7 @@ from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
 from .resolve import CHANGES_FOLLOWED, Analysis, Resolved, anchor_article, article_order, resolve
 from .urls import entity_path
-from .write import MARKER, OutputListing, StagedOutput, check_output_dir, sweep_staging
+from .write import StagedOutput, check_output_dir, sweep_staging
 
 ASSETS = Path(__file__).parent / "assets"
 # Pages one render worker makes before a fresh one takes over: entity pages read claims
@@ -465,8 +465,6 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     fingerprints.builds += 1
     run = _Run(previous, BuildCache(), fingerprints, progress, file_digests=inputs.digests_seen(site))
     run.cache.fingerprints = fingerprints
-    # A rebuild in place from the CLI lists its output while it reads and resolves (see StagedOutput).
-    listing = OutputListing(out) if persist and not search and previous.pages and (out / MARKER).is_file() else None
     cache_time = time.perf_counter() - clock
     result = _check(site, run, inputs.last_look(site))
     result.timings["load"] += cache_time  # reading the cache back is part of loading
@@ -483,7 +481,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     # Without a search index to make over the whole output, a rebuild touches only what changed;
     # serve's output is its own, so what it holds is what the last build left there.
     with StagedOutput(out, incremental=not search and bool(run.previous.pages),
-                      holds=None if persist else run.previous.files, listing=listing) as staged:
+                      holds=None if persist else run.previous.files) as staged:
         copies = search_stage.SearchCopies(staged.stage, result.resolved) if search else None
         try:
             result.rendered, result.changed = write_pages(renderer, staged, run, copies)

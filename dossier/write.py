@@ -112,21 +112,16 @@ class StagedOutput:
     seconds). Either way nothing in the output changes before `commit`.
 
     `holds`: the files the output holds, given by a process that alone writes
-    it (serve, into a folder of its own); else `listing`: the output listed
-    while the build read and resolved. Incremental mode then takes them as
-    known instead of looking: at 10,000 articles, a stat of each kept page,
-    and after the build a listing of 13,000 folders for files no longer made.
+    it (serve, into a folder of its own). Incremental mode then takes them as
+    known instead of looking: at 10,000 articles, a stat of each kept page and
+    a listing of 13,000 folders for files no longer made.
     """
 
-    def __init__(self, out: Path, incremental: bool = False, holds: Optional[frozenset[str]] = None,
-                 listing: Optional[OutputListing] = None):
+    def __init__(self, out: Path, incremental: bool = False, holds: Optional[frozenset[str]] = None):
         self.out = out
         self.stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
         self.incremental = incremental and (out / MARKER).is_file()
         self.holds = holds
-        listed = holds is None and listing is not None and listing.done()
-        self.known = frozenset(listing.files) if listed else holds  # the output's files, if known
-        self.folders = listing.folders if listed else ()  # listed with them: those left empty go too
         self.written = 0
         self.linked = 0
         self.fresh: set[str] = set()  # files staged (incremental mode: to move in)
@@ -256,10 +251,10 @@ class StagedOutput:
         return True
 
     def link_all_previous(self, rels: list[str]) -> bool:
-        """link_previous for each, at once where the output's files are known (see `holds`);
+        """link_previous for each, at once where the output's files are known (serve's own);
         False, and none of them linked, if one is gone."""
-        if self.incremental and self.known is not None:
-            if not self.known.issuperset(rels):
+        if self.incremental and self.holds is not None:
+            if not self.holds.issuperset(rels):
                 return False
             self.kept.update(rels)
             self.linked += len(rels)
@@ -272,8 +267,8 @@ class StagedOutput:
         return True
 
     def _holds(self, rel: str) -> bool:
-        """Whether the output has this file: as known (see `holds`), else as the disk says."""
-        return rel in self.known if self.known is not None else os.path.isfile(os.path.join(self.out, rel))
+        """Whether the output has this file: as given (see `holds`), else as the disk says."""
+        return rel in self.holds if self.holds is not None else os.path.isfile(os.path.join(self.out, rel))
 
     def forget(self, rel: str) -> None:
         """Undo link_previous(rel)."""
@@ -349,21 +344,19 @@ class StagedOutput:
                     self._set_aside += 1
             os.replace(self.stage / rel, target)
         keep = self.fresh | self.kept | {MARKER}
-        if self.known is not None:
-            self._remove_known_stale(self.known - keep, keep)
+        if self.holds is not None:
+            self._remove_known_stale(self.holds - keep)
         else:  # listed, not taken from the last build's record: a file someone put in goes too
             self._remove_stale(str(self.out), "", keep)
 
-    def _remove_known_stale(self, stale: set[str], keep: set[str]) -> None:
-        """Delete these files, and the folders they leave empty (or that were, if listed)."""
-        folders = {str(folder) for rel in stale for folder in Path(rel).parents}
-        if self.folders:
-            holding = {os.path.dirname(rel) for rel in keep}
-            folders.update(folder for folder in self.folders if folder not in holding)
+    def _remove_known_stale(self, stale: set[str]) -> None:
+        """Delete these files, and the folders they leave empty."""
+        folders = set()
         for rel in stale:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.out / rel)
-        for folder in sorted(folders - {"."}, key=lambda f: f.count("/"), reverse=True):
+            folders.update(Path(rel).parents)
+        for folder in sorted(folders - {Path(".")}, key=lambda f: len(f.parts), reverse=True):
             with contextlib.suppress(OSError):  # not empty: it holds what this build made
                 os.rmdir(self.out / folder)
 
@@ -383,39 +376,6 @@ class StagedOutput:
                 else:
                     os.unlink(entry.path)
         return empty
-
-
-class OutputListing:
-    """The files and folders an output holds, listed on a thread of its own while the build
-    goes on (reading the cache back and resolving), for StagedOutput. A file someone puts
-    in the output after it was listed is not seen: it stays."""
-
-    def __init__(self, out: Path):
-        self.files: set[str] = set()
-        self.folders: list[str] = []
-        self._failed: list[OSError] = []
-        self._thread = threading.Thread(target=self._list, args=(str(out),), daemon=True)
-        self._thread.start()
-
-    def _list(self, out: str) -> None:
-        todo = [(out, "")]
-        try:
-            while todo:
-                folder, prefix = todo.pop()
-                with os.scandir(folder) as entries:
-                    for entry in entries:
-                        if entry.is_dir(follow_symlinks=False):
-                            self.folders.append(prefix + entry.name)
-                            todo.append((entry.path, prefix + entry.name + "/"))
-                        else:
-                            self.files.add(prefix + entry.name)
-        except OSError as exc:
-            self._failed.append(exc)
-
-    def done(self) -> bool:
-        """Wait for the listing; False if a folder could not be listed (then look as before)."""
-        self._thread.join()
-        return not self._failed
 
 
 class InterruptedAfterCommit(KeyboardInterrupt):

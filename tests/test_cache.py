@@ -922,26 +922,6 @@ def test_serve_takes_what_its_output_holds_from_its_last_build(site: Path, tmp_p
     assert_same_as_cold(site, out, tmp_path)
 
 
-def test_a_rebuild_from_the_cli_lists_its_output_once_while_it_reads(site: Path, tmp_path: Path, monkeypatch):
-    """A new process lists its output on a thread while it reads the cache back and resolves:
-    it neither looks whether each page it keeps is there nor lists the output again after the
-    build. A file and folders put in the output by hand go, as a cold build makes none."""
-    out = tmp_path / "out"
-    cached_build(site, out, "disk")
-    (out / "notes.txt").write_text("put here by hand")
-    (out / "articles" / "empty" / "deeper").mkdir(parents=True)
-    monkeypatch.setattr(write_module.StagedOutput, "_remove_stale", lambda *args: pytest.fail("the output was listed again"))
-    looked = []
-    isfile = os.path.isfile
-    monkeypatch.setattr(os.path, "isfile", lambda path: looked.append(str(path)) or isfile(path))
-    delete_article(site)  # a page and its folder to remove
-    append_line(article_files(site)[0], "A closing paragraph that names nobody.")
-    result = cached_build(site, out, "disk")
-    assert result.rendered and not [path for path in looked if path.startswith(str(out))]
-    monkeypatch.undo()
-    assert_same_as_cold(site, out, tmp_path)
-
-
 @pytest.mark.parametrize("mode", ["memory", "disk", "serve"])
 def test_a_page_whose_template_reads_an_articles_text_is_made_again_when_the_text_changes(site: Path,
                                                                                           tmp_path: Path, mode: str):
