@@ -52,3 +52,21 @@ def test_serve_edits_times_each_edit_in_one_process_and_leaves_the_site_as_it_wa
     for line in lines[1:]:  # each edit rendered its article's page and a home page, nothing else
         assert re.search(r" s .*\(2 rendered, [1-4] written, \d+ unchanged\)", line), line
     assert {p: p.read_bytes() for p in site.rglob("*") if p.is_file()} == before
+
+
+def test_cli_floor_times_each_step_in_new_processes_and_counts_the_inputs(tmp_path: Path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from generate import generate
+
+    site = tmp_path / "site"
+    generate(site, 12, seed=1)
+    inputs = 1 + sum(1 for top in ("content", "templates", "static") if (site / top).is_dir()
+                     for p in (site / top).rglob("*") if p.is_file())
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "cli_floor.py"), str(site), "--runs", "2"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"{inputs} input files, 2 runs each, medians (min-max):"
+    steps = {m[1]: float(m[2]) for m in re.finditer(r"^  (\S+(?: \S+)?) +([\d.]+) s  \([\d.]+-[\d.]+\)$", done.stdout, re.M)}
+    assert list(steps) == ["python", "import", "import+stat", "no-op build"], done.stdout
+    assert all(seconds > 0 for seconds in steps.values())
