@@ -60,7 +60,8 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-FORMAT = f"dossier-cache-{__version__}-{_code_digest()}"
+CODE_DIGEST = _code_digest()
+FORMAT = f"dossier-cache-{__version__}-{CODE_DIGEST}"
 
 
 def digest(*parts: object) -> str:

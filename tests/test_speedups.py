@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from hypothesis import example, given, settings, strategies as st
 from mistune._inline import emphasis
 
 from dossier import anchor, export, markup, parallel
+
+from conftest import REPO, published_pages
 
 
 def _mistune_own_next_delimiter_run(text: str, pos: int) -> int:
@@ -226,3 +229,66 @@ def _python_calls(function, *args) -> list[str]:
     finally:
         sys.setprofile(None)
     return calls
+
+
+# Runs the command line in a process of its own, and says which templates Jinja2 compiled in it.
+_COUNTING_COMPILES = """
+import sys, jinja2
+compiled = []
+real = jinja2.Environment.compile
+def counting(self, source, name=None, filename=None, *args, **kwargs):
+    compiled.append(name)
+    return real(self, source, name, filename, *args, **kwargs)
+jinja2.Environment.compile = counting
+from dossier.cli import main
+code = main(sys.argv[1:])
+print("compiled:", ",".join(sorted({n for n in compiled if n})))
+sys.exit(code)
+"""
+
+
+def _build_counting_compiles(site: Path, out: Path, tmp: Path) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", _COUNTING_COMPILES, "build", str(site), "-o", str(out), "--no-search"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = done.stdout.strip().splitlines()[-1]
+    assert line.startswith("compiled:"), done.stdout
+    return [name for name in line.removeprefix("compiled:").strip().split(",") if name]
+
+
+def _published(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in published_pages(out)}
+
+
+def test_templates_compiled_by_one_command_are_taken_by_the_next_and_an_edited_one_is_compiled_again(demo_copy, tmp_path):
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    first = _build_counting_compiles(demo_copy, tmp_path / "out1", tmp)
+    assert {"article.html", "base.html", "entity.html", "home.html"} <= set(first)
+    assert list((tmp / f"_jinja2-cache-{os.getuid()}").glob("__dossier_*.cache"))  # beside, never in the output
+    assert not [p for p in (tmp_path / "out1").rglob("*") if "__dossier_" in p.name]
+
+    assert _build_counting_compiles(demo_copy, tmp_path / "out2", tmp) == []  # a cold build: every page, none compiled
+    assert _published(tmp_path / "out2") == _published(tmp_path / "out1")
+
+    (demo_copy / "templates").mkdir()
+    article = (REPO / "dossier" / "templates" / "article.html").read_text()
+    (demo_copy / "templates" / "article.html").write_text(article.replace("</article>", "<p>edited template</p></article>", 1))
+    assert _build_counting_compiles(demo_copy, tmp_path / "out3", tmp) == ["article.html"]
+    pages = [p for p in published_pages(tmp_path / "out3") if p.parts[-3] == "articles"]
+    assert pages and all("<p>edited template</p>" in p.read_text() for p in pages)
+
+
+def test_a_template_cache_that_cannot_be_used_or_is_cut_short_is_passed_over(demo_copy, tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / f"_jinja2-cache-{os.getuid()}").write_text("a file where the folder would go")
+    assert "article.html" in _build_counting_compiles(demo_copy, tmp_path / "out1", blocked)
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    _build_counting_compiles(demo_copy, tmp_path / "out2", tmp)
+    for cached in (tmp / f"_jinja2-cache-{os.getuid()}").glob("__dossier_*.cache"):
+        cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    assert "article.html" in _build_counting_compiles(demo_copy, tmp_path / "out3", tmp)
+    assert _published(tmp_path / "out3") == _published(tmp_path / "out1") == _published(tmp_path / "out2")
