@@ -45,7 +45,10 @@ def walk(folder):
                 os.stat(e.path)
 for top in READ:
     path = os.path.join(sys.argv[1], top)
-    walk(path) if os.path.isdir(path) else os.path.exists(path)
+    if os.path.isdir(path):
+        walk(path)
+    else:  # site.yaml
+        os.stat(path)
 """
 
 
