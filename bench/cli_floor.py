@@ -47,8 +47,8 @@ for top in READ:
     path = os.path.join(sys.argv[1], top)
     if os.path.isdir(path):
         walk(path)
-    else:  # site.yaml
-        os.stat(path)
+    else:  # site.yaml, or a folder the site has not got: one look each
+        os.path.exists(path)
 """
 
 
