@@ -11,7 +11,6 @@ process pool on, so every path of the cache is exercised.
 from __future__ import annotations
 
 import dataclasses
-import filecmp
 import io
 import mmap
 import os
