@@ -28,9 +28,7 @@ still needs.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import functools
 import json
 import os
@@ -139,6 +137,9 @@ class Indexing:
 def _run(make_coroutine):
     """asyncio.run, or on a thread of its own when this one already runs an event loop
     (as it does under Playwright's sync API, or inside an async application)."""
+    import asyncio  # here, not above: importing it costs every command 0.04 s, and only this path needs it
+    import concurrent.futures
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -441,6 +442,8 @@ async def _settled(bundle: Path) -> None:
     an empty pagefind-entry.json). So the binary stays up until no file is
     empty and no size changes between two looks.
     """
+    import asyncio  # already imported by _run, which runs this
+
     deadline = time.monotonic() + STOP_GRACE
     before: dict[str, int] = {}
     while True:
@@ -462,6 +465,8 @@ def _indexed_total(bundle: Path) -> int:
 
 @functools.cache
 def _service_class():
+    import asyncio  # already imported by _run, which runs the service
+
     from pagefind.service import PagefindService
 
     class Service(PagefindService):

@@ -292,3 +292,20 @@ def test_a_template_cache_that_cannot_be_used_or_is_cut_short_is_passed_over(dem
         cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
     assert "article.html" in _build_counting_compiles(demo_copy, tmp_path / "out3", tmp)
     assert _published(tmp_path / "out3") == _published(tmp_path / "out1") == _published(tmp_path / "out2")
+
+
+_MODULES_AFTER_A_BUILD = """
+import sys
+from dossier.cli import main
+code = main(sys.argv[1:])
+print("imported:", ",".join(m for m in ("asyncio", "concurrent.futures") if m in sys.modules))
+sys.exit(code)
+"""
+
+
+def test_a_build_without_search_never_imports_asyncio(demo_copy, tmp_path):
+    """Importing asyncio costs every command about 0.04 s; only Pagefind's service needs it."""
+    done = subprocess.run([sys.executable, "-c", _MODULES_AFTER_A_BUILD, "build", str(demo_copy), "-o",
+                           str(tmp_path / "out"), "--no-search"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "imported:"
