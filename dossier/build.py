@@ -28,7 +28,7 @@ from . import load as load_stage
 from . import markup
 from . import search as search_stage
 from .anchor import NameMatcher
-from .cache import (CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, claim_digest,
+from .cache import (BASE_FILE, CACHE_FILE, FORMAT, BuildCache, Fingerprints, Loaded, PageRecord, PreviousRecords, claim_digest,
                     digest, remembered_digest)
 from .diagnostics import Diagnostics, template_error_pos, template_error_message
 from .model import Article, Dossier, Entity, Pos
@@ -630,11 +630,22 @@ def _save_cache(staged: StagedOutput, run: _Run, site: Path, persist: bool) -> N
             and run.cache.groups == run.previous.groups and run.cache.sources == run.previous.sources
             and run.cache.link_problems == run.previous.link_problems
             and run.cache.state == run.previous.state)
-    if same and staged.link_previous(CACHE_FILE):
-        run.cache.chunks = run.previous.chunks
-    else:
-        staged.write_with(CACHE_FILE, lambda f: run.cache.dump_to(f, run.previous))
-        staged.written -= 1  # the cache is not a page
+    if same and (run.previous.base is None or staged.link_previous(BASE_FILE)) and staged.link_previous(CACHE_FILE):
+        run.cache.chunks, run.cache.base = run.previous.chunks, run.previous.base
+        return
+    base = run.previous.base_for_next()
+    if base is not None and not _keep_base(base, staged):
+        base = None
+    staged.write_with(CACHE_FILE, lambda f: run.cache.dump_to(f, run.previous, base))
+    staged.written -= 1  # the cache is not a page
+
+
+def _keep_base(base: tuple, staged: StagedOutput) -> bool:
+    """Keep in the output the full cache file that the one written now refers to: the base the
+    last cache referred to, or the last cache itself, linked as the base."""
+    if Path(base[0]).name == BASE_FILE:
+        return staged.link_previous(BASE_FILE)
+    return staged.link_previous_as(CACHE_FILE, BASE_FILE)
 
 
 def _reuse(path: str, key: str, run: _Run, staged: StagedOutput, changed: frozenset = frozenset()) -> bool:

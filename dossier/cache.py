@@ -28,6 +28,11 @@ the output makes the next build cold. It holds nine tables:
 - shape: what the next build needs of this one's resolve to tell which
   articles alone changed (see build._resolve_shape).
 
+After an edit most of the tables are as they were: the file then refers to
+the chunks of the last full file (kept beside it as BASE_FILE) instead of
+holding them again, and an edit writes a few megabytes, not the whole cache
+(see dump_to).
+
 A process that builds twice keeps the last cache in memory instead of
 reading it back; serve, the only reader of an output of its own, never
 writes it at all (build's `persist`).
@@ -35,6 +40,7 @@ writes it at all (build's `persist`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -49,6 +55,7 @@ from . import __version__
 from .write import copy_range
 
 CACHE_FILE = ".dossier-cache"
+BASE_FILE = ".dossier-cache-base"  # a full cache file, whose chunks the CACHE_FILE of an edit refers to
 
 
 def _code_digest() -> str:
@@ -208,6 +215,10 @@ class BuildCache:
     record_owners: dict[str, list[bytes]] = field(default_factory=dict)
     # What the next build needs of this one's resolve (see build._resolve_shape).
     shape: dict = field(default_factory=dict)
+    # The file this cache was read from or written to (path, stamp), and the full file whose
+    # chunks that one refers to (path, stamp, size, digest of its header), None if it holds them all.
+    source: Optional[tuple] = field(default=None, compare=False, repr=False)
+    base: Optional[tuple] = field(default=None, compare=False, repr=False)
     # The dossier as this build resolved it, in memory only: the next resolve of this process
     # starts from it when a few articles changed (resolve.resolve_changes).
     resolved: Optional[object] = field(default=None, compare=False, repr=False)
@@ -242,14 +253,33 @@ class BuildCache:
         header = pickle.load(f)
         if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT)):
             return cls()
-        cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4], state=header[5])
-        while True:
-            start = f.tell()
-            name, items = pickle.load(f)  # a file cut short ends in EOFError: start cold
-            if name == "end":
-                return cache
-            getattr(cache, name).update(items)
-            cache.chunks[(name, tuple(k for k, _ in items))] = (*source, start, f.tell())
+        cache = cls(files=frozenset(header[2]), world=header[3], link_problems=header[4], state=header[5],
+                    source=source)
+        base_path = str(Path(source[0]).with_name(BASE_FILE))
+        with contextlib.ExitStack() as closing:
+            if header[6] is not None:
+                base = closing.enter_context(open(base_path, "rb"))
+                if _identity(base) != header[6]:  # gone, or another file now: start cold
+                    return cls()
+                base_stamp = _stamp_of(os.fstat(base.fileno()))
+                cache.base = (base_path, base_stamp, *header[6])
+            while True:
+                start = f.tell()
+                record = pickle.load(f)  # a file cut short ends in EOFError: start cold
+                if record[0] == "end":
+                    return cache
+                if record[0] == _IN_BASE:
+                    _, start, end = record
+                    base.seek(start)
+                    name, items = pickle.load(base)
+                    if base.tell() != end:
+                        raise ValueError("a chunk of the base file does not end where it was said to")
+                    where = (base_path, base_stamp, start, end)
+                else:
+                    name, items = record
+                    where = (*source, start, f.tell())
+                getattr(cache, name).update(items)
+                cache.chunks[(name, tuple(k for k, _ in items))] = where
 
     @staticmethod
     def read_state(out: Path, persist: bool = True) -> tuple[frozenset[str], dict]:
@@ -266,16 +296,20 @@ class BuildCache:
             pass
         return frozenset(), {}
 
-    def dump_to(self, f, previous: Optional[BuildCache] = None) -> None:
+    def dump_to(self, f, previous: Optional[BuildCache] = None, base: Optional[tuple] = None) -> None:
         """Write the cache to a binary file.
 
         A chunk whose entries are all the values the `previous` cache held
-        under the same keys, in the same order, is copied from the previous
-        file as it is: after an edit most chunks are.
+        under the same keys, in the same order, is not pickled again: if it
+        lies in `base` (a full cache file, see base_for_next), the file
+        refers to it there; else it is copied from the previous file as it
+        is. After an edit most chunks are one or the other.
         """
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
-        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state),
-                    f, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state,
+                     base[2:] if base else None), f, protocol=pickle.HIGHEST_PROTOCOL)
+        # Where the base will be once the output is committed (the previous full file is linked there).
+        base_path = str(Path(base[0]).with_name(BASE_FILE)) if base else None
         with _ChunkSource() as source:
             for name in TABLES:
                 items = list(getattr(self, name).items())
@@ -286,10 +320,39 @@ class BuildCache:
                     keys = tuple(k for k, _ in chunk)
                     start = f.tell()
                     where = previous.chunks.get((name, keys)) if previous is not None else None
-                    if not (where and all(_same(old.get(k), v) for k, v in chunk) and source.copy(where, f)):
+                    unchanged = where and all(_same(old.get(k), v) for k, v in chunk)
+                    if unchanged and base and where[:2] == base[:2]:
+                        pickle.dump((_IN_BASE, where[2], where[3]), f, protocol=pickle.HIGHEST_PROTOCOL)
+                        self.chunks[(name, keys)] = (base_path, base[1], where[2], where[3])
+                        continue
+                    if not (unchanged and source.copy(where, f)):
                         _dump_chunk(f, name, chunk)
                     self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
+        self.base = (base_path, *base[1:]) if base else None
+
+    def base_for_next(self) -> Optional[tuple]:
+        """The full file the next cache, written after this one, may refer to for the chunks it
+        keeps (path, stamp, size, digest of its header): this one's base, or the file this cache
+        came from if it is a full one. None if there is none, or if less than half of its bytes
+        are still this cache's: the next file is then a full one, and the base goes."""
+        if self.base is not None:
+            found = self.base
+        elif self.source is not None:
+            try:
+                with open(self.source[0], "rb") as f:
+                    if _stamp_of(os.fstat(f.fileno())) != self.source[1]:
+                        return None
+                    identity = _identity(f)
+            except OSError:
+                return None
+            if identity is None:
+                return None
+            found = (*self.source, *identity)
+        else:
+            return None
+        live = sum(where[3] - where[2] for where in self.chunks.values() if where[:2] == found[:2])
+        return found if 2 * live >= found[2] else None
 
     def remember(self, out: Path, persist: bool = True) -> None:
         """Keep this cache in memory for the next build into `out` by this process: with the
@@ -302,6 +365,7 @@ class BuildCache:
         stamp = _stamp(path)
         if stamp is not None:
             _in_memory[str(path.absolute())] = (stamp, self)
+            self.source = (str(path), stamp)
             # Chunks written by this build are in that file now; others name theirs.
             self.chunks = {k: (where[0] or str(path), where[1] or stamp, *where[2:]) for k, where in self.chunks.items()}
 
@@ -317,6 +381,24 @@ _WHOLE_ARTICLES = frozenset({"loaded", "analyses"})
 # to be one object (a table's keys come from pages made now and pages read back), and a
 # chunk copied from the last file would differ from the same chunk pickled now.
 _BY_VALUE = frozenset({"looked_up", "groups", "sources", "record_owners", "shape"})
+
+
+_IN_BASE = "@"  # a chunk's record in a file: (_IN_BASE, start, end) of the chunk in the base file
+
+
+def _identity(f) -> Optional[tuple[int, str]]:
+    """A full cache file's size and the digest of its header, by which a cache that refers to
+    its chunks names it; None if the file is no full cache of this version."""
+    try:
+        f.seek(0)
+        header = pickle.load(f)
+        if not (isinstance(header, tuple) and header[:2] == ("dossier-cache", FORMAT) and header[6] is None):
+            return None
+        length = f.tell()
+        f.seek(0)
+        return os.fstat(f.fileno()).st_size, digest(f.read(length))
+    except Exception:  # cut short, or no cache at all
+        return None
 
 
 def _dump_chunk(f, name: str, chunk: list) -> None:

@@ -250,6 +250,19 @@ class StagedOutput:
         self.linked += 1
         return True
 
+    def link_previous_as(self, rel: str, new_rel: str) -> bool:
+        """Keep the previous output's file `rel` under another name as well (a hard link made in
+        the stage, moved in with the rest); False if it is gone."""
+        target = self.stage / new_rel
+        self._folder(target.parent)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(self.out / rel, target)
+        except OSError:
+            return False
+        self.fresh.add(new_rel)
+        return True
+
     def link_all_previous(self, rels: list[str]) -> bool:
         """link_previous for each, at once where the output's files are known (serve's own);
         False, and none of them linked, if one is gone."""

@@ -35,7 +35,7 @@ from dossier import build as build_module
 from dossier import inputs as inputs_module
 from dossier import resolve as resolve_module
 from dossier.build import build
-from dossier.cache import CACHE_FILE, BuildCache
+from dossier.cache import BASE_FILE, CACHE_FILE, BuildCache
 from dossier.inputs import STAMPS_FILE
 from dossier.render import SiteRenderer
 
@@ -53,7 +53,7 @@ def tree(folder: Path) -> dict[str, bytes]:
         for name in files:
             path = Path(dirpath, name)
             rel = path.relative_to(folder).as_posix()
-            if rel not in (CACHE_FILE, STAMPS_FILE):  # Dossier's own, not the site
+            if rel not in (CACHE_FILE, BASE_FILE, STAMPS_FILE):  # Dossier's own, not the site
                 out[rel] = path.read_bytes()
     return out
 
@@ -1013,10 +1013,23 @@ def test_the_search_option_is_part_of_what_must_match(site: Path, tmp_path: Path
     assert "load" in build(site, out, search=False).timings and not (out / "pagefind").exists()
 
 
+def read_back(out: Path) -> BuildCache:
+    """The cache of `out` as a new process reads it from disk."""
+    path = out / CACHE_FILE
+    with open(path, "rb") as f:
+        return BuildCache._read(f, (str(path), cache_module._stamp(path)))
+
+
+def pickled_whole(cache: BuildCache) -> bytes:
+    whole = io.BytesIO()
+    cache.dump_to(whole)  # every chunk pickled anew, no base
+    return whole.getvalue()
+
+
 @pytest.mark.parametrize("kernel_copy", ["works", "fails", "stops short"])
 @pytest.mark.parametrize("mode_name", ["memory", "disk"])
-def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_name, kernel_copy: str, site: Path,
-                                                                          tmp_path: Path, monkeypatch):
+def test_an_edit_refers_to_the_last_full_cache_and_copies_the_rest(mode_name, kernel_copy: str, site: Path,
+                                                                     tmp_path: Path, monkeypatch):
     monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks even in a small dossier
     kernel = os.copy_file_range
     if kernel_copy == "fails":  # another file system, another kernel: bytes read and written instead
@@ -1029,14 +1042,77 @@ def test_chunks_the_last_cache_wrote_are_copied_and_the_file_is_the_same(mode_na
     monkeypatch.setattr(cache_module._ChunkSource, "copy", lambda self, where, f: copied.append(where) or copy(self, where, f))
     out = tmp_path / "out"
     cached_build(site, out, mode_name)
+    full = (out / CACHE_FILE).stat()
+    assert not (out / BASE_FILE).exists()
     edit_article_text(site)
     cached_build(site, out, mode_name)
-    assert copied, "no chunk was taken from the last cache"
+    # The last cache is kept as it was, as the base; the new file holds what changed.
+    assert (out / BASE_FILE).stat().st_ino == full.st_ino and (out / BASE_FILE).stat().st_size == full.st_size
+    assert (out / CACHE_FILE).stat().st_size < full.st_size / 2
+    assert not copied, "a chunk of the full file was copied, not referred to"
+    other = article_files(site)[8]  # another article: what the last edit wrote is copied from its file
+    other.write_text(other.read_text() + "\nA paragraph of another article, added later.\n")
+    cached_build(site, out, mode_name)
+    assert (out / BASE_FILE).stat().st_ino == full.st_ino
+    assert copied and all(Path(where[0]).name == CACHE_FILE for where in copied)
     kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
-    fresh = io.BytesIO()
-    kept.dump_to(fresh)  # everything pickled anew
-    assert (out / CACHE_FILE).read_bytes() == fresh.getvalue()
+    back = read_back(out)
+    assert back.base is not None and sum(Path(w[0]).name == BASE_FILE for w in back.chunks.values()) > 10
+    assert pickled_whole(back) == pickled_whole(kept)  # the files hold the very tables built
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, tmp_path: Path):
+    out, other = tmp_path / "out", tmp_path / "other"
+    cached_build(site, out, "disk")
+    edit_article_text(site)
+    cached_build(site, out, "disk")
+    assert (out / BASE_FILE).is_file()
+    cached_build(site, other, "disk")  # a full cache of the same version, of another output
+    for harm in ("replaced", "removed"):
+        if harm == "replaced":
+            shutil.copy(other / CACHE_FILE, out / BASE_FILE)
+        else:
+            (out / BASE_FILE).unlink()
+        cache_module._in_memory.clear()  # as a new process reads it
+        assert BuildCache.load(out).pages == {}, harm
+        edit_sidecar(site)
+        result = cached_build(site, out, "disk")
+        assert sum(p.startswith("articles/") for p in result.rendered) == len(article_files(site)), harm
+        assert not (out / BASE_FILE).exists()  # the cache written then is a full one
+        assert_same_as_cold(site, out, tmp_path)
+        edit_article_text(site)
+        cached_build(site, out, "disk")  # and the next edit refers to it again
+        assert (out / BASE_FILE).is_file()
+
+
+def test_a_base_mostly_replaced_is_dropped_for_a_full_file(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    edit_template(site)  # every page again, and an entity described anew:
+    edit_entity(site)  # less than half of the last cache is kept (asserted below)
+    cached_build(site, out, "disk")
+    assert (out / BASE_FILE).is_file()
+    live = sum(w[3] - w[2] for w in read_back(out).chunks.values() if Path(w[0]).name == BASE_FILE)
+    assert 2 * live < (out / BASE_FILE).stat().st_size
+    edit_article_text(site)
+    cached_build(site, out, "disk")
+    assert not (out / BASE_FILE).exists() and read_back(out).base is None
+    assert pickled_whole(read_back(out)) == (out / CACHE_FILE).read_bytes()
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_failed_build_leaves_both_cache_files_as_they_were(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    edit_article_text(site)
+    cached_build(site, out, "disk")
+    before = {name: ((out / name).stat().st_ino, (out / name).read_bytes()) for name in (CACHE_FILE, BASE_FILE)}
+    sidecar = article_files(site)[2].with_suffix(".yaml")
+    sidecar.write_text(sidecar.read_text().replace("status: ", "status: no-such-status-", 1))
+    result = build(site, out, search=False)
+    assert not result.ok
+    assert {name: ((out / name).stat().st_ino, (out / name).read_bytes()) for name in before} == before
 
 
 @pytest.mark.parametrize("mode_name", ["memory", "disk", "serve"])
