@@ -11,7 +11,7 @@ folder), then repeats, interleaved so that a noisy machine hurts all alike:
   no-op     the same again, nothing changed
   edit      one article's text changed, then built (and its sidecar, then built)
   hugo      hugo over the same words (bench/hugo.py), public/ removed first
-  search    (with --search) a cold build with the search index (and the search
+  search    (with --search) a cold build with the search index, timed once (and the search
             stage within it: Pagefind from its start to its end, as the build
             reports it, beside the build's link check and cache), then in each
             run, in turn, Pagefind alone over that build's search copies (what
@@ -26,6 +26,12 @@ cold build, the time per article, and the peak memory of the whole process
 tree (the sum of its processes' proportional set sizes, sampled). Each step,
 and each of serve's edits, begins once the disk has written out what the
 steps before it wrote (quiet_disk).
+
+Memory is sampled in a round of its own, before the timed rounds, and never
+while a step is timed: reading a large process's proportional set size
+costs the kernel milliseconds (about 22 ms a sample, a quarter of a core,
+during a cold build at 10,000 articles), which a build that keeps both
+cores busy would pay, and the floor, a few small processes, would not.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import yaml
 
@@ -94,6 +101,22 @@ class PeakMemory:
         return self.peak_kib / 1024
 
 
+class NotSampled:
+    """PeakMemory's stand-in for a timed step: nothing runs beside it."""
+
+    mib = None
+
+    def __enter__(self) -> NotSampled:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def memory_of(pid: int, sample: bool) -> PeakMemory | NotSampled:
+    return PeakMemory(pid) if sample else NotSampled()
+
+
 def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
     # Python keeps compiled modules (__pycache__) unless told not to, as some sandboxes do:
     # every command here runs as it would on a user's machine.
@@ -111,12 +134,13 @@ def quiet_disk() -> None:
     os.sync()
 
 
-def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
-    """(wall seconds, peak MiB of the process tree, stdout+stderr) of one command, begun on a quiet disk."""
+def timed(cmd: list[str], cwd: Path = REPO, sample: bool = True) -> tuple[float, Optional[float], str]:
+    """(wall seconds, peak MiB of the process tree or None if not `sample`d, stdout+stderr) of one
+    command, begun on a quiet disk."""
     quiet_disk()
     start = time.perf_counter()
     proc = started(cmd, cwd)
-    with PeakMemory(proc.pid) as memory:
+    with memory_of(proc.pid, sample) as memory:
         output, _ = proc.communicate()
         wall = time.perf_counter() - start
     if proc.returncode:
@@ -124,7 +148,8 @@ def timed(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str]:
     return wall, memory.mib, output
 
 
-def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, float], list[tuple[str, float, float, float]]]:
+def serve_edits(site: Path, edits: Edits, count: int,
+                sample: bool = True) -> tuple[tuple[float, Optional[float]], list[tuple[str, float, float, Optional[float]]]]:
     """Start `serve`, then edit an article's text and its sidecar in turn, `count` times each,
     each edit once the last rebuild is done and what it wrote is flushed (quiet_disk).
 
@@ -153,13 +178,13 @@ def serve_edits(site: Path, edits: Edits, count: int) -> tuple[tuple[float, floa
         raise SystemExit(f"serve said nothing matching {pattern!r} in {timeout} s")
 
     try:
-        with PeakMemory(proc.pid) as memory:
+        with memory_of(proc.pid, sample) as memory:
             wait_for(r"serving at ")
         first = (time.perf_counter() - start, memory.mib)
         measured = []
         for kind in ["text", "sidecar"] * count:
             quiet_disk()
-            with PeakMemory(proc.pid) as memory:
+            with memory_of(proc.pid, sample) as memory:
                 start = time.perf_counter()
                 edits.edit_text() if kind == "text" else edits.edit_sidecar()
                 own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
@@ -216,7 +241,8 @@ def site_language(site: Path) -> str:
 
 
 def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
-               serve: bool = False) -> dict[str, list[tuple[float, float]]]:
+               serve: bool = False) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """(step -> its wall times in the timed rounds, step -> its peak MiB in the memory round)."""
     site = prepare(work, size, seed)
     out, floor_out, search_out = work / f"out-{size}", work / f"floor-{size}", work / f"search-{size}"
     hugo_site = work / f"hugo-{size}"
@@ -225,51 +251,61 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
         convert(site, hugo_site)
     py = sys.executable
     build = [py, str(REPO / "build.py"), "build", str(site), "-o", str(out)]
-    results: dict[str, list[tuple[float, float]]] = {}
-    notes: dict[str, str] = {}
+    times: dict[str, list[float]] = {}
+    peaks: dict[str, float] = {}
 
-    def record(name: str, cmd: list[str], cwd: Path = REPO) -> None:
-        wall, mib, output = timed(cmd, cwd)
+    def keep(name: str, wall: float, mib: Optional[float]) -> None:
+        if mib is None:
+            times.setdefault(name, []).append(wall)
+        else:  # the memory round: its times are not the step's (the sampling slowed them)
+            peaks[name] = max(peaks.get(name, 0.0), mib)
+
+    def record(name: str, cmd: list[str], sample: bool) -> None:
+        wall, mib, output = timed(cmd, sample=sample)
         tail = output.strip().splitlines()[-1] if output.strip() else ""
-        results.setdefault(name, []).append((wall, mib))
-        notes[name] = tail
-        print(f"  {size:>6} {name:<14} {wall:8.2f} s {mib:8.0f} MiB   {tail[:110]}", file=sys.stderr)
+        keep(name, wall, mib)
+        shown = f"{mib:8.0f} MiB" if sample else "   (timed)"
+        print(f"  {size:>6} {name:<14} {wall:8.2f} s {shown}   {tail[:110]}", file=sys.stderr)
         # Pagefind's own time within a build, from its start to its end (the line search.py prints)
         stage = SEARCH_LINE.search(output)
         if stage:
-            results.setdefault("search stage", []).append((float(stage[1]), mib))
+            keep("search stage", float(stage[1]), mib)
             print(f"  {size:>6} {'search stage':<14} {float(stage[1]):8.2f} s", file=sys.stderr)
+
+    def run_serve(sample: bool) -> None:
+        edits.restore()  # serve's edits start from the files as generated, and leave them so
+        (first, first_mib), measured = serve_edits(site, edits, 3, sample=sample)
+        keep("serve first build", first, first_mib)
+        print(f"  {size:>6} serve first    {first:8.2f} s", file=sys.stderr)
+        for kind, wall, own, mib in measured:
+            keep(f"serve edit {kind}", own, mib)
+            keep(f"serve save→reload {kind}", wall, mib)
+            print(f"  {size:>6} serve {kind:<8} {own:8.2f} s   (save to rebuilt line {wall:.2f} s)", file=sys.stderr)
+        edits.restore()
 
     edits = Edits(site)
     try:
-        for run in range(runs):
+        # Round 0 samples memory; the rounds after it are timed, with nothing sampling beside them.
+        for run in range(runs + 1):
+            sample = run == 0
             shutil.rmtree(floor_out, ignore_errors=True)
-            record("floor", [py, str(HERE / "floor.py"), str(site), str(floor_out)])
+            record("floor", [py, str(HERE / "floor.py"), str(site), str(floor_out)], sample)
             shutil.rmtree(out, ignore_errors=True)
-            record("cold", build + ["--no-search"])
-            record("no-op", build + ["--no-search"])
+            record("cold", build + ["--no-search"], sample)
+            record("no-op", build + ["--no-search"], sample)
             edits.edit_text()
-            record("edit text", build + ["--no-search"])
+            record("edit text", build + ["--no-search"], sample)
             edits.edit_sidecar()
-            record("edit sidecar", build + ["--no-search"])
+            record("edit sidecar", build + ["--no-search"], sample)
             if has_hugo:
                 shutil.rmtree(hugo_site / "public", ignore_errors=True)
-                record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)])
-            if serve and run == 0:
-                edits.restore()  # serve's edits start from the files as generated, and leave them so
-                (first, first_mib), measured = serve_edits(site, edits, 3)
-                results["serve first build"] = [(first, first_mib)]
-                print(f"  {size:>6} serve first    {first:8.2f} s {first_mib:8.0f} MiB", file=sys.stderr)
-                for kind, wall, own, mib in measured:
-                    results.setdefault(f"serve edit {kind}", []).append((own, mib))
-                    results.setdefault(f"serve save→reload {kind}", []).append((wall, mib))
-                    print(f"  {size:>6} serve {kind:<8} {own:8.2f} s {mib:8.0f} MiB   "
-                          f"(save to rebuilt line {wall:.2f} s)", file=sys.stderr)
-                edits.restore()
+                record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)], sample)
+            if serve and run <= 1:  # once for its memory, once for its times
+                run_serve(sample)
             if search:
-                if run == 0:
+                if run <= 1:
                     shutil.rmtree(out, ignore_errors=True)
-                    record("cold+search", build)
+                    record("cold+search", build, sample)
                     shutil.rmtree(search_out, ignore_errors=True)
                     shutil.copytree(out / ".dossier-search", search_out / "copies")
                 # Pagefind on its own over what it reads in a build (the search copies, with the
@@ -279,33 +315,33 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
                                              "--force-language", site_language(site)])
                 theirs = ("pagefind/hugo", [py, "-m", "pagefind_bin", "--site", str(hugo_site / "public")])
                 bundles = {"pagefind/dossier": search_out / "pagefind", "pagefind/hugo": hugo_site / "public" / "pagefind"}
-                for name, cmd in ([ours, theirs] if run % 2 == 0 else [theirs, ours]):
+                for name, cmd in ([ours, theirs] if run % 2 == 1 else [theirs, ours]):
                     if name == "pagefind/hugo" and not has_hugo:
                         continue
                     shutil.rmtree(bundles[name], ignore_errors=True)
-                    record(name, cmd)
+                    record(name, cmd, sample)
     finally:
         edits.restore()
-    return results
+    return times, peaks
 
 
-def report(size: int, results: dict[str, list[tuple[float, float]]]) -> list[str]:
-    med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
-    peak = {k: max(m for _, m in v) for k, v in results.items()}
+def report(size: int, times: dict[str, list[float]], peaks: dict[str, float]) -> list[str]:
+    med = {k: statistics.median(v) for k, v in times.items()}
     floor, cold = med["floor"], med["cold"]
     lines = [f"### {size} articles", "",
              "| step | median s | runs | × floor | × cold | ms/article | peak MiB |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k, v in med.items():
-        lines.append(f"| {k} | {v:.2f} | {len(results[k])} | {v / floor:.2f} | {v / cold:.3f} | "
-                     f"{1000 * v / size:.2f} | {peak[k]:.0f} |")
+        peak = f"{peaks[k]:.0f}" if k in peaks else ""
+        lines.append(f"| {k} | {v:.2f} | {len(times[k])} | {v / floor:.2f} | {v / cold:.3f} | "
+                     f"{1000 * v / size:.2f} | {peak} |")
     return lines + [""]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--runs", type=int, default=3, help="timed rounds, after the round that samples memory")
     p.add_argument("--search", action="store_true", help="also time the search index (once per size)")
     p.add_argument("--serve", action="store_true", help="also time three edits under `serve` (once per size)")
     p.add_argument("--seed", type=int, default=1)
@@ -316,15 +352,15 @@ def main() -> None:
           f"Python {platform.python_version()}, hugo: {shutil.which('hugo') or 'not installed'}", file=sys.stderr)
     all_results = {size: bench_size(a.work, size, a.runs, a.search, a.seed, a.serve) for size in a.sizes}
     lines = []
-    for size, results in all_results.items():
-        lines += report(size, results)
+    for size, (times, peaks) in all_results.items():
+        lines += report(size, times, peaks)
     if len(a.sizes) > 1:
         small, large = min(a.sizes), max(a.sizes)
-        per = {s: statistics.median(w for w, _ in all_results[s]["cold"]) / s for s in (small, large)}
+        per = {s: statistics.median(all_results[s][0]["cold"]) / s for s in (small, large)}
         lines.append(f"Growth: cold time per article at {large} is {per[large] / per[small]:.2f}× that at {small}.")
-    for size, results in all_results.items():
-        if "pagefind/hugo" in results:
-            med = {k: statistics.median(w for w, _ in v) for k, v in results.items()}
+    for size, (times, _) in all_results.items():
+        if "pagefind/hugo" in times:
+            med = {k: statistics.median(v) for k, v in times.items()}
             theirs = med["pagefind/hugo"]
             lines.append(f"Search at {size}, against Pagefind over Hugo's output: Pagefind over Dossier's "
                          f"search copies {med['pagefind/dossier'] / theirs:.2f}×, the search stage within the "

@@ -1062,6 +1062,21 @@ def test_an_edit_refers_to_the_last_full_cache_and_copies_the_rest(mode_name, ke
     assert_same_as_cold(site, out, tmp_path)
 
 
+def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path, tmp_path: Path):
+    """With the search index the new output is a folder of its own, swapped in whole: the base
+    is linked into it."""
+    out = tmp_path / "out"
+    cache_module._in_memory.clear()
+    assert build(site, out, search=True).ok
+    full = (out / CACHE_FILE).stat().st_ino
+    edit_article_text(site)
+    cache_module._in_memory.clear()
+    assert build(site, out, search=True).ok
+    assert (out / BASE_FILE).stat().st_ino == full
+    kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
+    assert read_back(out).base is not None and pickled_whole(read_back(out)) == pickled_whole(kept)
+
+
 def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, tmp_path: Path):
     out, other = tmp_path / "out", tmp_path / "other"
     cached_build(site, out, "disk")
