@@ -315,6 +315,9 @@ def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, st
                 continue  # not possible on this site any more (renamed twice, nothing left to delete)
             cached_build(site, out, mode)
             assert_same_as_cold(site, out, tmp)
+            if mode != "serve":  # what the next process reads back (a base and what changed) is what was built
+                kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
+                assert pickled_whole(read_back(out)) == pickled_whole(kept)
 
 
 @pytest.mark.parametrize("mode_name, change", CASES, ids=lambda v: getattr(v, "__name__", v))
