@@ -633,10 +633,11 @@ def _save_cache(staged: StagedOutput, run: _Run, site: Path, persist: bool) -> N
     if same and (run.previous.base is None or staged.link_previous(BASE_FILE)) and staged.link_previous(CACHE_FILE):
         run.cache.chunks, run.cache.base = run.previous.chunks, run.previous.base
         return
-    base = run.previous.base_for_next()
+    kept = run.cache.kept_from(run.previous)
+    base = run.cache.base_for(run.previous, kept)
     if base is not None and not _keep_base(base, staged):
         base = None
-    staged.write_with(CACHE_FILE, lambda f: run.cache.dump_to(f, run.previous, base))
+    staged.write_with(CACHE_FILE, lambda f: run.cache.dump_to(f, kept, base))
     staged.written -= 1  # the cache is not a page
 
 

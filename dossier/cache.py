@@ -30,8 +30,9 @@ the output makes the next build cold. It holds nine tables:
 
 After an edit most of the tables are as they were: the file then refers to
 the chunks of the last full file (kept beside it as BASE_FILE) instead of
-holding them again, and an edit writes a few megabytes, not the whole cache
-(see dump_to).
+holding them again, and an edit writes a few megabytes, not the whole cache;
+once less than half of that file would be in use, a full file is written
+again and the base goes (see dump_to and base_for).
 
 A process that builds twice keeps the last cache in memory instead of
 reading it back; serve, the only reader of an output of its own, never
@@ -49,7 +50,7 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 from . import __version__
 from .write import copy_range
@@ -296,63 +297,75 @@ class BuildCache:
             pass
         return frozenset(), {}
 
-    def dump_to(self, f, previous: Optional[BuildCache] = None, base: Optional[tuple] = None) -> None:
+    def _chunks_of_tables(self) -> Iterator[tuple[str, list]]:
+        """(table, its entries) for each chunk of each table, in the order the file holds them."""
+        for name in TABLES:
+            items = list(getattr(self, name).items())
+            size = (self.CHUNK // 10 or 1) if name in _WHOLE_ARTICLES else self.CHUNK
+            for i in range(0, len(items), size):
+                yield name, items[i:i + size]
+
+    def kept_from(self, previous: BuildCache) -> dict[tuple, tuple]:
+        """The chunks whose entries are all the values `previous` held under the same keys, in
+        the same order: (table, keys) -> where the chunk lies (see `chunks`). After an edit,
+        most of them."""
+        kept = {}
+        if not previous.chunks:  # a cold build: nothing to look for
+            return kept
+        for name, chunk in self._chunks_of_tables():
+            keys = tuple(k for k, _ in chunk)
+            where = previous.chunks.get((name, keys))
+            old = getattr(previous, name)
+            if where and all(_same(old.get(k), v) for k, v in chunk):
+                kept[(name, keys)] = where
+        return kept
+
+    def base_for(self, previous: BuildCache, kept: dict[tuple, tuple]) -> Optional[tuple]:
+        """The full cache file this cache's file may refer to for the `kept` chunks that lie in it
+        (path, stamp, size, digest of its header): the base of the `previous` cache, or the file
+        that cache came from if it is a full one. None if there is none, or if less than half
+        of its bytes would be in use: the file is then written whole, and the base goes."""
+        found = previous.base
+        if found is None and previous.source is not None:
+            try:
+                with open(previous.source[0], "rb") as f:
+                    same = _stamp_of(os.fstat(f.fileno())) == previous.source[1]
+                    identity = _identity(f) if same else None
+            except OSError:
+                identity = None
+            found = (*previous.source, *identity) if identity is not None else None
+        if found is None:
+            return None
+        in_use = sum(where[3] - where[2] for where in kept.values() if where[:2] == found[:2])
+        return found if 2 * in_use >= found[2] else None
+
+    def dump_to(self, f, kept: Optional[dict[tuple, tuple]] = None, base: Optional[tuple] = None) -> None:
         """Write the cache to a binary file.
 
-        A chunk whose entries are all the values the `previous` cache held
-        under the same keys, in the same order, is not pickled again: if it
-        lies in `base` (a full cache file, see base_for_next), the file
-        refers to it there; else it is copied from the previous file as it
-        is. After an edit most chunks are one or the other.
+        The `kept` chunks (see kept_from) are not pickled again: the file
+        refers to those that lie in `base` (see base_for), and the others
+        are copied from the file they lie in as they are.
         """
+        kept = kept or {}
         # Sets go in sorted: the file's bytes must not depend on the hash seed.
         pickle.dump(("dossier-cache", self.format, sorted(self.files), self.world, self.link_problems, self.state,
                      base[2:] if base else None), f, protocol=pickle.HIGHEST_PROTOCOL)
         # Where the base will be once the output is committed (the previous full file is linked there).
         base_path = str(Path(base[0]).with_name(BASE_FILE)) if base else None
         with _ChunkSource() as source:
-            for name in TABLES:
-                items = list(getattr(self, name).items())
-                old = getattr(previous, name) if previous is not None else {}
-                size = (self.CHUNK // 10 or 1) if name in _WHOLE_ARTICLES else self.CHUNK
-                for i in range(0, len(items), size):
-                    chunk = items[i:i + size]
-                    keys = tuple(k for k, _ in chunk)
-                    start = f.tell()
-                    where = previous.chunks.get((name, keys)) if previous is not None else None
-                    unchanged = where and all(_same(old.get(k), v) for k, v in chunk)
-                    if unchanged and base and where[:2] == base[:2]:
-                        pickle.dump((_IN_BASE, where[2], where[3]), f, protocol=pickle.HIGHEST_PROTOCOL)
-                        self.chunks[(name, keys)] = (base_path, base[1], where[2], where[3])
-                        continue
-                    if not (unchanged and source.copy(where, f)):
-                        _dump_chunk(f, name, chunk)
-                    self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
+            for name, chunk in self._chunks_of_tables():
+                keys = tuple(k for k, _ in chunk)
+                where = kept.get((name, keys))
+                if where and base and where[:2] == base[:2]:
+                    pickle.dump((_IN_BASE, where[2], where[3]), f, protocol=pickle.HIGHEST_PROTOCOL)
+                    self.chunks[(name, keys)] = (base_path, base[1], where[2], where[3])
+                    continue
+                start = f.tell()
+                if not (where and source.copy(where, f)):
+                    _dump_chunk(f, name, chunk)
+                self.chunks[(name, keys)] = (None, None, start, f.tell())  # in the file written now
         pickle.dump(("end", None), f, protocol=pickle.HIGHEST_PROTOCOL)
         self.base = (base_path, *base[1:]) if base else None
-
-    def base_for_next(self) -> Optional[tuple]:
-        """The full file the next cache, written after this one, may refer to for the chunks it
-        keeps (path, stamp, size, digest of its header): this one's base, or the file this cache
-        came from if it is a full one. None if there is none, or if less than half of its bytes
-        are still this cache's: the next file is then a full one, and the base goes."""
-        if self.base is not None:
-            found = self.base
-        elif self.source is not None:
-            try:
-                with open(self.source[0], "rb") as f:
-                    if _stamp_of(os.fstat(f.fileno())) != self.source[1]:
-                        return None
-                    identity = _identity(f)
-            except OSError:
-                return None
-            if identity is None:
-                return None
-            found = (*self.source, *identity)
-        else:
-            return None
-        live = sum(where[3] - where[2] for where in self.chunks.values() if where[:2] == found[:2])
-        return found if 2 * live >= found[2] else None
 
     def remember(self, out: Path, persist: bool = True) -> None:
         """Keep this cache in memory for the next build into `out` by this process: with the

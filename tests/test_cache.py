@@ -1065,9 +1065,10 @@ def test_an_edit_refers_to_the_last_full_cache_and_copies_the_rest(mode_name, ke
     assert_same_as_cold(site, out, tmp_path)
 
 
-def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path, tmp_path: Path):
+def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path, tmp_path: Path, monkeypatch):
     """With the search index the new output is a folder of its own, swapped in whole: the base
     is linked into it."""
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept
     out = tmp_path / "out"
     cache_module._in_memory.clear()
     assert build(site, out, search=True).ok
@@ -1080,7 +1081,8 @@ def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path
     assert read_back(out).base is not None and pickled_whole(read_back(out)) == pickled_whole(kept)
 
 
-def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, tmp_path: Path):
+def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out, other = tmp_path / "out", tmp_path / "other"
     cached_build(site, out, "disk")
     edit_article_text(site)
@@ -1104,23 +1106,33 @@ def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, t
         assert (out / BASE_FILE).is_file()
 
 
-def test_a_base_mostly_replaced_is_dropped_for_a_full_file(site: Path, tmp_path: Path):
+def test_a_base_mostly_replaced_is_dropped_for_a_full_file(site: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out = tmp_path / "out"
     cached_build(site, out, "disk")
-    edit_template(site)  # every page again, and an entity described anew:
-    edit_entity(site)  # less than half of the last cache is kept (asserted below)
-    cached_build(site, out, "disk")
-    assert (out / BASE_FILE).is_file()
-    live = sum(w[3] - w[2] for w in read_back(out).chunks.values() if Path(w[0]).name == BASE_FILE)
-    assert 2 * live < (out / BASE_FILE).stat().st_size
     edit_article_text(site)
     cached_build(site, out, "disk")
+    base_size = (out / BASE_FILE).stat().st_size
+    in_use = []
+    base_for = cache_module.BuildCache.base_for
+    monkeypatch.setattr(cache_module.BuildCache, "base_for",
+                        lambda self, previous, kept: in_use.append(sum(w[3] - w[2] for w in kept.values()
+                                                                       if Path(w[0]).name == BASE_FILE))
+                        or base_for(self, previous, kept))
+    edit_template(site)  # every page again, and a name more to link:
+    add_entity(site)  # every analysis anew; less than half of the base in use (asserted below)
+    cached_build(site, out, "disk")
+    assert 0 < 2 * in_use[-1] < base_size
     assert not (out / BASE_FILE).exists() and read_back(out).base is None
-    assert pickled_whole(read_back(out)) == (out / CACHE_FILE).read_bytes()
+    assert pickled_whole(read_back(out)) == (out / CACHE_FILE).read_bytes()  # a full file, as a cold build's
     assert_same_as_cold(site, out, tmp_path)
+    edit_article_text(site)
+    cached_build(site, out, "disk")  # which the next edit refers to
+    assert (out / BASE_FILE).is_file() and read_back(out).base is not None
 
 
-def test_a_failed_build_leaves_both_cache_files_as_they_were(site: Path, tmp_path: Path):
+def test_a_failed_build_leaves_both_cache_files_as_they_were(site: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out = tmp_path / "out"
     cached_build(site, out, "disk")
     edit_article_text(site)
