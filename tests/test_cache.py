@@ -1065,6 +1065,15 @@ def test_an_edit_refers_to_the_last_full_cache_and_copies_the_rest(mode_name, ke
     assert_same_as_cold(site, out, tmp_path)
 
 
+def edited_with_a_base(site: Path, out: Path, monkeypatch) -> None:
+    """A cold build into `out`, then an edit built: its cache refers to the first one, kept as the base."""
+    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
+    cached_build(site, out, "disk")
+    edit_article_text(site)
+    cached_build(site, out, "disk")
+    assert (out / BASE_FILE).is_file()
+
+
 def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path, tmp_path: Path, monkeypatch):
     """With the search index the new output is a folder of its own, swapped in whole: the base
     is linked into it."""
@@ -1082,12 +1091,8 @@ def test_an_edit_with_search_keeps_the_base_in_the_output_it_swaps_in(site: Path
 
 
 def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out, other = tmp_path / "out", tmp_path / "other"
-    cached_build(site, out, "disk")
-    edit_article_text(site)
-    cached_build(site, out, "disk")
-    assert (out / BASE_FILE).is_file()
+    edited_with_a_base(site, out, monkeypatch)
     cached_build(site, other, "disk")  # a full cache of the same version, of another output
     for harm in ("replaced", "removed"):
         if harm == "replaced":
@@ -1107,11 +1112,8 @@ def test_a_base_file_removed_or_replaced_makes_the_next_build_cold(site: Path, t
 
 
 def test_a_base_mostly_replaced_is_dropped_for_a_full_file(site: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out = tmp_path / "out"
-    cached_build(site, out, "disk")
-    edit_article_text(site)
-    cached_build(site, out, "disk")
+    edited_with_a_base(site, out, monkeypatch)
     base_size = (out / BASE_FILE).stat().st_size
     in_use = []
     base_for = cache_module.BuildCache.base_for
@@ -1132,11 +1134,8 @@ def test_a_base_mostly_replaced_is_dropped_for_a_full_file(site: Path, tmp_path:
 
 
 def test_a_failed_build_leaves_both_cache_files_as_they_were(site: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(cache_module.BuildCache, "CHUNK", 3)  # many chunks, most of them kept by an edit
     out = tmp_path / "out"
-    cached_build(site, out, "disk")
-    edit_article_text(site)
-    cached_build(site, out, "disk")
+    edited_with_a_base(site, out, monkeypatch)
     before = {name: ((out / name).stat().st_ino, (out / name).read_bytes()) for name in (CACHE_FILE, BASE_FILE)}
     sidecar = article_files(site)[2].with_suffix(".yaml")
     sidecar.write_text(sidecar.read_text().replace("status: ", "status: no-such-status-", 1))
