@@ -19,6 +19,9 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     # Memory comes from a round of its own, run before the timed ones: every step has its peak.
     peaks = {m[1]: m[2] for m in re.finditer(r"^\| ([^|]+?) \|.*\| ([^|]*) \|$", done.stdout, re.M)}
     assert all(re.fullmatch(r"\d+", peaks[step]) for step in rows), peaks
+    # ... and no timed run has the sampler beside it: one sampled line per step, then the timed ones.
+    cold_lines = re.findall(r"^ +30 cold +[\d.]+ s +(.*?MiB|\(timed\))", done.stderr, re.M)
+    assert [line.endswith("MiB") for line in cold_lines] == [True, False, False], cold_lines
     once = {"serve first build": 1, "cold+search": 1, "search stage": 1}
     for step in ["floor", "cold", "no-op", "edit text", "edit sidecar", "serve first build", "serve edit text",
                  "serve edit sidecar", "cold+search", "search stage", "pagefind/dossier"]:
