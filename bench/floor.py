@@ -13,7 +13,9 @@ cold build is measured against this.
 from __future__ import annotations
 
 import argparse
+import html
 import multiprocessing
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -34,13 +36,25 @@ _markdown = mistune.create_markdown(plugins=["strikethrough", "table", "footnote
 _out = Path()
 
 
-def render_one(md_path: Path) -> int:
-    sidecar = yaml.load(md_path.with_suffix(".yaml").read_text("utf-8"), Loader=yaml.CSafeLoader)
-    body = jinja2.utils.markupsafe.Markup(_markdown(md_path.read_text("utf-8")))
-    html = PAGE.render(title=sidecar["title"], body=body)
-    target = _out / "articles" / md_path.stem / "index.html"
+def plain_html(text: str) -> str:
+    """A plain-text article (.txt) as HTML: its paragraphs, escaped, as Dossier reads them."""
+    return "\n".join(f"<p>{html.escape(p.strip(), quote=False)}</p>" for p in re.split(r"\n\s*\n", text) if p.strip())
+
+
+def article_texts(site: Path) -> list[Path]:
+    """An article's text is content/articles/<slug>.md, or .txt for plain text (the contract)."""
+    folder = site / "content" / "articles"
+    return sorted([*folder.glob("*.md"), *folder.glob("*.txt")], key=lambda p: p.name)
+
+
+def render_one(text_path: Path) -> int:
+    sidecar = yaml.load(text_path.with_suffix(".yaml").read_text("utf-8"), Loader=yaml.CSafeLoader)
+    text = text_path.read_text("utf-8")
+    body = jinja2.utils.markupsafe.Markup(plain_html(text) if text_path.suffix == ".txt" else _markdown(text))
+    page = PAGE.render(title=sidecar["title"], body=body)
+    target = _out / "articles" / text_path.stem / "index.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, "utf-8")
+    target.write_text(page, "utf-8")
     return 1
 
 
@@ -50,7 +64,7 @@ def render(site: Path, out: Path, processes: int = 2) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    articles = sorted((site / "content" / "articles").glob("*.md"))
+    articles = article_texts(site)
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         return sum(pool.map(render_one, articles, chunksize=max(1, len(articles) // (processes * 8))))
 

@@ -4,7 +4,8 @@
     python bench/hugo.py SITE HUGO_SITE
 
 Each article becomes content/articles/<slug>.md with its title, date and
-the entities its sidecar names as `entities` terms. The layouts are
+the entities its sidecar names as `entities` terms (a plain-text article,
+<slug>.txt, becomes <slug>.html: its paragraphs, as Hugo takes HTML content). The layouts are
 careful ones (no page loops over every page; term lists paginate 100 a
 page), so Hugo is measured at its best.
 """
@@ -17,6 +18,8 @@ import shutil
 from pathlib import Path
 
 import yaml
+
+from floor import article_texts, plain_html
 
 CONFIG = """baseURL = "https://example.org/hugo/"
 title = "Synthetic dossier"
@@ -59,8 +62,8 @@ def convert(site: Path, target: Path) -> Path:
     for rel, text in LAYOUTS.items():
         (target / "layouts" / rel).parent.mkdir(parents=True, exist_ok=True)
         (target / "layouts" / rel).write_text(text)
-    for md in sorted((site / "content" / "articles").glob("*.md")):
-        meta = yaml.load(md.with_suffix(".yaml").read_text("utf-8"), Loader=yaml.CSafeLoader)
+    for text in article_texts(site):
+        meta = yaml.load(text.with_suffix(".yaml").read_text("utf-8"), Loader=yaml.CSafeLoader)
         names = {m["entity"] for m in meta.get("mentions") or []}
         for claim in meta.get("claims") or []:
             names.add(claim.get("claimant"))
@@ -69,8 +72,11 @@ def convert(site: Path, target: Path) -> Path:
         front = {"title": meta["title"], "entities": sorted(n for n in names if n)}
         if published:
             front["date"] = str(published)
-        (target / "content" / "articles" / md.name).write_text(
-            "---\n" + json.dumps(front, ensure_ascii=False) + "\n---\n" + md.read_text("utf-8"), "utf-8")
+        body, suffix = text.read_text("utf-8"), text.suffix
+        if suffix == ".txt":
+            body, suffix = plain_html(body), ".html"
+        (target / "content" / "articles" / (text.stem + suffix)).write_text(
+            "---\n" + json.dumps(front, ensure_ascii=False) + "\n---\n" + body, "utf-8")
     return target
 
 

@@ -2,9 +2,12 @@
 """Benchmark Dossier against the bare render floor (and Hugo, where installed).
 
     python bench/run.py [--sizes 1000 10000] [--runs 3] [--search] [--serve] [--work /tmp/dossier-bench]
+    python bench/run.py --sites DOSSIER [DOSSIER ...] [--runs 3] [--search] [--serve]
 
 For each size it generates a dossier (bench/generate.py, cached in the work
-folder), then repeats, interleaved so that a noisy machine hurts all alike:
+folder); with --sites it takes those dossiers instead, each copied into the
+work folder first (the edits below never touch the original). Then it
+repeats, interleaved so that a noisy machine hurts all alike:
 
   floor     bench/floor.py: mistune + Jinja2 over the articles, 2 processes
   cold      python build.py build SITE -o OUT --no-search, OUT removed first
@@ -57,6 +60,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
+from floor import article_texts  # noqa: E402
 from hugo import convert  # noqa: E402
 
 
@@ -124,6 +128,7 @@ def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
+PAGE_COUNTS = re.compile(r"\d+ pages \(\d+ rendered, \d+ written, \d+ unchanged\)")
 SEARCH_LINE = re.compile(r"^search: indexed \d+ pages.* in ([\d.]+) s$", re.M)
 
 
@@ -211,28 +216,79 @@ def prepare(work: Path, size: int, seed: int) -> Path:
     return site
 
 
+def copied(work: Path, given: Path) -> tuple[str, Path]:
+    """(label, the copy) of a dossier given with --sites: a fresh copy in the work folder, of what
+    a build reads, so the benchmark's edits and Hugo's copy never touch the original."""
+    label = f"{given.resolve().name}-{len(article_texts(given))}"
+    site = work / f"site-{label}"
+    shutil.rmtree(site, ignore_errors=True)
+    site.mkdir(parents=True)
+    for top in ("site.yaml", "content", "templates", "static"):
+        if (given / top).is_dir():
+            shutil.copytree(given / top, site / top, symlinks=True)
+        elif (given / top).exists():
+            shutil.copy2(given / top, site / top)
+    return label, site
+
+
+
+
 class Edits:
     """Alternate an article's text and its sidecar between two versions, so every edit is a change."""
 
     def __init__(self, site: Path):
-        self.text = sorted((site / "content" / "articles").glob("*.md"))[len(list((site / "content" / "articles").glob("*.md"))) // 2]
+        texts = article_texts(site)
+        self.text = texts[len(texts) // 2]
         self.sidecar = self.text.with_suffix(".yaml")
-        self.originals = {self.text: self.text.read_text(), self.sidecar: self.sidecar.read_text()}
+        self.originals = {self.text: self.text.read_text("utf-8"), self.sidecar: self.sidecar.read_text("utf-8")}
+        self.edited_sidecar = summary_edited(self.originals[self.sidecar])
         self.flip = False
 
     def edit_text(self) -> None:
         self.flip = not self.flip
         extra = "\nA paragraph added by the benchmark.\n" if self.flip else ""
-        self.text.write_text(self.originals[self.text] + extra)
+        self.text.write_text(self.originals[self.text] + extra, "utf-8")
 
     def edit_sidecar(self) -> None:
-        base = self.originals[self.sidecar]
-        self.sidecar.write_text(base.replace("summary: \"", "summary: \"Edited. ", 1) if self.flip else base)
+        self.sidecar.write_text(self.edited_sidecar if self.flip else self.originals[self.sidecar], "utf-8")
 
     def restore(self) -> None:
         for path, text in self.originals.items():
-            path.write_text(text)
+            path.write_text(text, "utf-8")
         self.flip = False
+
+
+EDITED = "Edited. "
+_SUMMARY_LINE = re.compile(r"^summary:[ \t]*(.*)$", re.M)
+
+
+def summary_edited(sidecar: str) -> str:
+    """The sidecar with "Edited. " before its summary, and nothing else changed: the line edited
+    where it can be (quoted, plain or block), else the file written again from its data."""
+    data = yaml.safe_load(sidecar)
+    want = {**data, "summary": (EDITED + str(data.get("summary") or "")).strip()}
+    line = _SUMMARY_LINE.search(sidecar)
+    tries = []
+    if line is None:
+        tries.append(sidecar.rstrip("\n") + f'\nsummary: "{EDITED.strip()}"\n')
+    else:
+        value, at = line[1], line.start(1)
+        if value.startswith(('"', "'")):
+            tries.append(sidecar[:at + 1] + EDITED + sidecar[at + 1:])
+        elif value.startswith(("|", ">")):  # a block: its first line of text
+            first = re.compile(r"^[ \t]+(?=\S)", re.M).search(sidecar, line.end())
+            if first:
+                tries.append(sidecar[:first.end()] + EDITED + sidecar[first.end():])
+        else:  # plain, or empty (then "summary:" may have no space after it)
+            tries.append(sidecar[:at] + ("" if sidecar[at - 1] in " \t" else " ") + EDITED + sidecar[at:])
+    for edited in tries:
+        try:
+            read = yaml.safe_load(edited)
+            if {**read, "summary": str(read.get("summary")).strip()} == want:
+                return edited
+        except (yaml.YAMLError, TypeError):  # TypeError: not a mapping any more
+            pass
+    return yaml.safe_dump(want, allow_unicode=True, sort_keys=False)
 
 
 def site_language(site: Path) -> str:
@@ -240,14 +296,15 @@ def site_language(site: Path) -> str:
     return str((yaml.safe_load((site / "site.yaml").read_text("utf-8")) or {}).get("language") or "en")
 
 
-def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
-               serve: bool = False) -> tuple[dict[str, list[float]], dict[str, float]]:
-    """(step -> its wall times in the timed rounds, step -> its peak MiB in the memory round)."""
-    site = prepare(work, size, seed)
-    out, floor_out, search_out = work / f"out-{size}", work / f"floor-{size}", work / f"search-{size}"
-    hugo_site = work / f"hugo-{size}"
+def bench_site(work: Path, label: str, site: Path, runs: int, search: bool,
+               serve: bool = False, fresh: bool = False) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """(step -> its wall times in the timed rounds, step -> its peak MiB in the memory round).
+    `fresh`: the site was copied anew, so Hugo's copy of it is made anew too."""
+    size = len(article_texts(site))
+    out, floor_out, search_out = work / f"out-{label}", work / f"floor-{label}", work / f"search-{label}"
+    hugo_site = work / f"hugo-{label}"
     has_hugo = shutil.which("hugo") is not None
-    if has_hugo and not (hugo_site / "config.toml").is_file():
+    if has_hugo and (fresh or not (hugo_site / "config.toml").is_file()):
         convert(site, hugo_site)
     py = sys.executable
     build = [py, str(REPO / "build.py"), "build", str(site), "-o", str(out)]
@@ -263,9 +320,10 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
     def record(name: str, cmd: list[str], sample: bool) -> None:
         wall, mib, output = timed(cmd, sample=sample)
         tail = output.strip().splitlines()[-1] if output.strip() else ""
+        counts = PAGE_COUNTS.search(tail)  # a build's: what it rendered and wrote
         keep(name, wall, mib)
         shown = f"{mib:8.0f} MiB" if sample else "   (timed)"
-        print(f"  {size:>6} {name:<14} {wall:8.2f} s {shown}   {tail[:110]}", file=sys.stderr)
+        print(f"  {size:>6} {name:<14} {wall:8.2f} s {shown}   {counts[0] if counts else tail[:110]}", file=sys.stderr)
         # Pagefind's own time within a build, from its start to its end (the line search.py prints)
         stage = SEARCH_LINE.search(output)
         if stage:
@@ -325,10 +383,10 @@ def bench_size(work: Path, size: int, runs: int, search: bool, seed: int,
     return times, peaks
 
 
-def report(size: int, times: dict[str, list[float]], peaks: dict[str, float]) -> list[str]:
+def report(label: str, size: int, times: dict[str, list[float]], peaks: dict[str, float]) -> list[str]:
     med = {k: statistics.median(v) for k, v in times.items()}
     floor, cold = med["floor"], med["cold"]
-    lines = [f"### {size} articles", "",
+    lines = [f"### {size} articles" + ("" if label == str(size) else f" ({label})"), "",
              "| step | median s | runs | × floor | × cold | ms/article | peak MiB |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for k, v in med.items():
@@ -341,6 +399,8 @@ def report(size: int, times: dict[str, list[float]], peaks: dict[str, float]) ->
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    p.add_argument("--sites", type=Path, nargs="+", metavar="DOSSIER",
+                   help="benchmark these dossiers (copied into the work folder) instead of generated ones")
     p.add_argument("--runs", type=int, default=3, help="timed rounds, after the round that samples memory")
     p.add_argument("--search", action="store_true", help="also time the search index (once per size)")
     p.add_argument("--serve", action="store_true", help="also time three edits under `serve` (once per size)")
@@ -350,19 +410,28 @@ def main() -> None:
     a.work.mkdir(parents=True, exist_ok=True)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, hugo: {shutil.which('hugo') or 'not installed'}", file=sys.stderr)
-    all_results = {size: bench_size(a.work, size, a.runs, a.search, a.seed, a.serve) for size in a.sizes}
+    if a.sites:
+        for given in a.sites:
+            if not (given / "content" / "articles").is_dir():
+                p.error(f"{given} is not a dossier: it has no content/articles folder")
+        sites = [(*copied(a.work, given), True) for given in a.sites]
+    else:
+        sites = [(str(size), prepare(a.work, size, a.seed), False) for size in a.sizes]
+    all_results = {label: (len(article_texts(site)), bench_site(a.work, label, site, a.runs, a.search, a.serve, fresh))
+                   for label, site, fresh in sites}
     lines = []
-    for size, (times, peaks) in all_results.items():
-        lines += report(size, times, peaks)
-    if len(a.sizes) > 1:
-        small, large = min(a.sizes), max(a.sizes)
-        per = {s: statistics.median(all_results[s][0]["cold"]) / s for s in (small, large)}
+    for label, (size, (times, peaks)) in all_results.items():
+        lines += report(label, size, times, peaks)
+    sizes = {size: label for label, (size, _) in all_results.items()}
+    if len(sizes) > 1:
+        small, large = min(sizes), max(sizes)
+        per = {s: statistics.median(all_results[sizes[s]][1][0]["cold"]) / s for s in (small, large)}
         lines.append(f"Growth: cold time per article at {large} is {per[large] / per[small]:.2f}× that at {small}.")
-    for size, (times, _) in all_results.items():
+    for label, (size, (times, _)) in all_results.items():
         if "pagefind/hugo" in times:
             med = {k: statistics.median(v) for k, v in times.items()}
             theirs = med["pagefind/hugo"]
-            lines.append(f"Search at {size}, against Pagefind over Hugo's output: Pagefind over Dossier's "
+            lines.append(f"Search at {label}, against Pagefind over Hugo's output: Pagefind over Dossier's "
                          f"search copies {med['pagefind/dossier'] / theirs:.2f}×, the search stage within the "
                          f"build {med['search stage'] / theirs:.2f}×, the cold build's time with search less "
                          f"its time without {(med['cold+search'] - med['cold']) / theirs:.2f}×.")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,3 +80,71 @@ def test_cli_floor_times_each_step_in_new_processes_and_counts_the_inputs(tmp_pa
     steps = {m[1]: float(m[2]) for m in re.finditer(r"^  (\S+(?: \S+)?) +([\d.]+) s  \([\d.]+-[\d.]+\)$", done.stdout, re.M)}
     assert list(steps) == ["python", "import", "import+stat", "no-op build"], done.stdout
     assert all(seconds > 0 for seconds in steps.values())
+
+
+SIDECARS = {  # a summary written every way YAML allows, and none
+    "double-quoted": 'title: "T"\nsummary: "One line."\nclaims: []\n',
+    "single-quoted": "title: T\nsummary: 'One line.'\n",
+    "plain": "title: T\nsummary: One line.\ntags: [a]\n",
+    "folded": "title: T\nsummary: >\n  One line,\n  two.\ntags: [a]\n",
+    "literal": "title: T\nsummary: |-\n    One line\ntags: [a]\n",
+    "empty": "title: T\nsummary:\ntags: [x]\n",
+    "none": "title: T\nsource:\n  summary: not this one\n",
+}
+
+
+@pytest.mark.parametrize("name", SIDECARS)
+def test_the_sidecar_edit_changes_the_summary_alone_in_its_own_line(name: str):
+    sys.path.insert(0, str(REPO / "bench"))
+    from run import summary_edited
+
+    before = SIDECARS[name]
+    after = summary_edited(before)
+    was, now = yaml.safe_load(before), yaml.safe_load(after)
+    assert now.pop("summary").strip() == ("Edited. " + str(was.pop("summary", None) or "")).strip()
+    assert now == was
+    # The other lines are as written: the edit is the summary's line (or one line more), not a new file.
+    kept = [line for line in before.splitlines() if "One line" not in line and line != "summary:"]
+    assert [line for line in after.splitlines() if line in kept] == kept
+
+
+def test_the_benchmark_takes_a_dossier_given_and_leaves_it_as_it_was(tmp_path: Path):
+    sys.path.insert(0, str(REPO / "bench"))
+    from floor import article_texts
+    from generate import generate
+    from hugo import convert
+
+    given = tmp_path / "held-out"
+    generate(given, 12, seed=5)
+    # The article the benchmark edits, as plain text with a folded summary: an edit must still change it.
+    text = article_texts(given)[6]
+    plain = text.with_suffix(".txt")
+    text.rename(plain)
+    sidecar = text.with_suffix(".yaml")
+    sidecar.write_text(re.sub(r'^summary: "(.*)"$', r"summary: >\n  \1", sidecar.read_text("utf-8"), flags=re.M), "utf-8")
+    assert article_texts(given)[6] == plain and "summary: >" in sidecar.read_text("utf-8")
+    before = {p: p.read_bytes() for p in given.rglob("*") if p.is_file()}
+
+    work = tmp_path / "work"
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--sites", str(given), "--runs", "1",
+                           "--work", str(work)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "### 12 articles (held-out-12)" in done.stdout
+    rows = {m[1]: int(m[2]) for m in re.finditer(r"^\| ([^|]+?) \| [\d.]+ \| (\d+) \|", done.stdout, re.M)}
+    assert {"floor", "cold", "no-op", "edit text", "edit sidecar"} <= set(rows), done.stdout
+    # Each edit was one: its build rendered pages again, in both rounds; the no-op rendered none.
+    rendered = {}
+    for m in re.finditer(r"^ +12 (edit text|edit sidecar|no-op) .* \d+ pages \((\d+) rendered", done.stderr, re.M):
+        rendered.setdefault(m[1], []).append(int(m[2]))
+    assert rendered["no-op"] == [0, 0] and all(n > 0 for n in rendered["edit text"] + rendered["edit sidecar"]), done.stderr
+    assert len(rendered["edit text"]) == len(rendered["edit sidecar"]) == 2
+    # The floor rendered the plain-text article too; the copy it edited was put back; the original never touched.
+    assert "<p>" in (work / "floor-held-out-12" / "articles" / plain.stem / "index.html").read_text("utf-8")
+    copy = work / "site-held-out-12"
+    assert {p: p.read_bytes() for p in given.rglob("*") if p.is_file()} == before
+    assert all((copy / p.relative_to(given)).read_bytes() == data for p, data in before.items())
+    # Hugo's copy takes the plain text as HTML content, its paragraphs escaped.
+    hugo = convert(copy, tmp_path / "hugo")
+    page = (hugo / "content" / "articles" / f"{plain.stem}.html").read_text("utf-8")
+    first = plain.read_text("utf-8").strip().split("\n\n")[0].strip()
+    assert page.startswith("---\n{") and f"\n---\n<p>{html.escape(first, quote=False)}</p>\n<p>" in page
