@@ -8,7 +8,8 @@ attributes: articles, entities and free pages carry data-pagefind-body,
 index pages do not, so they are not read and never double a result.
 It reads them as search copies (search_copy, SearchCopies): the same
 records, from a third of the bytes (30-32 s against 33-37 s at 10,000
-articles, where Pagefind over Hugo's pages of the same words took 32-34 s).
+articles, where Pagefind over Hugo's pages of the same words took 32-34 s),
+but for the anchors of ids the search never reads (SEARCHED_ANCHORS).
 
 Claims are no records of their own: each claim's <mark id="claim-..."> is an
 anchor of its article's record, with the word position where it starts,
@@ -177,10 +178,18 @@ _VALUE = re.compile(r"""\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _ENDS: dict[str, re.Pattern] = {}
 _SETTINGS = ("data-pagefind-filter", "data-pagefind-meta", "data-pagefind-sort", "data-pagefind-default-meta")
 COPY_HEAD = '<!doctype html><html><head><meta charset="utf-8"></head><body>'
+# Pagefind makes an anchor of every element with an id in a searched part. Those the search
+# reads are kept: headings' (Pagefind's sub-results) and each claim's mark and footnote
+# reference (assets/search.js finds a claim's words between them). The others, each
+# mention's (some 15 an article), were anchors nobody read: Pagefind took 7-9 % longer
+# with them at 10,000 articles.
+SEARCHED_ANCHORS = ("claim-", "fnref-")
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
 
 def search_copy(html: str) -> str:
-    """The parts of a page Pagefind takes anything from, as a page of their own.
+    """The parts of a page Pagefind takes anything from, as a page of their own, less the
+    ids the search does not read (see SEARCHED_ANCHORS).
 
     A page without data-pagefind-body is given back whole: Pagefind may read
     all of its <body>.
@@ -192,7 +201,7 @@ def search_copy(html: str) -> str:
         parts, pos = [COPY_HEAD], 0
         for start, tag_end, name, end in bodies:
             parts.append(_settings(html, pos, start))
-            parts.append(_without_ignored(html, start, tag_end, end))
+            parts.append(_searched_anchors_only(_without_ignored(html, start, tag_end, end)))
             pos = end
         parts.append(_settings(html, pos, len(html)))
     except _Unclosed:  # an end tag left out (<p>, <li>...): where the element ends is Pagefind's to tell
@@ -256,13 +265,41 @@ def _end_of(html: str, name: str, pos: int) -> int:
 
 def _attribute(tag: str, attribute: str) -> Optional[str]:
     """The value of one attribute of a start tag ("" when it has none)."""
+    found = _attribute_at(tag, attribute)
+    return None if found is None else found[2]
+
+
+def _attribute_at(tag: str, attribute: str) -> Optional[tuple[int, int, str]]:
+    """(where its name starts, where it ends, its value) of one attribute of a start tag."""
     at = tag.find(attribute)
     while at >= 0 and (not tag[at - 1].isspace() or tag[at + len(attribute)] not in "= \n\t\r/>"):
         at = tag.find(attribute, at + 1)
     if at < 0:
         return None
     m = _VALUE.match(tag, at + len(attribute))
-    return next((v for v in m.groups() if v is not None), "") if m else ""
+    if m is None:
+        return at, at + len(attribute), ""
+    return at, m.end(), next((v for v in m.groups() if v is not None), "")
+
+
+def _searched_anchors_only(html: str) -> str:
+    """The part with the id of each element taken out, but for headings' and SEARCHED_ANCHORS."""
+    parts, pos = [], 0
+    for start, tag_end, name in _tags_with(html, "id", 0, len(html)):
+        if start < pos:  # a tag already seen, with "id" twice in it
+            continue
+        tag = html[start:tag_end]
+        found = _attribute_at(tag, "id")
+        if found is None or name in _HEADINGS or found[2].startswith(SEARCHED_ANCHORS):
+            continue
+        while found is not None:  # (an id written twice: the first counts, the second would then)
+            at, end, _ = found
+            tag = tag[:at - 1] + tag[end:]  # the space before it goes too
+            found = _attribute_at(tag, "id")
+        parts += [html[pos:start], tag]
+        pos = tag_end
+    parts.append(html[pos:])
+    return "".join(parts)
 
 
 def _without_ignored(html: str, start: int, tag_end: int, end: int) -> str:

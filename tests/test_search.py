@@ -150,14 +150,28 @@ def pagefind_over(site: Path, bundle: Path, glob: str = "**/*.html") -> dict[str
     return records_by_url(bundle)
 
 
+def searched_anchors_only(records: dict[str, dict]) -> dict[str, dict]:
+    """The records with only the anchors the search reads: headings' and each claim's mark and reference."""
+    from dossier.search import SEARCHED_ANCHORS
+
+    return {url: {**r, "anchors": [a for a in r["anchors"] if a["element"] in ("h1", "h2", "h3", "h4", "h5", "h6")
+                                   or a["id"].startswith(SEARCHED_ANCHORS)]} for url, r in records.items()}
+
+
 def test_pagefind_reading_the_search_copies_makes_the_records_it_makes_from_the_pages(demo, model, tmp_path):
-    """The build gives Pagefind a copy of each page less what it would parse only to drop;
-    the records (text, anchors, filters, metadata, sorts) must be the ones the pages give."""
+    """The build gives Pagefind a copy of each page less what it would parse only to drop, and less
+    the ids no search reads; the records (text, filters, metadata, sorts, and the anchors the
+    search reads) must be the ones the pages give."""
     from dossier.search import COPIES, searched_paths
 
     searched = searched_paths(model)
     from_pages = pagefind_over(demo[1], tmp_path / "bundle", "{" + ",".join(sorted(searched)) + "}")
-    assert records_by_url(demo[1] / "pagefind") == from_pages
+    built = records_by_url(demo[1] / "pagefind")
+    assert built == searched_anchors_only(from_pages)
+    # The pages' mentions are anchors of the pages' records, not of the build's.
+    assert sum(a["id"].startswith("m-") for r in from_pages.values() for a in r["anchors"]) > 20
+    assert not any(a["id"].startswith("m-") for r in built.values() for a in r["anchors"])
+    assert {a["element"] for r in built.values() for a in r["anchors"]} >= {"mark", "a", "h2"}
     copies = {str(p.relative_to(demo[1] / COPIES)) for p in (demo[1] / COPIES).rglob("*.html")}
     assert copies == searched
     sizes = [(demo[1] / COPIES / rel).stat().st_size / (demo[1] / rel).stat().st_size for rel in searched]
@@ -170,7 +184,8 @@ TRICKY_PAGE = """<!doctype html><html lang="en"><head><title>Tricky</title>
 <div data-pagefind-sort="weight[data-weight]" data-weight="4"></div>
 <main data-pagefind-body data-pagefind-filter="kind:report">
 <h1 id="top">Prisoners exchanged at the border</h1>
-<p>Talks on the exchange, and the words data-pagefind-body and data-pagefind-ignore in the text.</p>
+<p>Talks on the exchange, and the words data-pagefind-body and data-pagefind-ignore in the text, id="x" too.</p>
+<p>A <a href="#m" id="m-1" title="A mention" id="m-2">name</a>, a <mark id="claim-c1">claim</mark><a id="fnref-c1">1</a>.</p>
 <img data-pagefind-ignore src="/map.png" alt="A map"><p id="after-image">Kursk region, <em>August</em>.</p>
 <section data-pagefind-ignore><h2 id="hidden">Sources</h2><p>Never searched either.</p>
   <ul><li data-pagefind-filter="source">Ministry statement</li><li data-status="Disputed" data-pagefind-filter="status[data-status]">A long note.</li>
@@ -205,7 +220,10 @@ def test_a_search_copy_keeps_all_that_pagefind_takes_from_a_page(tmp_path):
                                 "publisher": "Plain Weekly", "region": "Kursk",
                                 "title": "Prisoners exchanged at the border"}
     assert "Sources" not in expected["content"] and "corridor" in expected["content"]
-    assert pagefind_over(copies, tmp_path / "from-copies")["/tricky/index.html"] == expected
+    assert [a["id"] for a in expected["anchors"]] == ["top", "m-1", "claim-c1", "fnref-c1", "after-image", "second"]
+    copied = pagefind_over(copies, tmp_path / "from-copies")["/tricky/index.html"]
+    assert copied == searched_anchors_only({"": expected})[""]
+    assert [a["id"] for a in copied["anchors"]] == ["top", "claim-c1", "fnref-c1"]
     assert len(search_copy(TRICKY_PAGE)) < len(TRICKY_PAGE)
 
 
