@@ -323,22 +323,22 @@ def bench_site(work: Path, label: str, site: Path, runs: int, search: bool,
         counts = PAGE_COUNTS.search(tail)  # a build's: what it rendered and wrote
         keep(name, wall, mib)
         shown = f"{mib:8.0f} MiB" if sample else "   (timed)"
-        print(f"  {size:>6} {name:<14} {wall:8.2f} s {shown}   {counts[0] if counts else tail[:110]}", file=sys.stderr)
+        print(f"  {size:>6} {name:<16} {wall:8.2f} s {shown}   {counts[0] if counts else tail[:110]}", file=sys.stderr)
         # Pagefind's own time within a build, from its start to its end (the line search.py prints)
         stage = SEARCH_LINE.search(output)
         if stage:
             keep("search stage", float(stage[1]), mib)
-            print(f"  {size:>6} {'search stage':<14} {float(stage[1]):8.2f} s", file=sys.stderr)
+            print(f"  {size:>6} {'search stage':<16} {float(stage[1]):8.2f} s", file=sys.stderr)
 
     def run_serve(sample: bool) -> None:
         edits.restore()  # serve's edits start from the files as generated, and leave them so
         (first, first_mib), measured = serve_edits(site, edits, 3, sample=sample)
         keep("serve first build", first, first_mib)
-        print(f"  {size:>6} serve first    {first:8.2f} s", file=sys.stderr)
+        print(f"  {size:>6} serve first      {first:8.2f} s", file=sys.stderr)
         for kind, wall, own, mib in measured:
             keep(f"serve edit {kind}", own, mib)
             keep(f"serve save→reload {kind}", wall, mib)
-            print(f"  {size:>6} serve {kind:<8} {own:8.2f} s   (save to rebuilt line {wall:.2f} s)", file=sys.stderr)
+            print(f"  {size:>6} serve {kind:<10} {own:8.2f} s   (save to rebuilt line {wall:.2f} s)", file=sys.stderr)
         edits.restore()
 
     edits = Edits(site)
