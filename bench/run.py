@@ -231,8 +231,6 @@ def copied(work: Path, given: Path) -> tuple[str, Path]:
     return label, site
 
 
-
-
 class Edits:
     """Alternate an article's text and its sidecar between two versions, so every edit is a change."""
 

@@ -180,9 +180,9 @@ _SETTINGS = ("data-pagefind-filter", "data-pagefind-meta", "data-pagefind-sort",
 COPY_HEAD = '<!doctype html><html><head><meta charset="utf-8"></head><body>'
 # Pagefind makes an anchor of every element with an id in a searched part. Those the search
 # reads are kept: headings' (Pagefind's sub-results) and each claim's mark and footnote
-# reference (assets/search.js finds a claim's words between them). The others, each
-# mention's (some 15 an article), were anchors nobody read: Pagefind took 7-9 % longer
-# with them at 10,000 articles.
+# reference (assets/search.js finds a claim's words between them). The others, mostly
+# mentions' (some 10 an article), were anchors nobody read: with them Pagefind spent
+# 7-11 % more CPU at 10,000 articles.
 SEARCHED_ANCHORS = ("claim-", "fnref-")
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 
