@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Optional
 
 from markupsafe import Markup
 
+from . import cache as cache_stage
 from . import export, inputs, linkcheck, parallel
 from . import load as load_stage
 from . import markup
@@ -36,7 +37,9 @@ from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
 from .resolve import CHANGES_FOLLOWED, Analysis, Resolved, anchor_article, article_order, resolve
 from .urls import entity_path
-from .write import StagedOutput, check_output_dir, sweep_staging
+from .write import MARKER, StagedOutput, check_output_dir, sweep_staging
+
+CACHE_FILES = (CACHE_FILE, BASE_FILE, inputs.STAMPS_FILE)  # what a build that persists keeps in its output
 
 ASSETS = Path(__file__).parent / "assets"
 # Pages one render worker makes before a fresh one takes over: entity pages read claims
@@ -416,18 +419,19 @@ def check_site(site: Path) -> BuildResult:
 
 
 def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None,
-          persist: bool = True, changed: Optional[set[str]] = None) -> BuildResult:
+          persist: bool = True, changed: Optional[set[str]] = None, by_stamps: bool = False) -> BuildResult:
     """Build `site` into `out`. With `persist` False the cache and the input stamps are kept in
     this process's memory only, not written into the output: for a process that builds the same
     output again and again and is the only one to read it (serve), writing them is wasted time.
     `changed`: the site's files a watcher saw change since this process last built it (serve);
-    only those are looked at again to tell whether anything changed (inputs.fingerprint)."""
+    only those are looked at again to tell whether anything changed (inputs.fingerprint);
+    `by_stamps`: they are told by the files' stamps instead (the warm process)."""
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out, persist)
     if persist:
         inputs.trust(site, inputs.kept_stamps(out))
-    now = inputs.fingerprint(site, changed=changed)
+    now = inputs.fingerprint(site, changed=changed, by_stamps=by_stamps)
     if _same_build(state, now, search, out, files):
         sweep_staging(out)
         return _repeat(state, time.perf_counter() - clock)
@@ -471,10 +475,11 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     if not result.ok:
         return result
     run.cache.resolved = result.resolved
-    if persist:  # for a build in a new process (serve's next build starts from `resolved`)
-        run.cache.shape = _resolve_shape(result.resolved, run)
-        if run.previous.resolved is None:  # this is one: which articles changed, from the cache
-            result.resolved.changed = _articles_changed_since(run.previous, run.cache.shape, result.resolved)
+    # For a build in a new process (serve's next build starts from `resolved`); kept by builds
+    # that do not persist too, for the cache the warm process writes when it stops.
+    run.cache.shape = _resolve_shape(result.resolved, run)
+    if persist and run.previous.resolved is None:  # a new process: which articles changed, from the cache
+        result.resolved.changed = _articles_changed_since(run.previous, run.cache.shape, result.resolved)
     clock = time.perf_counter()
     renderer = SiteRenderer(result.resolved, site)
     run.cache.analyses = result.analyses_used
@@ -520,10 +525,28 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
             if indexing is not None:
                 indexing.stop()
         clock = time.perf_counter()
-        staged.commit(last=CACHE_FILE)
+        # Not persisted, the output must hold no cache: one an earlier build left would no longer describe it.
+        staged.commit(last=CACHE_FILE, drop=() if persist else CACHE_FILES)
     run.cache.remember(out, persist)
     result.timings["commit"] = time.perf_counter() - clock  # the swap, and the old output cleared away
     return result
+
+
+def write_kept_cache(site: Path, out: Path) -> bool:
+    """Write into `out` the cache that builds without `persist` kept in memory, and the stamps of
+    the files they read, as a build that persists writes them: the warm process does as it stops,
+    so that the next build in a new process goes on from there. False if there is none."""
+    kept = cache_stage.kept_unwritten(out)
+    if kept is None or not (out / MARKER).is_file():
+        return False
+    for name, write in ((inputs.STAMPS_FILE, lambda f: f.write(inputs.stamps_file(site))),
+                        (CACHE_FILE, kept.dump_to)):  # the cache last: the stamps alone mean nothing
+        part = out / f"{name}.tmp-{os.getpid()}"
+        with open(part, "wb") as f:
+            write(f)
+        os.replace(part, out / name)
+    kept.remember(out)
+    return True
 
 
 def _resolve_shape(r: Resolved, run: _Run) -> dict:

@@ -53,22 +53,14 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 from . import __version__
+from .warm import code_digest
 from .write import copy_range
 
 CACHE_FILE = ".dossier-cache"
 BASE_FILE = ".dossier-cache-base"  # a full cache file, whose chunks the CACHE_FILE of an edit refers to
 
 
-def _code_digest() -> str:
-    # A cache made by other code (an upgrade, a local change) is not trusted.
-    h = hashlib.blake2b(digest_size=8)
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-CODE_DIGEST = _code_digest()
+CODE_DIGEST = code_digest()  # a cache made by other code (an upgrade, a local change) is not trusted
 FORMAT = f"dossier-cache-{__version__}-{CODE_DIGEST}"
 
 
@@ -229,12 +221,14 @@ class BuildCache:
     @classmethod
     def load(cls, out: Path, persist: bool = True) -> BuildCache:
         """The cache of the last build into `out`: the one this process kept in memory if it is
-        still the one in the output, else read back. Without `persist`, only one kept in memory
-        by a build that did not persist it either (see remember)."""
+        still the one in the output, else read back. Without `persist`, only one kept in memory:
+        by a build that did not persist it either (see remember), or by one that did, if its file
+        is still the one in the output (the warm process's first build reads the cache, the
+        next ones keep it in memory)."""
         path = out / CACHE_FILE
         held = _in_memory.get(str(path.absolute()))
         if not persist:
-            return held[1] if held is not None and held[0] is None else cls()
+            return held[1] if held is not None and held[0] in (None, _stamp(path)) else cls()
         stamp = _stamp(path)
         if stamp is not None and held is not None and held[0] == stamp:
             return held[1]
@@ -384,6 +378,17 @@ class BuildCache:
 
 
 _in_memory: dict[str, tuple[Optional[tuple], BuildCache]] = {}
+
+
+def forget() -> None:
+    """Drop the cache kept in memory: the output was written by another process since."""
+    _in_memory.clear()
+
+
+def kept_unwritten(out: Path) -> Optional[BuildCache]:
+    """The cache kept in memory for `out` by builds that did not persist it, if there is one."""
+    held = _in_memory.get(str((out / CACHE_FILE).absolute()))
+    return held[1] if held is not None and held[0] is None else None
 
 # Tables whose values hold whole articles (their text, their body's HTML): in chunks of
 # fewer entries, so an edit pickles 50 of them again, not 500 (85 ms at 1,000 articles).

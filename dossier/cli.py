@@ -1,4 +1,6 @@
-"""The command line: build, check, serve. Exit 0 done, 1 content errors, 2 usage."""
+"""The command line: build, check, serve, stop. Exit 0 done, 1 content errors, 2 usage.
+
+The pipeline is imported only once a build is not handed to a warm process (see warm.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from . import build as pipeline
-from .search import SearchError
-from .write import InterruptedAfterCommit, UsageError, finish_discarding
+from . import warm
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
 
@@ -23,6 +23,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("site", nargs="?", default=".", help="the site folder (default: .)")
     b.add_argument("-o", "--output", help="output folder (default: SITE/output)")
     b.add_argument("--no-search", action="store_true", help="skip the search index, for quicker builds")
+    b.add_argument("--warm", action="store_true",
+                   help="keep this build in memory in a process that stays running, which then makes every "
+                        "build of this site into this output (much quicker for a large dossier); see `stop`")
     c = sub.add_parser("check", help="validate a site; write nothing")
     c.add_argument("site", nargs="?", default=".")
     s = sub.add_parser("serve", help="build, serve on 127.0.0.1 and rebuild on change")
@@ -30,6 +33,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None,
                    help="port on 127.0.0.1 (default: 8000, or the next free one; a port given here must be free)")
     s.add_argument("--no-search", action="store_true", help="skip the search index, for quicker rebuilds")
+    t = sub.add_parser("stop", help="stop the warm process of a site's build (see build --warm), once it "
+                                    "has written its cache into the output")
+    t.add_argument("site", nargs="?", default=".")
+    t.add_argument("-o", "--output", help="output folder (default: SITE/output)")
     return p
 
 
@@ -47,13 +54,16 @@ def run() -> None:
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    finish_discarding()  # the last output, removed by a process of its own
+    if "dossier.write" in sys.modules:  # the last output, removed by a process of its own
+        sys.modules["dossier.write"].finish_discarding()
     os._exit(code)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser().parse_args(argv or ["build"])
+def main(argv: Optional[list[str]] = None, **build_options) -> int:
+    """Run a command. `build_options` go to build(): given by a warm process, which makes the builds
+    handed to it (see warm.py); without them a build is handed to the warm process if one runs."""
+    argv = (sys.argv[1:] if argv is None else argv) or ["build"]
+    args = parser().parse_args(argv)
     if args.command is None:
         parser().print_usage(sys.stderr)
         return EXIT_USAGE
@@ -61,12 +71,25 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not site.is_dir():
         print(f"dossier: error: {site} is not a folder", file=sys.stderr)
         return EXIT_USAGE
+    out = Path(args.output) if getattr(args, "output", None) else site / "output"
+    if args.command == "stop":
+        told = "stopped" if warm.stop(site, out) else "no warm process runs for"
+        print(f"dossier: {told} the build of {site} into {out}")
+        return EXIT_OK
+    if args.command == "build" and not build_options and _can_write(site, out):
+        code = warm.hand_over(argv, site, out, start=args.warm)
+        if code is not None:
+            return code
+    from . import build as pipeline
+    from .search import SearchError
+    from .write import InterruptedAfterCommit, UsageError
+
     try:
         if args.command == "check":
             return report(pipeline.check_site(site), "checked")
         if args.command == "build":
-            out = Path(args.output) if args.output else site / "output"
-            return report(pipeline.build(site, out, search=not args.no_search), f"built into {out}")
+            result = pipeline.build(site, out, search=not args.no_search, **build_options)
+            return report(result, f"built into {out}")
         from .serve import serve
         return serve(site, args.port, search=not args.no_search)
     except UsageError as exc:
@@ -88,7 +111,18 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_USAGE
 
 
-def report(result: pipeline.BuildResult, done: str) -> int:
+def _can_write(site: Path, out: Path) -> bool:
+    """False if the output folder is refused (build() then says why)."""
+    from .write import UsageError, check_output_dir
+
+    try:
+        check_output_dir(site, out)
+    except UsageError:
+        return False
+    return True
+
+
+def report(result, done: str) -> int:
     for d in result.diagnostics.sorted():
         print(d, file=sys.stderr)
     errors, warnings = len(result.diagnostics.errors), len(result.diagnostics.warnings)

@@ -37,17 +37,25 @@ PACKAGE_KEY = "dossier:"  # how the stamps kept in an output name Dossier's own 
 STAMPS_FILE = ".dossier-stamps"
 
 
-def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collection[str]] = None) -> str:
+def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collection[str]] = None,
+                by_stamps: bool = False) -> str:
     """The fingerprint of the site's files and Dossier's own.
 
     `changed`: the site-relative paths a file watcher saw change since the
     last fingerprint of this site in this process (serve). If each is a
     file that was one then and still is, only those are looked at again;
-    else, or without them, every file is.
+    else, or without them, every file is. `by_stamps` (the warm process,
+    which has no watcher): those paths are told by the files' stamps instead
+    (see _changed_by_stamps).
     """
     site = site.resolve()  # files are known by the paths load() reads them by
     key = (str(site), str(package))
     last = _last_look.get(key)
+    if by_stamps:  # folders stamped before the look: one whose entries change during it differs at the next
+        folders_then, folders_now = _folder_stamps.get(key), _stamp_folders(site, package, last)
+        _folder_stamps[key] = folders_now
+        if changed is None and last and folders_then:
+            changed = _changed_by_stamps(site, package, last[0], folders_then, folders_now)
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
     _note_look(key, None if entries is None else frozenset(changed))
     if entries is not None:
@@ -108,6 +116,96 @@ _last_look: dict[tuple[str, str], tuple[dict[str, tuple[tuple, bytes]], dict[str
 # Per site and package: the number of the last fingerprint that walked every file, and what
 # each one after it looked at again (see changed_since).
 _trails: dict[tuple[str, str], tuple[int, list[frozenset[str]]]] = {}
+
+
+# Per site and package: the stamp of each folder the last look by stamps knew, taken just
+# before it. A look since that did not stamp them leaves them older: the folders that changed
+# since are then compared, by their names, with what that look found (_same_names).
+_folder_stamps: dict[tuple[str, str], dict[str, Optional[tuple]]] = {}
+
+
+def _stamp_folders(site: Path, package: Path, last: Optional[tuple]) -> dict[str, Optional[tuple]]:
+    """The stamps of READ's entries, Dossier's folder and the folders the `last` look found, by
+    absolute path."""
+    paths = [os.path.join(site, top) for top in READ] + [str(package)]
+    if last is not None:
+        paths += [_absolute(site, package, rel) for rel, (kind, _) in last[0].items() if kind == ("folder",)]
+    return {path: _folder_stamp(path) for path in paths}
+
+
+def _folder_stamp(path: str) -> Optional[tuple]:
+    """What tells that a folder's entries changed (its times); of a file, that it was replaced."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    times = (st.st_mtime_ns, st.st_ctime_ns) if stat.S_ISDIR(st.st_mode) else ()
+    return st.st_ino, st.st_dev, st.st_mode, *times
+
+
+def _absolute(site: Path, package: Path, rel: str) -> str:
+    if rel.startswith(PACKAGE_KEY):
+        return str(package) + rel[len(PACKAGE_KEY):]
+    return os.path.join(site, rel)
+
+
+def _changed_by_stamps(site: Path, package: Path, last: dict, folders_then: dict,
+                       folders_now: dict) -> Optional[frozenset[str]]:
+    """The site's files whose stamps (size, times, inode) differ from those their content was
+    last read with, if no folder gained or lost an entry since the last look (an editor that
+    saves by renaming a new file over the old changes its folder, not its names); None if that
+    cannot be told so (a folder, a link or one of Dossier's own files changed): every file is
+    then looked at. An os.stat of each file, no reading: a fraction of a full look."""
+    if folders_now.keys() != folders_then.keys():
+        return None
+    moved = [path for path, stamp in folders_now.items() if stamp != folders_then[path]]
+    if moved and not _same_names(site, package, last, moved, folders_then, folders_now):
+        return None
+    changed = set()
+    for rel, (kind, _) in last.items():
+        if kind == ("folder",):
+            continue
+        path = _absolute(site, package, rel)
+        if kind[0] == "unreadable" and kind[1] is None:  # missing then (static/): still missing?
+            if os.path.lexists(path):
+                return None
+            continue
+        if kind[:2] != ("file", None):
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        seen = _seen.get(path)
+        if seen is None or seen[0] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev):
+            if rel.startswith(PACKAGE_KEY):
+                return None
+            changed.add(rel)
+    return frozenset(changed)
+
+
+def _same_names(site: Path, package: Path, last: dict, moved: list[str], then: dict, now: dict) -> bool:
+    """True if each of these folders holds the entries, by name, that the last look found in it
+    (and a file is still a file)."""
+    names: dict[str, set[str]] = {}
+    for path in moved:
+        was_folder, is_folder = (s is not None and stat.S_ISDIR(s[2]) for s in (then[path], now[path]))
+        if was_folder != is_folder or then[path] is None or now[path] is None:
+            return False
+        if is_folder:
+            names[path] = set()
+    for rel in last:
+        parent, _, name = _absolute(site, package, rel).rpartition(os.sep)
+        if parent in names:
+            names[parent].add(name)
+    for folder, known in names.items():
+        try:
+            found = set(os.listdir(folder)) - ({"__pycache__"} if folder == str(package) else set())
+        except OSError:
+            return False
+        if found != known:
+            return False
+    return True
 
 
 def _entry_bytes(rel: str, kind: tuple) -> bytes:

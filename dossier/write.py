@@ -316,8 +316,9 @@ class StagedOutput:
         """Record a file that a worker process wrote or kept on this output's behalf."""
         (self.fresh if written else self.kept).add(rel)
 
-    def commit(self, last: str = "") -> None:
-        """Put the new output in place; `last` (the build cache) goes in after everything else.
+    def commit(self, last: str = "", drop: Iterable[str] = ()) -> None:
+        """Put the new output in place; `last` (the build cache) goes in after everything else,
+        and the files `drop` names, if the output holds them, go before anything moves in.
 
         Ctrl-C and `kill` wait until it is done: moving changed files into
         place one by one is not atomic, and stopping half-way would leave
@@ -325,10 +326,12 @@ class StagedOutput:
         """
         self.settle()
         with signals_held():
-            self._commit(last)
+            self._commit(last, drop)
 
-    def _commit(self, last: str) -> None:
+    def _commit(self, last: str, drop: Iterable[str]) -> None:
         if self.incremental:
+            for rel in drop:
+                (self.out / rel).unlink(missing_ok=True)
             return self._commit_in_place(last)
         (self.stage / MARKER).write_text("This folder is made by dossier and replaced on every build.\n")
         if self.out.exists():

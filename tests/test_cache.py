@@ -4,8 +4,9 @@ same output, byte for byte, as a cold build of the same input.
 Each case builds a generated dossier, changes it, rebuilds into the same
 output (with the cache) and builds cold into a fresh folder; the two trees
 must match file for file (the cache file itself aside). Cases run with the
-cache kept in memory (as `serve` does), read back from disk, and with the
-process pool on, so every path of the cache is exercised.
+cache kept in memory (as `serve` does), read back from disk, as the warm
+process keeps it (see warm.py; the process itself in test_warm.py), and with
+the process pool on, so every path of the cache is exercised.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def edit_sidecar(site: Path) -> None:
 
 def add_article(site: Path) -> None:
     source = article_files(site)[5]
+    if source.with_name("zz-added-later.md").exists():
+        raise FileExistsError("added already")
     shutil.copy(source, source.with_name("zz-added-later.md"))
     sidecar = source.with_suffix(".yaml").read_text()
     # Claim ids are unique in the dossier: the copy's claims take new ids.
@@ -153,6 +156,7 @@ def rename_claimant(site: Path) -> None:
 def edit_status_label(site: Path) -> None:
     """A status's label, in the rows of every claim that has it."""
     path = site / "site.yaml"
+    assert "claim_statuses:" not in path.read_text(), "relabelled already"
     path.write_text(path.read_text() + "claim_statuses:\n  unverified: {label: Open}\n"
                     "  corroborated: {label: Backed}\n  disputed: {label: Disputed}\n"
                     "  confirmed: {label: Shown true}\n  refuted: {label: Refuted}\n")
@@ -256,21 +260,30 @@ def use_mode(mode: str, monkeypatch) -> str:
     return mode
 
 
-@pytest.fixture(params=["memory", "disk", "pool", "serve"])
+@pytest.fixture(params=["memory", "disk", "pool", "serve", "warm"])
 def mode(request, monkeypatch):
     return use_mode(request.param, monkeypatch)
 
 
 def cached_build(site: Path, out: Path, mode: str):
-    """A build as the CLI makes it ("disk", "pool"), as a process building twice ("memory") or as
-    serve does ("serve": the cache kept in memory only, never written; told which files changed)."""
-    if mode not in ("memory", "serve"):
+    """A build as the CLI makes it ("disk", "pool"), as a process building twice ("memory"), as
+    serve does ("serve": the cache kept in memory only, never written; told which files changed)
+    or as the warm process does ("warm": its first build reads the cache from the output and
+    writes it, the next keep it in memory only; changed files told by their stamps)."""
+    if mode not in ("memory", "serve", "warm"):
         cache_module._in_memory.clear()  # read the cache back from the output, as a new process does
     changed = watched_changes(site) if mode == "serve" else None
-    result = build(site, out, search=False, persist=mode != "serve", changed=changed)
+    persist = mode != "serve" and not (mode == "warm" and out in _warm_outputs)
+    result = build(site, out, search=False, persist=persist, changed=changed, by_stamps=mode == "warm")
     assert result.ok, result.diagnostics.sorted()
-    assert (out / CACHE_FILE).is_file() == (mode != "serve")
+    if "inputs unchanged" not in result.timings:  # a build repeated leaves the output, and its cache, as they were
+        assert (out / CACHE_FILE).is_file() == persist
+    if mode == "warm":
+        _warm_outputs.add(out)
     return result
+
+
+_warm_outputs: set[Path] = set()  # the outputs a "warm" build has built
 
 
 _files_seen: dict[Path, dict[str, bytes]] = {}
@@ -287,7 +300,7 @@ def watched_changes(site: Path) -> Optional[set[str]]:
 # Every change with the cache read from disk (the CLI) and as serve keeps it (in memory
 # only); the main ones also with the cache kept in memory and on disk and with the work
 # on a process pool.
-CASES = ([(m, change) for m in ("disk", "serve") for change in CHANGES]
+CASES = ([(m, change) for m in ("disk", "serve", "warm") for change in CHANGES]
          + [(m, c) for m in ("memory", "pool")
             for c in (edit_article_text, edit_sidecar, rename_article, edit_entity, edit_template)])
 
@@ -300,7 +313,7 @@ SEQUENCE_STEPS = [edit_article_text, edit_sidecar, add_plain_paragraph, add_cont
 
 @settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.sampled_from(SEQUENCE_STEPS), min_size=2, max_size=4),
-       mode=st.sampled_from(["disk", "memory", "serve"]))
+       mode=st.sampled_from(["disk", "memory", "serve", "warm"]))
 def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, steps, mode: str):
     """Each kept group, reused page and export record stays right through several edits, whatever their order."""
     with tempfile.TemporaryDirectory() as folder:
@@ -315,9 +328,13 @@ def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, st
                 continue  # not possible on this site any more (renamed twice, nothing left to delete)
             cached_build(site, out, mode)
             assert_same_as_cold(site, out, tmp)
-            if mode != "serve":  # what the next process reads back (a base and what changed) is what was built
+            if mode in ("disk", "memory"):  # what the next process reads back (a base and what changed) is what was built
                 kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
                 assert pickled_whole(read_back(out)) == pickled_whole(kept)
+        if mode == "warm":  # the cache it leaves as it stops is the one it kept
+            kept = cache_module.kept_unwritten(out)
+            assert build_module.write_kept_cache(site, out)
+            assert pickled_whole(read_back(out)) == pickled_whole(kept)
 
 
 @pytest.mark.parametrize("mode_name, change", CASES, ids=lambda v: getattr(v, "__name__", v))
@@ -328,6 +345,31 @@ def test_cached_rebuild_equals_cold_build(mode_name, change, site: Path, tmp_pat
     change(site)
     cached_build(site, out, mode)
     assert_same_as_cold(site, out, tmp_path)
+
+
+@pytest.mark.parametrize("change", [edit_article_text, edit_sidecar, rename_article, edit_entity, edit_template])
+def test_a_new_process_goes_on_from_the_cache_the_warm_process_leaves(change, site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "warm")
+    change(site)
+    cached_build(site, out, "warm")
+    assert not [name for name in build_module.CACHE_FILES if (out / name).exists()]  # none describes this output
+    assert build_module.write_kept_cache(site, out)
+    assert (out / STAMPS_FILE).is_file() and not list(out.glob("*.tmp-*"))
+    cache_module._in_memory.clear()  # a new process
+    again = build(site, out, search=False)
+    assert again.ok and "inputs unchanged" in again.timings, again.timings
+    edit_article_text(site)
+    cached_build(site, out, "disk")
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_without_a_kept_cache_the_warm_process_writes_none(site: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    cached_build(site, out, "disk")
+    cache_module._in_memory.clear()
+    assert not build_module.write_kept_cache(site, out)  # nothing in memory: the output's own stays
+    assert (out / CACHE_FILE).is_file()
 
 
 def test_a_look_up_made_by_many_pages_is_held_once(site: Path, tmp_path: Path, monkeypatch):

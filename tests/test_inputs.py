@@ -208,3 +208,106 @@ def test_the_kept_stamps_name_no_folder_of_the_users_and_no_times(tmp_path: Path
     assert str(tmp_path).encode() not in kept and str(inputs.PACKAGE).encode() not in kept
     hex_digits = set("0123456789abcdef")
     assert all(isinstance(part, str) and set(part) <= hex_digits for known in stamps.values() for part in known)
+
+
+# Told by stamps (the warm process): what changed, from an os.stat of each file and folder.
+
+def stamped_site(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """A site and a copy of Dossier's own files, both looked at twice by stamps (the first look
+    stamps the folders it finds), with every file's times taken as old enough to vouch for it."""
+    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    site = site_copy(tmp_path)
+    package = tmp_path / "package"
+    shutil.copytree(Path(inputs.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    inputs.fingerprint(site, package, by_stamps=True)
+    inputs.fingerprint(site, package, by_stamps=True)
+    return site, package
+
+
+def looked_by_stamps(site: Path, package: Path, monkeypatch) -> tuple[str, list[str]]:
+    """The fingerprint by stamps, and the site's files it read; checked against a full look."""
+    reads: list[str] = []
+    monkeypatch.setattr(inputs, "_read_digest", lambda path, f=inputs._read_digest: reads.append(path) or f(path))
+    told = inputs.fingerprint(site, package, by_stamps=True)
+    read = sorted(Path(p).relative_to(site).as_posix() for p in reads if Path(p).is_relative_to(site))
+    monkeypatch.undo()
+    assert told == full_look(site, package)
+    return told, read
+
+
+def changed_by_stamps(site: Path, package: Path):
+    """What the stamps tell of the files changed since the last look, without looking."""
+    key = (str(site.resolve()), str(package))
+    last = inputs._last_look[key]
+    now = inputs._stamp_folders(site.resolve(), package, last)
+    return inputs._changed_by_stamps(site.resolve(), package, last[0], inputs._folder_stamps[key], now)
+
+
+def full_look(site: Path, package: Path) -> str:
+    """A fingerprint made as a new process makes it: every file read."""
+    saved = dict(inputs._known), dict(inputs._seen)
+    inputs._known.clear()
+    inputs._seen.clear()
+    try:
+        return inputs.fingerprint(site, package)
+    finally:
+        inputs._known.update(saved[0])
+        inputs._seen.update(saved[1])
+
+
+def test_by_stamps_an_unchanged_site_reads_no_file(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    assert changed_by_stamps(site, package) == set()
+    _, read = looked_by_stamps(site, package, monkeypatch)
+    assert read == []
+
+
+def test_by_stamps_an_edit_in_place_and_one_saved_over_by_a_rename_are_the_files_read(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    article = site / "content/articles/beta-note.md"
+    article.write_text(article.read_text().replace("North", "South"))  # same size
+    _, read = looked_by_stamps(site, package, monkeypatch)
+    assert read == ["content/articles/beta-note.md"]
+    sidecar = site / "content/articles/beta-note.yaml"
+    saved = sidecar.with_name(".beta-note.yaml.swp")  # as editors save: a new file renamed over the old
+    saved.write_text(sidecar.read_text() + "\n")
+    os.replace(saved, sidecar)
+    key = (str(site.resolve()), str(package))
+    then = dict(inputs._folder_stamps[key])
+    _, read = looked_by_stamps(site, package, monkeypatch)
+    assert read == ["content/articles/beta-note.yaml"]
+    assert then != inputs._folder_stamps[key]  # its folder changed, its names did not: no full look
+
+
+def test_by_stamps_a_file_made_or_removed_and_a_folder_made_mean_a_full_look(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    changes = [lambda: (site / "content/articles/new-note.md").write_text("# New\n"),
+               lambda: (site / "content/articles/new-note.md").unlink(),
+               lambda: (site / "static/img").mkdir(parents=True),
+               lambda: (site / "static/img/logo.txt").write_text("logo\n"),
+               lambda: (site / "static/img/logo.txt").unlink()]
+    for change in changes:
+        change()
+        assert changed_by_stamps(site, package) is None
+        looked_by_stamps(site, package, monkeypatch)  # agrees with a full look
+
+
+def test_by_stamps_a_change_to_dossiers_own_files_means_a_full_look(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    template = package / "templates/article.html"
+    before = full_look(site, package)
+    template.write_text(template.read_text() + "<!-- edited -->\n")
+    assert changed_by_stamps(site, package) is None
+    told, _ = looked_by_stamps(site, package, monkeypatch)
+    assert told != before
+
+
+def test_by_stamps_a_missing_folder_that_appears_means_a_full_look(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    shutil.rmtree(site / "static", ignore_errors=True)
+    looked_by_stamps(site, package, monkeypatch)
+    looked_by_stamps(site, package, monkeypatch)  # stamped without it
+    (site / "static").mkdir()
+    (site / "static/robots.txt").write_text("User-agent: *\n")
+    assert changed_by_stamps(site, package) is None
+    looked_by_stamps(site, package, monkeypatch)
