@@ -385,6 +385,13 @@ def forget() -> None:
     _in_memory.clear()
 
 
+def kept(out: Path) -> bool:
+    """True if this process keeps the cache of `out` in memory, and the output holds no other (see load)."""
+    path = out / CACHE_FILE
+    held = _in_memory.get(str(path.absolute()))
+    return held is not None and held[0] in (None, _stamp(path))
+
+
 def kept_unwritten(out: Path) -> Optional[BuildCache]:
     """The cache kept in memory for `out` by builds that did not persist it, if there is one."""
     held = _in_memory.get(str((out / CACHE_FILE).absolute()))

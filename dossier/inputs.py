@@ -57,7 +57,9 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
         if changed is None and last and folders_then:
             changed = _changed_by_stamps(site, package, last[0], folders_then, folders_now)
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
-    _note_look(key, None if entries is None else frozenset(changed))
+    if entries is not None:
+        changed = frozenset(rel for rel in changed if rel in entries)  # not those made and gone
+    _note_look(key, None if entries is None else changed)
     if entries is not None:
         digests = dict(last[1])
         for rel in changed:
@@ -214,13 +216,16 @@ def _entry_bytes(rel: str, kind: tuple) -> bytes:
 
 def _changed_entries(site: Path, last: dict, changed: Collection[str]) -> Optional[dict]:
     """The `last` entries with those of the `changed` files looked at again; None if one was
-    not a plain file then or is not one now (made, removed, linked: the folders must be walked)."""
+    not a plain file then or is not one now (made, removed, linked: the folders must be walked).
+    One neither there then nor now changes nothing."""
     entries = dict(last)
     for rel in changed:
         path = os.path.join(site, rel)
         try:
             plain = stat.S_ISREG(os.lstat(path).st_mode)
         except OSError:
+            if rel not in entries:
+                continue  # made and removed since the last look (an editor's temporary file)
             return None
         if not plain or rel not in entries or entries[rel][0][:2] != ("file", None):
             return None

@@ -200,6 +200,10 @@ class WarmProcess:
         self.site, self.out, self.path = site, out, path
         self.code = code_digest()
         self.owned: Optional[tuple] = None  # the output as this process's last build left it
+        from .watch import site_watch
+
+        self.watch = site_watch(site, PACKAGE)  # None where there is no inotify: stamps tell instead
+        self.pending: Optional[set[str]] = None  # files changed since the last look at them (None: unknown)
         self.building = False
         self.stopping = False
         self.pid = os.getpid()
@@ -275,17 +279,33 @@ class WarmProcess:
         return not self.stopping
 
     def _build(self, conn: socket.socket, request: dict) -> int:
-        from . import cache, cli
+        from . import cache, cli, inputs
 
-        ours = self.owned is not None and self.owned == _identity(self.out)
-        if not ours:  # first build, or another process wrote the output: read its cache
+        # Another process wrote the output since, or this one keeps no cache of it (its first
+        # build, or one with nothing to do): read the output's cache.
+        ours = self.owned is not None and self.owned == _identity(self.out) and cache.kept(self.out)
+        if not ours:
             cache.forget()
+        changed, look = self._changes(), inputs.last_look(self.site)
         os.chdir(request["cwd"])
         with contextlib.redirect_stdout(_Relay(conn, "out")), contextlib.redirect_stderr(_Relay(conn, "err")):
-            code = cli.main(request["argv"], persist=not ours, by_stamps=True)
+            code = cli.main(request["argv"], persist=not ours, changed=changed, by_stamps=True)
         os.chdir("/")
+        if inputs.last_look(self.site) != look:  # the build looked at them (it may have stopped before)
+            self.pending = set()
         self.owned = _identity(self.out)
         return code
+
+    def _changes(self) -> Optional[set[str]]:
+        """The files changed since the last build looked at the site, as the kernel told; None if
+        not known (the build then tells them by their stamps, or looks at every file)."""
+        try:
+            drained = self.watch.drain() if self.watch is not None else None
+        except OSError:  # more folders than the system lets one watch
+            self.watch.close()
+            self.watch = drained = None
+        self.pending = None if drained is None or self.pending is None else self.pending | drained
+        return self.pending
 
     def _write_cache(self) -> None:
         """Leave the cache in the output, for a build in a new process, if the output is still ours."""

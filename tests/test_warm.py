@@ -149,7 +149,7 @@ def test_a_build_with_other_code_stops_the_warm_process_and_starts_another(demo_
 
 def test_it_stops_when_idle_and_on_sigterm_leaving_its_cache(demo_copy: Path, tmp_path: Path, runtime):
     site, out = demo_copy, tmp_path / "out"
-    quick = {"DOSSIER_WARM_IDLE": "1"}
+    quick = {"DOSSIER_WARM_IDLE": "5"}  # long enough for the next build to come first
     assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env=quick).returncode == 0
     edit(site, ".md", "\n\n", "\n\nIdle soon.\n\n")
     assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
@@ -158,9 +158,12 @@ def test_it_stops_when_idle_and_on_sigterm_leaving_its_cache(demo_copy: Path, tm
     assert (out / CACHE_FILE).is_file() and not listening(site, out)
     assert "0 rendered" in dossier("build", str(site), "-o", str(out), "--no-search").stdout
 
-    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0  # nothing to do
     edit(site, ".md", "Idle soon.", "Stopped by a signal.")
-    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0  # reads the output's cache
+    assert (out / CACHE_FILE).is_file()
+    edit(site, ".md", "Stopped by a signal.", "Stopped by SIGTERM.")
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0  # keeps it in memory
     assert not (out / CACHE_FILE).exists()
     os.kill(warm_pid(site, out), signal.SIGTERM)
     warm._wait_gone(warm.socket_path(site, out))
@@ -175,3 +178,29 @@ def test_a_build_with_search_is_handed_over_too(demo_copy: Path, tmp_path: Path,
     searched = dossier("build", str(site), "-o", str(out))
     assert searched.returncode == 0, searched.stderr
     assert (out / "pagefind" / "pagefind-entry.json").is_file() and not (out / CACHE_FILE).exists()
+
+
+def test_edits_saved_by_renaming_and_articles_added_or_removed_are_built(demo_copy: Path, tmp_path: Path, runtime):
+    """The warm process learns of changes from the kernel (watch.py): however a file was saved,
+    and whatever was made or removed, its build is a cold build's."""
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    sidecar = site / f"{ARTICLE}.yaml"
+    saved = sidecar.with_name(f".{sidecar.name}.swp")
+    saved.write_text(sidecar.read_text().replace("summary: ", "summary: Saved over. ", 1))
+    os.replace(saved, sidecar)
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    assert "Saved over." in (out / "articles/kursk-residents-left-behind/index.html").read_text()
+    assert_same_as_cold(site, out, tmp_path)
+    copy = site / "content/articles/zz-copy"
+    shutil.copy(site / f"{ARTICLE}.md", copy.with_suffix(".md"))
+    copy.with_suffix(".yaml").write_text("title: A copy\nsource: {publisher: Desk, url: https://example.org/copy}\n")
+    added = dossier("build", str(site), "-o", str(out), "--no-search")
+    assert added.returncode == 0, added.stderr
+    assert (out / "articles/zz-copy/index.html").is_file()
+    assert_same_as_cold(site, out, tmp_path)
+    copy.with_suffix(".md").unlink()
+    copy.with_suffix(".yaml").unlink()
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    assert not (out / "articles/zz-copy").exists()
+    assert_same_as_cold(site, out, tmp_path)
