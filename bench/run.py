@@ -13,6 +13,10 @@ repeats, interleaved so that a noisy machine hurts all alike:
   cold      python build.py build SITE -o OUT --no-search, OUT removed first
   no-op     the same again, nothing changed
   edit      one article's text changed, then built (and its sidecar, then built)
+  warm      `build --warm` (starting the warm process: dossier/warm.py), an edit that
+            reads the output's cache, then three edits of the text and three of the
+            sidecar handed to it, each timed as the command's wall time, and `stop`
+            (which writes the cache); its peak memory read from /proc in the memory round
   hugo      hugo over the same words (bench/hugo.py), public/ removed first
   search    (with --search) a cold build with the search index, timed once (and the search
             stage within it: Pagefind from its start to its end, as the build
@@ -130,6 +134,19 @@ def started(cmd: list[str], cwd: Path = REPO) -> subprocess.Popen:
 
 PAGE_COUNTS = re.compile(r"\d+ pages \(\d+ rendered, \d+ written, \d+ unchanged\)")
 SEARCH_LINE = re.compile(r"^search: indexed \d+ pages.* in ([\d.]+) s$", re.M)
+
+
+WARM_EDITS = 3  # of each kind, handed to the warm process in each round
+
+
+def warm_peak_mib(site: Path, out: Path) -> float:
+    """The peak resident memory of the warm process building `site` into `out` (Linux: VmHWM)."""
+    sys.path.insert(0, str(REPO))
+    from dossier.warm import socket_path
+
+    pid = socket_path(site, out).with_suffix(".lock").read_text().strip()
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)[1]) / 1024
 
 
 def quiet_disk() -> None:
@@ -339,6 +356,24 @@ def bench_site(work: Path, label: str, site: Path, runs: int, search: bool,
             print(f"  {size:>6} serve {kind:<10} {own:8.2f} s   (save to rebuilt line {wall:.2f} s)", file=sys.stderr)
         edits.restore()
 
+    def run_warm(sample: bool) -> None:
+        """`build --warm` (nothing to do: it starts the warm process), the edits handed to it (the
+        first reads the output's cache, as a new process does; the next keep it in memory), then
+        `stop`, which writes the cache into the output."""
+        record("warm start", build + ["--no-search", "--warm"], sample)
+        edits.edit_text()
+        record("warm first edit", build + ["--no-search"], sample)
+        for _ in range(WARM_EDITS):
+            edits.edit_sidecar()
+            record("warm edit sidecar", build + ["--no-search"], sample)
+            edits.edit_text()
+            record("warm edit text", build + ["--no-search"], sample)
+        if sample:  # its own memory: it runs apart from the commands that hand it their builds
+            peaks["warm process"] = warm_peak_mib(site, out)
+            print(f"  {size:>6} warm process {peaks['warm process']:12.0f} MiB at its peak", file=sys.stderr)
+        record("warm stop", [py, str(REPO / "build.py"), "stop", str(site), "-o", str(out)], sample)
+        edits.restore()  # the next round's edits start from the files as generated, as this one's did
+
     edits = Edits(site)
     try:
         # Round 0 samples memory; the rounds after it are timed, with nothing sampling beside them.
@@ -353,6 +388,7 @@ def bench_site(work: Path, label: str, site: Path, runs: int, search: bool,
             record("edit text", build + ["--no-search"], sample)
             edits.edit_sidecar()
             record("edit sidecar", build + ["--no-search"], sample)
+            run_warm(sample)
             if has_hugo:
                 shutil.rmtree(hugo_site / "public", ignore_errors=True)
                 record("hugo", ["hugo", "--quiet", "-s", str(hugo_site)], sample)
@@ -391,6 +427,7 @@ def report(label: str, size: int, times: dict[str, list[float]], peaks: dict[str
         peak = f"{peaks[k]:.0f}" if k in peaks else ""
         lines.append(f"| {k} | {v:.2f} | {len(times[k])} | {v / floor:.2f} | {v / cold:.3f} | "
                      f"{1000 * v / size:.2f} | {peak} |")
+    lines += [f"| {k} | | | | | | {v:.0f} |" for k, v in peaks.items() if k not in med]  # memory alone
     return lines + [""]
 
 

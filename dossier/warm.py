@@ -40,6 +40,7 @@ from typing import Optional
 
 IDLE = float(os.environ.get("DOSSIER_WARM_IDLE", 30 * 60))  # seconds without a build before it stops
 START_WAIT = 15.0  # seconds a build waits for a warm process it started to listen
+REQUEST_WAIT = 5.0  # seconds the warm process waits for a build that connected to say what it wants
 PACKAGE = Path(__file__).parent
 _RESTART = "restart"  # its answer to a build with other code: it stops, the build starts a new one
 
@@ -50,6 +51,11 @@ def code_digest() -> str:
     for path in sorted(PACKAGE.rglob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _running_code() -> str:
+    """Dossier's code and the Python that runs it (another environment may hold other libraries)."""
+    return f"{code_digest()} {sys.executable} {sys.version}"
 
 
 def socket_path(site: Path, out: Path) -> Optional[Path]:
@@ -81,18 +87,21 @@ def hand_over(argv: list[str], site: Path, out: Path, start: bool) -> Optional[i
             print("dossier: warning: no warm process here (no private folder for its socket); "
                   "building in this process", file=sys.stderr)
         return None
-    request = {"code": code_digest(), "argv": argv, "cwd": os.getcwd(),
+    request = {"code": _running_code(), "argv": argv, "cwd": os.getcwd(),
                "site": str(site.resolve()), "out": str(out.resolve())}
     for _ in range(3):  # a warm process with other code stops first: then one more try
         conn = _connect(path)
         if conn is None and start:
-            _start(site, out, path)
-            conn = _connect(path, wait=START_WAIT)
+            conn = _connect(path, wait=START_WAIT, starting=_start(site, out, path))
             if conn is None:
-                print("dossier: warning: the warm process did not start; building in this process", file=sys.stderr)
+                print(f"dossier: warning: the warm process did not start (see {path.with_suffix('.log')}); "
+                      "building in this process", file=sys.stderr)
         if conn is None:
             return None
         answer = _ask(conn, request)
+        if answer is None:
+            print("dossier: warning: the warm process stopped during the build; building in this process",
+                  file=sys.stderr)
         if answer != _RESTART:
             return answer
         _wait_gone(path)
@@ -105,12 +114,14 @@ def stop(site: Path, out: Path) -> bool:
     conn = _connect(path) if path is not None else None
     if conn is None:
         return False
-    _ask(conn, {"code": code_digest(), "stop": True, "site": str(site.resolve()), "out": str(out.resolve())})
+    _ask(conn, {"code": _running_code(), "stop": True, "site": str(site.resolve()), "out": str(out.resolve())})
     _wait_gone(path)
     return True
 
 
-def _connect(path: Path, wait: float = 0.0) -> Optional[socket.socket]:
+def _connect(path: Path, wait: float = 0.0, starting: Optional[subprocess.Popen] = None) -> Optional[socket.socket]:
+    """A connection to the warm process at `path`, waiting up to `wait` seconds for it to listen;
+    not longer than `starting` (the warm process this build started) runs, if it failed."""
     deadline = time.monotonic() + wait
     while True:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -119,19 +130,19 @@ def _connect(path: Path, wait: float = 0.0) -> Optional[socket.socket]:
             return conn
         except OSError:
             conn.close()
-        if time.monotonic() >= deadline:
-            return None
+        if time.monotonic() >= deadline or (starting is not None and starting.poll()):
+            return None  # (one that ended well found another starting: that one is waited for)
         time.sleep(0.02)
 
 
-def _start(site: Path, out: Path, path: Path) -> None:
+def _start(site: Path, out: Path, path: Path) -> subprocess.Popen:
     """Start a warm process, on its own: it outlives this one and the terminal."""
     log = path.with_suffix(".log")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
     with open(log, "ab") as err:
-        subprocess.Popen([sys.executable, "-m", "dossier.warm", str(site.resolve()), str(out.resolve()), str(path)],
-                         stdin=subprocess.DEVNULL, stdout=err, stderr=err, cwd="/", env=env,
-                         start_new_session=True, close_fds=True)
+        return subprocess.Popen([sys.executable, "-m", "dossier.warm", str(site.resolve()), str(out.resolve()),
+                                 str(path)], stdin=subprocess.DEVNULL, stdout=err, stderr=err, cwd="/", env=env,
+                                start_new_session=True, close_fds=True)
 
 
 def _ask(conn: socket.socket, request: dict):
@@ -152,7 +163,6 @@ def _ask(conn: socket.socket, request: dict):
         except KeyboardInterrupt:
             print("\ndossier: interrupted; the warm process finishes the build it began", file=sys.stderr)
             return 130
-    print("dossier: warning: the warm process stopped during the build; building in this process", file=sys.stderr)
     return None
 
 
@@ -198,13 +208,13 @@ class _Stop(Exception):
 class WarmProcess:
     def __init__(self, site: Path, out: Path, path: Path):
         self.site, self.out, self.path = site, out, path
-        self.code = code_digest()
+        self.code = _running_code()
         self.owned: Optional[tuple] = None  # the output as this process's last build left it
         from .watch import site_watch
 
         self.watch = site_watch(site, PACKAGE)  # None where there is no inotify: stamps tell instead
         self.pending: Optional[set[str]] = None  # files changed since the last look at them (None: unknown)
-        self.building = False
+        self.building = self.built = False  # building now; built in answer to the last request
         self.stopping = False
         self.pid = os.getpid()
 
@@ -259,8 +269,10 @@ class WarmProcess:
         """Answer one request; False once this process is to stop."""
         self.built = False
         try:
+            conn.settimeout(REQUEST_WAIT)  # one that connects and says nothing holds up no build
             with conn.makefile("rb") as requests:
                 request = json.loads(requests.readline())
+            conn.settimeout(None)
         except (OSError, ValueError):
             return True
         if (request.get("code") != self.code or request.get("site") != str(self.site)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_path: Path):
     command = [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "30", "--runs", "2", "--search", "--serve",
                "--work", str(tmp_path)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "DOSSIER_WARM_IDLE": "120"})  # if it fails, its warm process ends soon
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {m[1]: int(m[3]) for m in re.finditer(r"^\| ([^|]+?) \| ([\d.]+) \| (\d+) \|", done.stdout, re.M)}
     # Memory comes from a round of its own, run before the timed ones: every step has its peak.
@@ -27,11 +29,17 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     cold_lines = re.findall(r"^ +30 cold +[\d.]+ s +(.*?MiB|\(timed\))", done.stderr, re.M)
     assert [line.endswith("MiB") for line in cold_lines] == [True, False, False], cold_lines
     once = {"serve first build": 1, "cold+search": 1, "search stage": 1}
-    for step in ["floor", "cold", "no-op", "edit text", "edit sidecar", "serve first build", "serve edit text",
+    per_round = {"serve edit text": 3, "serve edit sidecar": 3, "warm edit text": 6, "warm edit sidecar": 6}
+    for step in ["floor", "cold", "no-op", "edit text", "edit sidecar", "warm start", "warm first edit",
+                 "warm edit text", "warm edit sidecar", "warm stop", "serve first build", "serve edit text",
                  "serve edit sidecar", "cold+search", "search stage", "pagefind/dossier"]:
         assert step in rows, f"{step} missing from\n{done.stdout}"
         runs = rows[step]
-        assert runs == once.get(step, 3 if step.startswith("serve edit") else 2), (step, rows[step])
+        assert runs == once.get(step, per_round.get(step, 2)), (step, rows[step])
+    assert re.fullmatch(r"\d+", peaks["warm process"]) and int(peaks["warm process"]) > 0
+    # Each edit handed to the warm process was one: it rendered pages.
+    warm_rendered = re.findall(r"^ +30 warm (?:first )?edit.* \d+ pages \((\d+) rendered", done.stderr, re.M)
+    assert len(warm_rendered) == 3 * 7 and all(int(n) > 0 for n in warm_rendered), done.stderr
     assert (tmp_path / "search-30" / "pagefind" / "pagefind.js").is_file()  # Pagefind ran over the copies
 
     # The edits it made were undone: the site is the one generated, and the next run starts from it.
