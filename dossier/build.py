@@ -425,7 +425,7 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
     output again and again and is the only one to read it (serve), writing them is wasted time.
     `changed`: the site's files a watcher saw change since this process last built it (serve);
     only those are looked at again to tell whether anything changed (inputs.fingerprint);
-    `by_stamps`: they are told by the files' stamps instead (the warm process)."""
+    `by_stamps`: without `changed`, they are told by the files' stamps (the warm process)."""
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out, persist)

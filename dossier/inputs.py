@@ -45,8 +45,8 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
     last fingerprint of this site in this process (serve). If each is a
     file that was one then and still is, only those are looked at again;
     else, or without them, every file is. `by_stamps` (the warm process,
-    which has no watcher): those paths are told by the files' stamps instead
-    (see _changed_by_stamps).
+    when the kernel could not tell it): without `changed`, those paths are
+    told by the files' stamps (see _changed_by_stamps).
     """
     site = site.resolve()  # files are known by the paths load() reads them by
     key = (str(site), str(package))
