@@ -204,3 +204,12 @@ def test_edits_saved_by_renaming_and_articles_added_or_removed_are_built(demo_co
     assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
     assert not (out / "articles/zz-copy").exists()
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_build_without_warm_leaves_no_process_behind(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    done = dossier("build", str(site), "-o", str(out), "--no-search")
+    assert done.returncode == 0 and (out / CACHE_FILE).is_file()  # built in its own process, as ever
+    path = warm.socket_path(site, out)
+    assert not path.exists() and not path.with_suffix(".lock").exists() and not listening(site, out)
+    assert dossier("stop", str(site), "-o", str(out)).stdout.startswith("dossier: no warm process runs")
