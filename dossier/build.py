@@ -419,20 +419,23 @@ def check_site(site: Path) -> BuildResult:
 
 
 def build(site: Path, out: Path, search: bool = True, progress: Optional[Progress] = None,
-          persist: bool = True, changed: Optional[set[str]] = None, by_stamps: bool = False) -> BuildResult:
+          persist: bool = True, changed: Optional[set[str]] = None, by_stamps: bool = False,
+          always: bool = False) -> BuildResult:
     """Build `site` into `out`. With `persist` False the cache and the input stamps are kept in
     this process's memory only, not written into the output: for a process that builds the same
     output again and again and is the only one to read it (serve), writing them is wasted time.
     `changed`: the site's files a watcher saw change since this process last built it (serve);
     only those are looked at again to tell whether anything changed (inputs.fingerprint);
-    `by_stamps`: without `changed`, they are told by the files' stamps (the warm process)."""
+    `by_stamps`: without `changed`, they are told by the files' stamps (the warm process).
+    `always`: go through the build even if nothing changed since the last one (every page is
+    then kept as it is): the warm process does, to hold the build in memory from the start."""
     check_output_dir(site, out)
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out, persist)
     if persist:
         inputs.trust(site, inputs.kept_stamps(out))
     now = inputs.fingerprint(site, changed=changed, by_stamps=by_stamps)
-    if _same_build(state, now, search, out, files):
+    if not always and _same_build(state, now, search, out, files):
         sweep_staging(out)
         return _repeat(state, time.perf_counter() - clock)
     with _collector_paused():

@@ -298,10 +298,14 @@ class WarmProcess:
         ours = self.owned is not None and self.owned == _identity(self.out) and cache.kept(self.out)
         if not ours:
             cache.forget()
+        # `build --warm` leaves the build held in memory, even with nothing to build, so that the
+        # next is a quick one: but not a build with the search index, which would index it all again.
+        args = cli.parser().parse_args(request["argv"] or ["build"])
+        hold = not ours and args.command == "build" and args.warm and args.no_search
         changed, look = self._changes(), inputs.last_look(self.site)
         os.chdir(request["cwd"])
         with contextlib.redirect_stdout(_Relay(conn, "out")), contextlib.redirect_stderr(_Relay(conn, "err")):
-            code = cli.main(request["argv"], persist=not ours, changed=changed, by_stamps=True)
+            code = cli.main(request["argv"], persist=not ours, changed=changed, by_stamps=True, always=hold)
         os.chdir("/")
         if inputs.last_look(self.site) != look:  # the build looked at them (it may have stopped before)
             self.pending = set()

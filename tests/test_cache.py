@@ -421,6 +421,20 @@ def test_no_op_rebuild_renders_and_writes_nothing(site: Path, tmp_path: Path, mo
     assert {p: (out / p).stat().st_ino for p in tree(out)} == before  # not one file replaced
 
 
+def test_a_build_made_with_nothing_changed_keeps_every_file(site: Path, tmp_path: Path, mode: str):
+    """`always` (the warm process holding a build from the start) goes through the build, changing nothing."""
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    before = {p: (out / p).stat().st_ino for p in tree(out)}
+    if mode not in ("memory", "serve"):  # a new process: the cache read back from the output
+        cache_module._in_memory.clear()
+    result = build(site, out, search=False, persist=mode != "serve", always=True)
+    assert result.ok and "inputs unchanged" not in result.timings
+    assert result.rendered == [] and result.changed == [] and result.written == 0
+    assert {p: (out / p).stat().st_ino for p in tree(out)} == before
+    assert cache_module.kept(out) and "inputs unchanged" in cached_build(site, out, mode).timings
+
+
 def test_one_edit_rewrites_only_the_pages_it_affects(site: Path, tmp_path: Path, mode: str):
     out = tmp_path / "out"
     first = cached_build(site, out, mode)

@@ -160,10 +160,7 @@ def test_it_stops_when_idle_and_on_sigterm_leaving_its_cache(demo_copy: Path, tm
 
     assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0  # nothing to do
     edit(site, ".md", "Idle soon.", "Stopped by a signal.")
-    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0  # reads the output's cache
-    assert (out / CACHE_FILE).is_file()
-    edit(site, ".md", "Stopped by a signal.", "Stopped by SIGTERM.")
-    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0  # keeps it in memory
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
     assert not (out / CACHE_FILE).exists()
     os.kill(warm_pid(site, out), signal.SIGTERM)
     warm._wait_gone(warm.socket_path(site, out))
@@ -213,3 +210,16 @@ def test_a_build_without_warm_leaves_no_process_behind(demo_copy: Path, tmp_path
     path = warm.socket_path(site, out)
     assert not path.exists() and not path.with_suffix(".lock").exists() and not listening(site, out)
     assert dossier("stop", str(site), "-o", str(out)).stdout.startswith("dossier: no warm process runs")
+
+
+def test_build_warm_with_nothing_to_do_holds_the_build_and_rewrites_nothing(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0  # in its own process
+    files = {p: p.stat().st_ino for p in out.rglob("*") if p.is_file()}
+    held = dossier("build", str(site), "-o", str(out), "--no-search", "--warm")
+    assert held.returncode == 0 and "(0 rendered, 0 written" in held.stdout, held.stdout
+    assert {p: p.stat().st_ino for p in out.rglob("*") if p.is_file()} == files  # not one file replaced
+    edit(site, ".md", "\n\n", "\n\nHeld from the start.\n\n")
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    assert not (out / CACHE_FILE).exists()  # made from memory: the first edit is a quick one too
+    assert_same_as_cold(site, out, tmp_path)
