@@ -6,16 +6,19 @@ reading the cache (docs/benchmarks.md). A warm process keeps all of that in
 memory, as serve does. `build --warm` starts one for its site and output if
 none runs; while it runs, every `build` of that site into that output
 (with or without --warm) is handed to it over a Unix socket in a folder only
-this user can open, and prints what the build prints. It tells changed files
-by their stamps (an os.stat of each, no reading), builds as serve does (the
-cache stays in memory, so the output holds none meanwhile) and, when it
-stops, writes its cache into the output: a build in a new process goes on
-from there.
+this user can open, and prints what the build prints. It learns which files
+changed from the kernel (watch.py), or by their stamps where it cannot (an
+os.stat of each, no reading), builds as serve does (the cache stays in
+memory, so the output holds none meanwhile) and, when it stops, writes its
+cache into the output: a build in a new process goes on from there.
+`build --warm --no-search` with nothing to build goes through the build all
+the same, to hold it from the start.
 
 It stops after IDLE seconds without a build, on `stop`, on SIGTERM, SIGINT
-or SIGHUP, or when a build asks with other code of Dossier (an upgrade):
-that build starts a new one. If another process writes the output meanwhile,
-its next build reads the output's cache again instead of trusting memory.
+or SIGHUP, or when a build asks with other code of Dossier (an upgrade) or
+another Python: that build starts a new one if it has --warm. If another
+process writes the output meanwhile, its next build reads the output's
+cache again instead of trusting memory.
 
 This module is imported by every command, before the pipeline: the part that
 hands a build over imports nothing heavy, so a handed-over build pays little
