@@ -545,9 +545,13 @@ def write_kept_cache(site: Path, out: Path) -> bool:
     for name, write in ((inputs.STAMPS_FILE, lambda f: f.write(inputs.stamps_file(site))),
                         (CACHE_FILE, kept.dump_to)):  # the cache last: the stamps alone mean nothing
         part = out / f"{name}.tmp-{os.getpid()}"
-        with open(part, "wb") as f:
-            write(f)
-        os.replace(part, out / name)
+        try:
+            with open(part, "wb") as f:
+                write(f)
+            os.replace(part, out / name)
+        except BaseException:  # disk full, a signal: no part left behind, the cache not written
+            part.unlink(missing_ok=True)
+            raise
     kept.remember(out)
     return True
 

@@ -228,7 +228,7 @@ class BuildCache:
         path = out / CACHE_FILE
         held = _in_memory.get(str(path.absolute()))
         if not persist:
-            return held[1] if held is not None and held[0] in (None, _stamp(path)) else cls()
+            return held[1] if kept(out) else cls()
         stamp = _stamp(path)
         if stamp is not None and held is not None and held[0] == stamp:
             return held[1]

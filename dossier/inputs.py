@@ -51,10 +51,10 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
     site = site.resolve()  # files are known by the paths load() reads them by
     key = (str(site), str(package))
     last = _last_look.get(key)
-    if by_stamps:  # folders stamped before the look: one whose entries change during it differs at the next
+    if by_stamps and changed is None:  # folders stamped before the look: one changed during it differs at the next
         folders_then, folders_now = _folder_stamps.get(key), _stamp_folders(site, package, last)
         _folder_stamps[key] = folders_now
-        if changed is None and last and folders_then:
+        if last and folders_then:
             changed = _changed_by_stamps(site, package, last[0], folders_then, folders_now)
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
     if entries is not None:
