@@ -53,15 +53,11 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 from . import __version__
-from .warm import code_digest
+from .warm import code_digest, library_versions
 from .write import copy_range
 
 CACHE_FILE = ".dossier-cache"
 BASE_FILE = ".dossier-cache-base"  # a full cache file, whose chunks the CACHE_FILE of an edit refers to
-
-
-CODE_DIGEST = code_digest()  # a cache made by other code (an upgrade, a local change) is not trusted
-FORMAT = f"dossier-cache-{__version__}-{CODE_DIGEST}"
 
 
 def digest(*parts: object) -> str:
@@ -70,6 +66,12 @@ def digest(*parts: object) -> str:
         h.update(part if isinstance(part, (bytes, mmap.mmap)) else repr(part).encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+# A cache made by other code (an upgrade, a local change), or with other versions of the
+# libraries that shape the output, is not trusted; nor are templates compiled by them.
+CODE_DIGEST = digest(code_digest(), library_versions())[:16]
+FORMAT = f"dossier-cache-{__version__}-{CODE_DIGEST}"
 
 
 # digest() of the same text parts, remembered: the keys made from each file of a site (an

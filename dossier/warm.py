@@ -16,9 +16,9 @@ the same, to hold it from the start.
 
 It stops after IDLE seconds without a build, on `stop`, on SIGTERM, SIGINT
 or SIGHUP, or when a build asks with other code of Dossier (an upgrade) or
-another Python: that build starts a new one if it has --warm. If another
-process writes the output meanwhile, its next build reads the output's
-cache again instead of trusting memory.
+another Python, or once a library it uses was upgraded: that build starts a
+new one if it has --warm. If another process writes the output meanwhile,
+its next build reads the output's cache again instead of trusting memory.
 
 This module is imported by every command, before the pipeline: the part that
 hands a build over imports nothing heavy, so a handed-over build pays little
@@ -54,6 +54,25 @@ def code_digest() -> str:
     for path in sorted(PACKAGE.rglob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+# The libraries whose behaviour shapes the output (their distributions' names): a cache, or a
+# warm process, made with other versions of them is not trusted either.
+LIBRARIES = ("jinja2", "markupsafe", "mistune", "pyyaml", "nh3", "pyahocorasick")
+
+
+def library_versions() -> str:
+    """Python's version and those of LIBRARIES as installed now: read from disk at each call,
+    so a warm process tells an upgrade made while it runs (its own modules are the old ones)."""
+    from importlib import metadata  # not on the path of a build handed over: some 10 ms
+
+    found = [f"python={sys.version.split()[0]}"]
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=?")
+    return " ".join(found)
 
 
 def _running_code() -> str:
@@ -212,6 +231,7 @@ class WarmProcess:
     def __init__(self, site: Path, out: Path, path: Path):
         self.site, self.out, self.path = site, out, path
         self.code = _running_code()
+        self.libraries = library_versions()
         self.owned: Optional[tuple] = None  # the output as this process's last build left it
         from .watch import site_watch
 
@@ -279,7 +299,7 @@ class WarmProcess:
         except (OSError, ValueError):
             return True
         if (request.get("code") != self.code or request.get("site") != str(self.site)
-                or request.get("out") != str(self.out)):
+                or request.get("out") != str(self.out) or library_versions() != self.libraries):
             _send(conn, _RESTART, None)
             return False
         if request.get("stop"):

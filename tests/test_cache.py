@@ -17,6 +17,7 @@ import mmap
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -485,6 +486,44 @@ def test_a_cache_cut_short_is_not_trusted(site: Path, tmp_path: Path):
     result = cached_build(site, out, "disk")
     assert sum(p.startswith("articles/") for p in result.rendered) == len(article_files(site))  # nothing reused
     assert_same_as_cold(site, out, tmp_path)
+
+
+def seem_upgraded(folder: Path, name: str = "mistune", version: str = "99.0") -> None:
+    """Metadata of a distribution that importlib.metadata finds before the installed one, for a
+    process with `folder` first on its path: to it, the library seems upgraded."""
+    info = folder / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+
+
+def test_a_cache_made_with_another_version_of_a_library_is_not_used(site: Path, tmp_path: Path):
+    out, upgraded = tmp_path / "out", tmp_path / "upgraded"
+    seem_upgraded(upgraded)
+
+    def build_in_new_process(*path: Path) -> str:
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out),
+                               "--no-search"], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))})
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    every = re.search(r"\((\d+) rendered", build_in_new_process())[0]
+    assert "inputs unchanged" in build_in_new_process()  # the same versions: the cache is used
+    assert every in build_in_new_process(upgraded)  # mistune "99.0": built cold
+    assert every in build_in_new_process()  # and back: that cache is not used either
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_the_cache_format_names_the_libraries_versions(monkeypatch):
+    from importlib import metadata
+
+    from dossier import warm
+
+    before = warm.library_versions()
+    assert f"mistune={metadata.version('mistune')}" in before and f"python={sys.version.split()[0]}" in before
+    installed = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "99.0" if name == "jinja2" else installed(name))
+    assert warm.library_versions() != before
 
 
 def test_cache_is_not_shared_between_outputs(site: Path, tmp_path: Path):

@@ -19,7 +19,7 @@ import pytest
 from dossier import warm
 from dossier.build import build
 from dossier.cache import CACHE_FILE
-from test_cache import tree
+from test_cache import seem_upgraded, tree
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "content/articles/kursk-residents-left-behind"
@@ -145,6 +145,23 @@ def test_a_build_with_other_code_stops_the_warm_process_and_starts_another(demo_
     again = dossier("build", str(site), "-o", str(out), "--no-search", "--warm")
     assert again.returncode == 0 and "0 rendered" in again.stdout, again.stdout
     assert listening(site, out) and warm_pid(site, out) != old
+
+
+def test_a_library_upgraded_while_it_runs_stops_it_and_the_build_is_cold(demo_copy: Path, tmp_path: Path,
+                                                                          runtime):
+    site, out, libraries = demo_copy, tmp_path / "out", tmp_path / "libraries"
+    libraries.mkdir()
+    on_path = {"PYTHONPATH": str(libraries)}  # where an upgrade is made to seem to land
+    first = dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env=on_path)
+    assert first.returncode == 0 and listening(site, out), first.stderr
+    every = re.search(r"\((\d+) rendered", first.stdout)[0]
+    old = warm_pid(site, out)
+    seem_upgraded(libraries)  # the warm process still runs the old mistune
+    after = dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env=on_path)
+    assert after.returncode == 0 and every in after.stdout, after.stdout  # its cache is not used either
+    assert listening(site, out) and warm_pid(site, out) != old
+    assert "0 rendered" in dossier("build", str(site), "-o", str(out), "--no-search", env=on_path).stdout
+    assert_same_as_cold(site, out, tmp_path)
 
 
 def test_it_stops_when_idle_and_on_sigterm_leaving_its_cache(demo_copy: Path, tmp_path: Path, runtime):
