@@ -62,7 +62,9 @@ def run() -> None:
 def main(argv: Optional[list[str]] = None, **build_options) -> int:
     """Run a command. `build_options` go to build(): given by a warm process, which makes the builds
     handed to it (see warm.py); without them a build is handed to the warm process if one runs."""
-    argv = (sys.argv[1:] if argv is None else argv) or ["build"]
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["build", *argv]  # `python build.py --no-search` builds, as `python build.py` does
     args = parser().parse_args(argv)
     if args.command is None:
         parser().print_usage(sys.stderr)

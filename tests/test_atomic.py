@@ -239,6 +239,20 @@ def test_usage_mistakes_exit_2_without_a_traceback(args):
     assert proc.stderr.strip()
 
 
+def test_options_without_a_command_are_those_of_build(demo_copy: Path, tmp_path: Path):
+    """`python build.py` builds the folder it runs in: so do `python build.py --no-search`,
+    `python build.py -o public` and the like."""
+    proc = subprocess.run([sys.executable, str(REPO / "build.py"), "--no-search", "-o", str(tmp_path / "public")],
+                          cwd=demo_copy, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"dossier: built into {tmp_path / 'public'}:")
+    assert (tmp_path / "public" / "index.html").is_file() and not (tmp_path / "public" / "pagefind").exists()
+    assert not (demo_copy / "output").exists()
+    shown = subprocess.run([sys.executable, str(REPO / "build.py"), "--help"], capture_output=True, text=True,
+                           timeout=60)
+    assert shown.returncode == 0 and "COMMAND" in shown.stdout  # the commands' help, not build's
+
+
 def test_an_output_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("mine")
