@@ -148,8 +148,8 @@ class _CompiledTemplates(jinja2.BytecodeCache):
     folder (made private to the user, or not used), never into the output, which is
     published: compiled code holds the templates' full paths. Each file is named for
     Dossier's code and the libraries' versions as well (`code`): the code compiled depends
-    on the environment's options, which Jinja2's key does not hold, and on Jinja2's version. The disk is a help, not a need: a folder
-    that cannot be used is passed over."""
+    on the environment's options, which Jinja2's key does not hold, and on Jinja2's
+    version. The disk is a help, not a need: a folder that cannot be used is passed over."""
 
     def __init__(self, code: str):
         self._code: dict[str, tuple[str, object]] = {}
