@@ -271,15 +271,21 @@ def cached_build(site: Path, out: Path, mode: str):
     serve does ("serve": the cache kept in memory only, never written; told which files changed)
     or as the warm process does ("warm": its first build reads the cache from the output and
     writes it, the next keep it in memory only; changed files told by their stamps)."""
+    result = build_as(site, out, mode)
+    assert result.ok, result.diagnostics.sorted()
+    return result
+
+
+def build_as(site: Path, out: Path, mode: str):
+    """cached_build, whether the build succeeds or not."""
     if mode not in ("memory", "serve", "warm"):
         cache_module._in_memory.clear()  # read the cache back from the output, as a new process does
     changed = watched_changes(site) if mode == "serve" else None
     persist = mode != "serve" and not (mode == "warm" and out in _warm_outputs)
     result = build(site, out, search=False, persist=persist, changed=changed, by_stamps=mode == "warm")
-    assert result.ok, result.diagnostics.sorted()
-    if "inputs unchanged" not in result.timings:  # a build repeated leaves the output, and its cache, as they were
+    if result.ok and "inputs unchanged" not in result.timings:  # a build repeated leaves the output, and its cache, as they were
         assert (out / CACHE_FILE).is_file() == persist
-    if mode == "warm":
+    if mode == "warm" and result.ok:
         _warm_outputs.add(out)
     return result
 
@@ -309,11 +315,15 @@ CASES = ([(m, change) for m in ("disk", "serve", "warm") for change in CHANGES]
 # Edits that can follow one another in any order (each finds what it changes afresh).
 SEQUENCE_STEPS = [edit_article_text, edit_sidecar, add_plain_paragraph, add_contradiction, add_article,
                   rename_article, edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, edit_status_label,
-                  add_template]
+                  add_template, delete_article, rename_entity, move_entity, edit_template, edit_site, add_static,
+                  edit_base_url]
+# More examples, not always the same ones, for a longer search: DOSSIER_CACHE_EXAMPLES=200.
+SEQUENCE_EXAMPLES = int(os.environ.get("DOSSIER_CACHE_EXAMPLES", "8"))
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.sampled_from(SEQUENCE_STEPS), min_size=2, max_size=4),
+@settings(max_examples=SEQUENCE_EXAMPLES, deadline=None, derandomize="DOSSIER_CACHE_EXAMPLES" not in os.environ,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(SEQUENCE_STEPS), min_size=2, max_size=6),
        mode=st.sampled_from(["disk", "memory", "serve", "warm"]))
 def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, steps, mode: str):
     """Each kept group, reused page and export record stays right through several edits, whatever their order."""
@@ -327,12 +337,18 @@ def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, st
                 step(site)
             except (AssertionError, FileExistsError, FileNotFoundError, StopIteration):
                 continue  # not possible on this site any more (renamed twice, nothing left to delete)
-            cached_build(site, out, mode)
+            before = tree(out)
+            result = build_as(site, out, mode)
+            if not result.ok:  # some steps make a site no build accepts (an article added again after a rename
+                # takes the claim ids the renamed one kept): a cold build refuses it too, and the output stays
+                assert not build(site, tmp / "refused", search=False).ok and tree(out) == before
+                return
             assert_same_as_cold(site, out, tmp)
-            if mode in ("disk", "memory"):  # what the next process reads back (a base and what changed) is what was built
+            if mode in ("disk", "memory") and "inputs unchanged" not in result.timings:
+                # what the next process reads back (a base and what changed) is what was built
                 kept = cache_module._in_memory[str((out / CACHE_FILE).absolute())][1]
                 assert pickled_whole(read_back(out)) == pickled_whole(kept)
-        if mode == "warm":  # the cache it leaves as it stops is the one it kept
+        if mode == "warm" and cache_module.kept_unwritten(out) is not None:  # the cache it leaves as it stops is the one it kept
             kept = cache_module.kept_unwritten(out)
             assert build_module.write_kept_cache(site, out)
             assert pickled_whole(read_back(out)) == pickled_whole(kept)
@@ -514,7 +530,7 @@ def test_a_cache_made_with_another_version_of_a_library_is_not_used(site: Path, 
     assert_same_as_cold(site, out, tmp_path)
 
 
-def test_the_cache_format_names_the_libraries_versions(monkeypatch):
+def test_library_versions_name_python_and_each_library_as_installed(monkeypatch):
     from importlib import metadata
 
     from dossier import warm
