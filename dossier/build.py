@@ -500,19 +500,21 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
             result.diagnostics.error(pos, str(exc) if isinstance(exc, _TemplateFailure) else template_error_message(exc))
             return result
         staged.copy_tree(ASSETS, "assets")
-        staged.copy_tree(site / "static")
+        replaced = _replaced_by_static(staged.copy_tree(site / "static"), run)
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
         result.timings["render+write"] = time.perf_counter() - clock
         indexing = None
         if copies is not None:
             copies.complete(staged.stage, set(result.rendered), previous=out)
+            for path in replaced:  # the page searched is the file that lies there
+                copies.add(path, staged.read_text(path))
             # Pagefind reads the pages while this process checks their links and writes its cache.
             # It is done before the swap: a failing index leaves the old output as it was.
             indexing = search_stage.Indexing(staged.stage, result.resolved, copies=copies)
         try:
             clock = time.perf_counter()
-            check_links(renderer, staged, run, site, result.diagnostics)
+            check_links(renderer, staged, run, site, result.diagnostics, replaced)
             result.timings["links"] = time.perf_counter() - clock
             if not result.ok:
                 return result
@@ -588,15 +590,32 @@ def _articles_changed_since(last: BuildCache, shape: dict, r: Resolved) -> Optio
     return frozenset(shape["articles"][i][0] for i in changed)
 
 
-def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path, diags: Diagnostics) -> None:
+def _replaced_by_static(copied: list[str], run: _Run) -> set[str]:
+    """The pages made by this build that a file of static/ replaced (`copied`: its paths).
+
+    Their links and ids are the file's, not the render's; and the cache forgets them, and
+    their groups, so that the next build makes them again (if the file is gone, the page
+    must come back) instead of keeping what the output holds.
+    """
+    replaced = {path for path in copied if path in run.cache.pages}
+    if replaced:
+        for path in replaced:
+            del run.cache.pages[path]
+        run.cache.groups = {name: g for name, g in run.cache.groups.items() if replaced.isdisjoint(g[1])}
+        run.cache.world = ""  # no build keeps every page as it is after this one
+    return replaced
+
+
+def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: Path, diags: Diagnostics,
+                replaced: frozenset[str] | set[str] = frozenset()) -> None:
     """The link check `check` runs, over this build's output before it is kept.
 
     Pages rendered now come as the workers read them, the others as their
     records say (see linkcheck.LinkChecker); any other HTML file (a static
-    page) is read here.
+    page, also one that `replaced` a page rendered here) is read here.
     """
     files = staged.files()  # the pages and other files made: the cache and stamps come later
-    same_files = files == run.previous.files
+    same_files = files == run.previous.files and not replaced  # a replaced page's records say nothing of it
     changed = {p for p in staged.fresh if p.endswith(".html")}
     if same_files and not changed:
         # The same files as the last build, and every page as it was: so is every verdict.
@@ -609,7 +628,7 @@ def check_links(renderer: SiteRenderer, staged: StagedOutput, run: _Run, site: P
         problems = _find_link_problems(renderer, staged, run, site, files)
     run.cache.link_problems = tuple(problems)
     if problems:
-        linkcheck.report(problems, site, _link_sources(renderer, site, files), diags)
+        linkcheck.report(problems, site, _link_sources(renderer, site, files, replaced), diags)
 
 
 def _same_ids(pages: set[str], run: _Run) -> bool:
@@ -635,10 +654,12 @@ def _find_link_problems(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
     return checker.check(only)
 
 
-def _link_sources(renderer: SiteRenderer, site: Path, files: set[str]) -> dict[str, list[str]]:
+def _link_sources(renderer: SiteRenderer, site: Path, files: set[str],
+                  replaced: frozenset[str] | set[str] = frozenset()) -> dict[str, list[str]]:
     sources = linkcheck.page_sources(renderer.r)
     sources.update((path, [f"static/{path}"]) for path in files
-                   if path.endswith(".html") and path not in sources and (site / "static" / path).is_file())
+                   if path.endswith(".html") and (path in replaced or path not in sources)
+                   and (site / "static" / path).is_file())
     return sources
 
 

@@ -30,6 +30,7 @@ still needs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import json
 import os
@@ -373,6 +374,8 @@ class SearchCopies:
     def add(self, rel: str, html: str) -> None:
         if rel in self.paths:
             target = self._target(rel)
+            with contextlib.suppress(FileNotFoundError):  # a link to the last output's copy stays as it was
+                os.unlink(target)
             with open(target, "wb") as f:
                 f.write(search_copy(html).encode("utf-8"))
 

@@ -170,10 +170,12 @@ class StagedOutput:
         self.fresh.add(rel)
 
     def put(self, rel: str, data: str | bytes) -> bool:
-        """Write a file, or link the previous output's copy if its bytes are the same; True if written."""
+        """Write a file, or link the previous output's copy if its bytes are the same; True if written.
+        A file this build wrote already (a page a static file replaces) is written again."""
         data = data.encode("utf-8") if isinstance(data, str) else data
         try:
-            same = os.path.getsize(self.out / rel) == len(data) and (self.out / rel).read_bytes() == data
+            same = (rel not in self.fresh and os.path.getsize(self.out / rel) == len(data)
+                    and (self.out / rel).read_bytes() == data)
         except OSError:
             same = False
         if same and self.link_previous(rel):
@@ -303,14 +305,18 @@ class StagedOutput:
         folder = self.out if self.incremental and rel not in self.fresh else self.stage
         return (folder / rel).read_bytes()
 
-    def copy_tree(self, src: Path, rel: str = "") -> None:
-        """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are linked."""
+    def copy_tree(self, src: Path, rel: str = "") -> list[str]:
+        """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are
+        linked. Returns their paths in the output."""
+        copied = []
         if not src.is_dir():
-            return
+            return copied
         for path in sorted(src.rglob("*")):
             parts = path.relative_to(src).parts
             if path.is_file() and not any(p.startswith(".") for p in parts):
-                self.put(str(Path(rel, *parts)), path.read_bytes())
+                copied.append(Path(rel, *parts).as_posix())
+                self.put(copied[-1], path.read_bytes())
+        return copied
 
     def note(self, rel: str, written: bool) -> None:
         """Record a file that a worker process wrote or kept on this output's behalf."""

@@ -217,6 +217,20 @@ def add_static(site: Path) -> None:
     (site / "static" / "extra.txt").write_text("static file\n")
 
 
+STATIC_HOME = '<!doctype html>\n<html lang="en"><title>Home</title><p>A home page of my own.</p></html>\n'
+
+
+def replace_home_by_static(site: Path) -> None:
+    """A file of static/ at the path of a page the build makes: it lies over that page."""
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static" / "index.html").write_text(STATIC_HOME)
+
+
+def drop_static_home(site: Path) -> None:
+    """The page the build makes comes back."""
+    (site / "static" / "index.html").unlink()
+
+
 def add_plain_paragraph(site: Path) -> None:
     append_line(article_files(site)[6], "A closing line that names nobody.")
 
@@ -316,7 +330,7 @@ CASES = ([(m, change) for m in ("disk", "serve", "warm") for change in CHANGES]
 SEQUENCE_STEPS = [edit_article_text, edit_sidecar, add_plain_paragraph, add_contradiction, add_article,
                   rename_article, edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, edit_status_label,
                   add_template, delete_article, rename_entity, move_entity, edit_template, edit_site, add_static,
-                  edit_base_url]
+                  edit_base_url, replace_home_by_static, drop_static_home]
 # More examples, not always the same ones, for a longer search: DOSSIER_CACHE_EXAMPLES=200.
 SEQUENCE_EXAMPLES = int(os.environ.get("DOSSIER_CACHE_EXAMPLES", "8"))
 
@@ -352,6 +366,22 @@ def test_any_sequence_of_edits_gives_what_a_cold_build_gives(generated: Path, st
             kept = cache_module.kept_unwritten(out)
             assert build_module.write_kept_cache(site, out)
             assert pickled_whole(read_back(out)) == pickled_whole(kept)
+
+
+def test_a_page_a_static_file_replaced_comes_back_once_it_is_gone(site: Path, tmp_path: Path, mode: str):
+    out = tmp_path / "out"
+    cached_build(site, out, mode)
+    replace_home_by_static(site)
+    cached_build(site, out, mode)
+    assert (out / "index.html").read_text() == STATIC_HOME
+    assert_same_as_cold(site, out, tmp_path)
+    edit_article_text(site)  # a build that keeps most pages as they were
+    cached_build(site, out, mode)
+    assert (out / "index.html").read_text() == STATIC_HOME
+    drop_static_home(site)
+    cached_build(site, out, mode)
+    assert "A home page of my own" not in (out / "index.html").read_text()
+    assert_same_as_cold(site, out, tmp_path)
 
 
 @pytest.mark.parametrize("mode_name, change", CASES, ids=lambda v: getattr(v, "__name__", v))

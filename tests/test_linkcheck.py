@@ -131,6 +131,42 @@ def test_check_reports_broken_links_at_the_source_file(demo_copy):
     assert not out.exists()
 
 
+def test_a_static_page_replacing_a_made_page_is_checked_as_it_is(demo_copy):
+    """A file of static/ lies over the page the build made at its path: `build`, with or without
+    its cache, checks the file's links and ids, as `check` does, not the page it replaced."""
+    out = demo_copy.parent / "built"
+    assert run_cli("build", str(demo_copy), "-o", str(out), "--no-search").returncode == 0
+    slug = "moscow-ombudsman-account"
+    made = (out / "articles" / slug / "index.html").read_text("utf-8")
+    assert 'id="claim-' in made
+    replacement = demo_copy / "static/articles" / slug / "index.html"
+    replacement.parent.mkdir(parents=True)
+    replacement.write_text('<!doctype html>\n<html lang="en"><title>mine</title>\n'
+                           '<p><a href="../nowhere.html">x</a></p></html>\n', "utf-8")
+    checked = run_cli("check", str(demo_copy))
+    assert checked.returncode == 1
+    errors = [line for line in checked.stderr.splitlines() if ": error: " in line]
+    assert "static/articles/moscow-ombudsman-account/index.html:3:13: error: broken link '../nowhere.html': " \
+           "the site has no file articles/nowhere.html" in errors
+    assert any(f"'../articles/{slug}/index.html#claim-" in line for line in errors), errors
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for target in (out, demo_copy.parent / "cold"):  # with the cache of the last build, and without
+        built = run_cli("build", str(demo_copy), "-o", str(target), "--no-search")
+        assert built.returncode == 1
+        assert [line for line in built.stderr.splitlines() if ": error: " in line] == errors
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert not (demo_copy.parent / "cold").exists()
+
+    # The same page with a line added keeps every id and link: it is published as it is.
+    replacement.write_text(made.replace("</main>", "<p>Mine.</p></main>"), "utf-8")
+    assert run_cli("build", str(demo_copy), "-o", str(out), "--no-search").returncode == 0
+    assert (out / "articles" / slug / "index.html").read_text("utf-8") == replacement.read_text("utf-8")
+    # Gone again: the page the build makes comes back.
+    replacement.unlink()
+    assert run_cli("build", str(demo_copy), "-o", str(out), "--no-search").returncode == 0
+    assert (out / "articles" / slug / "index.html").read_text("utf-8") == made
+
+
 def test_check_reports_links_of_custom_templates_at_the_built_page(demo_copy):
     (demo_copy / "templates").mkdir()
     claims = (REPO / "dossier/templates/claims.html").read_text("utf-8")

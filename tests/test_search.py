@@ -392,6 +392,20 @@ def test_a_build_without_search_between_two_with_it_leaves_no_stale_copy(demo, t
     assert records_by_url(out / "pagefind") == records_by_url(tmp_path / "cold" / "pagefind")
 
 
+def test_a_static_page_replacing_a_made_page_is_the_one_searched(demo, tmp_path):
+    """The search reads what the output holds: a file of static/ over a page the build made."""
+    site, out = edited_copy(demo, tmp_path, "A paragraph about the envoy's second visit.")
+    mine = site / "static" / "about" / "index.html"
+    mine.parent.mkdir(parents=True)
+    mine.write_text('<!doctype html>\n<html lang="en"><title>About</title>\n'
+                    '<main data-pagefind-body><h1>About</h1><p>Written by hand, zanzibarian.</p></main></html>\n')
+    for target in (out, tmp_path / "cold"):  # kept from the last build, and made anew
+        assert build(site, target).returncode == 0
+        about = records_by_url(target / "pagefind")["/about/index.html"]
+        assert "zanzibarian" in about["content"]
+    assert records_by_url(out / "pagefind") == records_by_url(tmp_path / "cold" / "pagefind")
+
+
 def test_build_works_in_a_thread_that_runs_an_event_loop(demo, tmp_path):
     """As under Playwright's sync API, or from an async program: asyncio.run alone would refuse."""
     import asyncio
