@@ -239,17 +239,60 @@ def find(rt: ReaderText, sel: Selector) -> list[tuple[int, int]]:
 
 
 def closest(rt: ReaderText, quote: str) -> str:
-    """The passage most like a quote that was not found, for the message."""
+    """The passage most like a quote that was not found, for the message ("" if nothing is).
+
+    The stretch of the text sharing most words with the quote is found in one pass over its
+    words, then compared with the quote character by character: a comparison over the whole
+    text would take seconds for a long article. Case is ignored, and the passage runs from
+    the start of a word to the end of one.
+    """
     q = norm_text(quote).strip()
     text = rt.norm
-    m = difflib.SequenceMatcher(None, text, q, autojunk=False).find_longest_match(0, len(text), 0, len(q))
-    if m.size < 3:
+    folded, q_folded = _folded(text), _folded(q)
+    lo, hi = _likeliest_stretch(folded, q_folded)
+    if lo == hi:
         return ""
-    # Around the longest common run, keep the span from the first to the last matching piece.
-    lo = max(0, m.a - m.b - 10)
-    window = text[lo:m.a + len(q) - m.b + 10]
-    blocks = [b for b in difflib.SequenceMatcher(None, window, q, autojunk=False).get_matching_blocks() if b.size]
-    return window[blocks[0].a:blocks[-1].a + blocks[-1].size].strip()
+    window = folded[lo:hi]
+    m = difflib.SequenceMatcher(None, window, q_folded, autojunk=False)
+    blocks = [b for b in m.get_matching_blocks() if b.size]
+    if not blocks or max(b.size for b in blocks) < 3:
+        return ""
+    # From the first to the last piece matching the quote, widened to whole words.
+    start, end = lo + blocks[0].a, lo + blocks[-1].a + blocks[-1].size
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return text[start:end].strip()
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _folded(text: str) -> str:
+    """The text in lower case, character for character (offsets stay those of `text`)."""
+    lower = text.lower()
+    return lower if len(lower) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _likeliest_stretch(text: str, quote: str) -> tuple[int, int]:
+    """(start, end) of the stretch of `text` as many words long as `quote` that holds most of
+    its words, with some room either side; (0, 0) if no word of it is in the text."""
+    wanted = set(_WORD.findall(quote))
+    words = [(m.start(), m.end(), m.group() in wanted) for m in _WORD.finditer(text)]
+    size = max(1, len(_WORD.findall(quote)))
+    best, best_at, count = 0, 0, 0
+    for i, (_, _, hit) in enumerate(words):
+        count += hit
+        if i >= size:
+            count -= words[i - size][2]
+        if count > best:
+            best, best_at = count, max(0, i - size + 1)
+    if not best:
+        return 0, 0
+    room = len(quote) // 2 + 10
+    last = words[min(len(words) - 1, best_at + size - 1)]
+    return max(0, words[best_at][0] - room), min(len(text), last[1] + room)
 
 
 def describe_match(rt: ReaderText, span: tuple[int, int]) -> str:

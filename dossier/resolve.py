@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, NamedTuple, Optional
@@ -461,7 +462,10 @@ def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[in
         return found[0]
     if not found:
         near = anchor.closest(rt, sel.quote)
-        hint = f"; the closest text is “{near}”" if near else ""
+        hint = f"; the closest text is “{near}”" if near else "; nothing in it comes close"
+        quote = anchor.norm_text(sel.quote).strip()
+        if near and near != quote and unicodedata.normalize("NFC", near) == unicodedata.normalize("NFC", quote):
+            hint += ", which looks the same but is written with other characters (a letter and its accent apart?)"
         narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
         diags.error(sel.pos, f"quote not found in the article{narrowed}{hint}")
     else:

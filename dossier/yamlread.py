@@ -7,6 +7,7 @@ values, reporting each problem at the offending key or value.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import difflib
 import re
@@ -52,33 +53,62 @@ def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Opt
         diags.error(Pos(path, line + line_offset, col),
                     f"the file contains the control character U+{ord(bad.group()):04X}, which YAML does not allow")
         return None
-    if not line_offset:
+    lines = _EditorLines(text) if ODD_BREAKS.search(text) else None
+    if not line_offset and lines is None:
         node = _fast_compose(text)
         if node is not None:
             return node
     try:
-        return _compose(text, path, diags, line_offset)
+        return _compose(text, path, diags, line_offset, lines)
     except _Refused as refused:
         diags.error(refused.pos, refused.message)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = _problem(exc, text)
+        line, col = _line_col_of(mark, text, lines) if mark else (1, 1)
+        problem = _problem(exc, text, line_offset, lines)
+        if lines is not None:
+            problem += ("; the file holds a line separator (U+2028, U+2029 or U+0085, often pasted from a web "
+                        "page), which YAML reads as a line break: quote the text that holds it, or remove it")
         diags.error(Pos(path, line + line_offset, col), f"YAML syntax: {problem}")
     except yaml.YAMLError as exc:
         diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {str(exc).splitlines()[0]}")
     return None
 
 
-def _problem(exc: yaml.MarkedYAMLError, text: str) -> str:
+def _problem(exc: yaml.MarkedYAMLError, text: str, line_offset: int, lines: Optional[_EditorLines]) -> str:
     """libyaml's message, with the hint a user needs most."""
     problem = exc.problem or exc.context or "invalid YAML"
     mark, context = exc.problem_mark, exc.context_mark
     if mark is not None and text[mark.index:mark.index + 1] == "\t":
         return "a tab cannot indent YAML; use spaces"
     if context is not None and exc.context and mark is not None and context.line != mark.line:
-        problem += f" ({exc.context} that starts at line {context.line + 1}, column {context.column + 1})"
+        line, col = _line_col_of(context, text, lines)
+        problem += f" ({exc.context} that starts at line {line + line_offset}, column {col})"
     return problem
+
+
+def _line_col_of(mark, text: str, lines: Optional[_EditorLines]) -> tuple[int, int]:
+    """A mark's line and column (from 1), as an editor counts them; never past the text's last line."""
+    body = text.rstrip()
+    if mark.index > len(body):  # the end of the file (an unclosed bracket): just after its last character
+        return _EditorLines(body).line_col(len(body))
+    return lines.line_col(mark.index) if lines is not None else (mark.line + 1, mark.column + 1)
+
+
+# YAML counts these as line breaks, editors do not: text pasted from web pages holds them.
+ODD_BREAKS = re.compile("[\x85\u2028\u2029]")
+_EDITOR_BREAK = re.compile("\r\n|\r|\n")
+
+
+class _EditorLines:
+    """Line and column of a character, counting only the line breaks an editor shows."""
+
+    def __init__(self, text: str):
+        self.starts = [0] + [m.end() for m in _EDITOR_BREAK.finditer(text)]
+
+    def line_col(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, index)
+        return line, index - self.starts[line - 1] + 1
 
 
 # YAML's printable set excludes these (tab, line ends and U+0085 are allowed).
@@ -136,14 +166,17 @@ def _fast_compose(text: str) -> Optional[Node]:
     return root
 
 
-def _compose(text: str, path: str, diags: Diagnostics, line_offset: int) -> Optional[Node]:
+def _compose(text: str, path: str, diags: Diagnostics, line_offset: int,
+             lines: Optional[_EditorLines] = None) -> Optional[Node]:
     loader = _Loader(text)
     try:
         root: Optional[Node] = None
         stack: list[Node] = []
         documents = 0
         while (event := loader.get_event()) is not None:
-            pos = Pos(path, event.start_mark.line + 1 + line_offset, event.start_mark.column + 1)
+            mark = event.start_mark
+            line, col = lines.line_col(mark.index) if lines is not None else (mark.line + 1, mark.column + 1)
+            pos = Pos(path, line + line_offset, col)
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -186,8 +219,7 @@ def _node(loader, event, pos: Pos, line_offset: int) -> Optional[Node]:
     elif tag not in CORE_TAGS:
         shown = event.tag.replace("tag:yaml.org,2002:", "!!")
         raise _Refused(pos, f"the YAML tag '{shown}' is not supported here; remove it")
-    mark = event.start_mark
-    start = yaml.Mark(pos.path, mark.index, mark.line + line_offset, mark.column, None, None)
+    start = yaml.Mark(pos.path, event.start_mark.index, pos.line - 1, pos.col - 1, None, None)
     if kind is ScalarNode:
         return ScalarNode(tag, event.value, start, start, style=event.style)
     return kind(tag, [], start, start, flow_style=event.flow_style)

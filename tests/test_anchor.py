@@ -104,6 +104,51 @@ def test_markdown_syntax_in_a_quote_does_not_match(tmp_path):
         "content/articles/a.yaml:4:12: error: quote not found in the article; the closest text is “serious damage”"]
 
 
+@pytest.mark.parametrize("text,quote,near", [
+    ("Some text.", "some text", "Some text"),  # case ignored, whole words
+    ("the repairs would take six weeks, officials said", "repairs would need six weeks",
+     "repairs would take six weeks"),
+    ("Alice Smith said the sky is green.", "zzzz qqqq", ""),
+    ("Alice Smith said the sky is green.", "missing text", ""),
+])
+def test_closest_text_of_a_quote_not_found(text, quote, near):
+    assert anchor.closest(anchor.ReaderText(text, []), quote) == near
+
+
+def test_closest_text_compares_the_quote_with_one_stretch_of_a_long_article(monkeypatch):
+    """Comparing a quote with the whole text character by character takes seconds for a long
+    article: only the stretch sharing most of its words is compared."""
+    text = "Other words fill this long article. " * 20_000 + "The quick brown fox jumps over the lazy dog. "
+    compared = []
+    real = anchor.difflib.SequenceMatcher
+
+    def spy(junk, a, b, **kw):
+        compared.append(len(a))
+        return real(junk, a, b, **kw)
+
+    monkeypatch.setattr(anchor.difflib, "SequenceMatcher", spy)
+    quote = "the quick brown cat jumps over the lazy dog"
+    assert anchor.closest(anchor.ReaderText(text, []), quote) == "The quick brown fox jumps over the lazy dog"
+    assert compared and max(compared) < 4 * len(quote)
+
+
+def test_a_quote_nothing_comes_close_to_says_so(tmp_path):
+    site = tiny_site(tmp_path / "site", "It had serious damage.\n", claim_yaml(("c", "zzzz qqqq")), entities={})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert error_lines(stderr) == [
+        "content/articles/a.yaml:4:12: error: quote not found in the article; nothing in it comes close"]
+
+
+def test_a_quote_written_with_other_characters_than_the_article_says_so(tmp_path):
+    site = tiny_site(tmp_path / "site", "The Cafe\u0301 Nero opened.\n", claim_yaml(("c", "Caf\u00e9 Nero")), entities={})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    [line] = error_lines(stderr)
+    assert line.endswith("the closest text is “Cafe\u0301 Nero”, which looks the same but is written with other "
+                         "characters (a letter and its accent apart?)")
+
+
 # -- normalisation ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("text,quote", [

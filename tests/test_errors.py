@@ -41,6 +41,16 @@ CASES = [
     ("malformed yaml", {E + "places/north-bridge.yaml": "name: [North Bridge\ntype: place\n"},
      "content/entities/places/north-bridge.yaml:2:5: error: YAML syntax: did not find expected ',' or ']' "
      "(while parsing a flow sequence that starts at line 1, column 7)"),
+    ("line separator in a quoted value", {E + "places/north-bridge.yaml": 'name: "North\u2028Bridge"\ntype: plaice\n'},
+     # YAML counts U+2028 as a line break; the line given is the one an editor shows
+     "content/entities/places/north-bridge.yaml:2:7: error: unknown entity type 'plaice' (did you mean 'place'?); "
+     f"declare it under entity_types in site.yaml {KNOWN_TYPES}"),
+    ("unclosed bracket on the last line", {E + "places/north-bridge.yaml": "type: place\nname: [North Bridge\n\n"},
+     "content/entities/places/north-bridge.yaml:2:20: error: YAML syntax: did not find expected ',' or ']' "
+     "(while parsing a flow sequence that starts at line 2, column 7)"),
+    ("unclosed bracket in front matter", {"content/pages/about.md": "---\ntitle: About\ndescription: [open\n---\nText.\n"},
+     "content/pages/about.md:3:19: error: YAML syntax: did not find expected ',' or ']' "
+     "(while parsing a flow sequence that starts at line 3, column 14)"),
     ("tab indentation", {A + "beta-note.yaml": "title: Beta note\nsource:\n\tpublished: 2024-01-01\n"},
      "content/articles/beta-note.yaml:3:1: error: YAML syntax: a tab cannot indent YAML; use spaces"),
     ("sidecar is a list", {A + "beta-note.yaml": "- title: Beta note\n"},
