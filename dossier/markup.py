@@ -88,8 +88,23 @@ def _table_cell(renderer, text: str, align=None, head: bool = False) -> str:
     return f"  <{tag}{cls}>{text}</{tag}>\n"
 
 
+def _footnote_ref(renderer, key: str, index: int) -> str:
+    # An article's own footnotes ([^a]) are note-N: fn-ID and fnref-ID are its claims' footnotes,
+    # and a claim's id may be a number.
+    return f'<sup class="footnote-ref" id="noteref-{index}"><a href="#note-{index}">{index}</a></sup>'
+
+
+def _footnote_item(renderer, text: str, key: str, index: int) -> str:
+    back = f'<a href="#noteref-{index}" class="footnote">&#8617;</a>'
+    text = text.rstrip()
+    text = text[:-4] + back + "</p>" if text.endswith("</p>") else text + "\n" + back
+    return f'<li id="note-{index}">{text}</li>\n'
+
+
 _renderer = _Renderer(escape=False)
 mistune.create_markdown(renderer=_renderer, plugins=list(PLUGINS))  # registers plugin renderers
+_renderer.register("footnote_ref", _footnote_ref)
+_renderer.register("footnote_item", _footnote_item)
 _renderer.register("table_cell", _table_cell)
 
 

@@ -7,6 +7,7 @@ strict HTML parser (badly nested HTML fails the parse).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -347,3 +348,18 @@ def test_text_inside_raw_script_or_style_is_not_reader_text(tmp_path):
     site = tiny_site(tmp_path / "b", text, claim_yaml(("c", "secret words")), entities={})
     code, _, stderr = run("check", str(site))
     assert code == 1 and "quote not found in the article" in stderr
+
+
+def test_an_articles_own_footnotes_never_share_an_id_with_a_claims(tmp_path):
+    """Claims' footnotes are fn-ID and fnref-ID, and a claim id may be a number: the article's
+    own Markdown footnotes ([^a], numbered by mistune) are note-N and noteref-N."""
+    site = tiny_site(tmp_path / "site", "She spoke.[^a] Then she left.\n\n[^a]: Agency wire.\n",
+                     claim_yaml(("1", "she left")), entities={})
+    out = tmp_path / "out"
+    code, _, stderr = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 0, stderr
+    html = (out / "articles/a/index.html").read_text("utf-8")
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert {"note-1", "noteref-1", "fn-1", "fnref-1", "claim-1"} <= set(ids)
+    assert 'href="#note-1"' in html and 'href="#noteref-1"' in html
