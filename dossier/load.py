@@ -485,25 +485,15 @@ def _mention(r: MapReader) -> Optional[Mention]:
 
 def _claim(r: MapReader, slug: str, site: Site) -> Optional[Claim]:
     ref = r.ident("id", required=True, what="the claim")
-    if ref is None:
-        return None
     status = r.text("status") or site.claim_statuses[0].key
     if site.claim_status(status) is None:
         known = [s.key for s in site.claim_statuses]
         r.diags.error(r.value_pos("status"), f"unknown claim status '{status}'{yamlread.did_you_mean(status, known)} (known: {', '.join(known)})")
-    return Claim(
-        id=ref.id,
-        article=slug,
-        selector=_selector(r, "the claim"),
-        pos=ref.pos,
-        status=status,
-        claimant=r.ident("claimant"),
-        about=r.ident_list("about"),
-        date=r.date("date"),
-        note=r.text("note"),
-        supports=r.ident_list("supports"),
-        contradicts=r.ident_list("contradicts"),
-    )
+    # Every field is read, and so checked, even without an id: all of a claim's errors in one run.
+    fields = dict(selector=_selector(r, "the claim"), status=status, claimant=r.ident("claimant"),
+                  about=r.ident_list("about"), date=r.date("date"), note=r.text("note"),
+                  supports=r.ident_list("supports"), contradicts=r.ident_list("contradicts"))
+    return Claim(id=ref.id, article=slug, pos=ref.pos, **fields) if ref is not None else None
 
 
 def load_pages(files: SiteFiles, diags: Diagnostics) -> list[Page]:

@@ -633,6 +633,8 @@ class CoOccurrence(Mapping):
 
 
 def _warn_unmentioned(r: Resolved, diags: Diagnostics) -> None:
+    if diags.errors:  # a sidecar that did not load or a quote not found may be why: the warning would mislead
+        return
     for e in r.entities.values():
         if not r.hits.get(e.id):
             diags.warning(Pos(e.path), f"entity '{e.id}' is never mentioned in any article")

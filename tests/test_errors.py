@@ -261,6 +261,36 @@ def test_all_errors_of_a_run_come_at_once_sorted_by_file_and_line(tmp_path):
     assert stderr.splitlines()[-1].startswith("5 errors")
 
 
+def test_a_claim_without_a_valid_id_still_has_its_other_fields_checked(tmp_path):
+    site = make_site(tmp_path / "site", {A + "beta-note.yaml": (
+        "title: Beta note\nclaims:\n"
+        "  - id: Sky\n    quote: North Bridge\n    status: bogus\n    date: 2024-13-01\n    claimant: Anna\n"
+        "  - quote: North Bridge\n    status: disputd\n")})
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert [e.split(": error: ")[0] for e in error_lines(stderr)] == [
+        "content/articles/beta-note.yaml:3:9",  # 'Sky' is not a valid id
+        "content/articles/beta-note.yaml:5:13",  # unknown status
+        "content/articles/beta-note.yaml:6:11",  # no such date
+        "content/articles/beta-note.yaml:7:15",  # 'Anna' is not a valid id
+        "content/articles/beta-note.yaml:8:5",  # the claim lacks an id
+        "content/articles/beta-note.yaml:9:13",  # unknown status
+    ], stderr
+
+
+@pytest.mark.parametrize("change", [
+    {A + "beta-note.yaml": "title: [Beta note\n"},  # the sidecar naming the entity does not load
+    {A + "beta-note.yaml": "title: Beta note\nmentions:\n  - entity: quiet-lake\n    quote: the lake\n"},
+])
+def test_an_entity_is_not_said_unmentioned_when_an_error_may_be_why(tmp_path, change):
+    site = make_site(tmp_path / "site", {
+        E + "places/quiet-lake.yaml": "name: Quiet Lake\ntype: place\n",
+        A + "beta-note.md": "The Lake froze early.\n", **change})  # a quote not found: "the lake"
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert "never mentioned" not in stderr, stderr
+
+
 def test_a_broken_sidecar_does_not_make_its_claims_unknown_elsewhere(tmp_path):
     # bridge-closed.yaml fails to parse; reopened-early still "supports: [structural-damage]".
     site = make_site(tmp_path / "site", {A + "bridge-closed.yaml": CLOSED + "  - [\n"})
