@@ -340,15 +340,18 @@ def read_entity_file(files: SiteFiles, path: Path, site: Site) -> Optional[Entit
             m.diags.error(pos, f"a wikidata link is an item id such as Q4355815, found '{url}'")
         else:
             links.append((name, url))
+    aliases = m.text_list_at("aliases")
     return Entity(
         id=path.stem,
         name=m.text("name", required=True, what=what),
         type=type_,
         path=files.rel(path),
-        aliases=m.text_list("aliases"),
+        aliases=tuple(text for text, _ in aliases),
         description=m.text("description"),
         links=tuple(links),
         relations=relations,
+        name_pos=m.value_pos("name"),
+        alias_pos=tuple(pos for _, pos in aliases),
     )
 
 

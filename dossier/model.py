@@ -125,6 +125,9 @@ class Entity:
     description: str = ""
     links: tuple[tuple[str, str], ...] = ()
     relations: tuple[Relation, ...] = ()
+    # Where the name and each alias are written (for warnings about them); None: not known.
+    name_pos: Optional[Pos] = None
+    alias_pos: tuple[Pos, ...] = ()
 
 
 class Selector(NamedTuple):

@@ -11,6 +11,7 @@ put in again (see resolve_changes): the same registry, in the same order.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -405,24 +406,25 @@ def _check_publisher(article: Article, entities: dict, diags: Diagnostics) -> No
 
 def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.NameMatcher:
     """Names and aliases for autolinking; ambiguous or tiny ones are left out."""
-    owners: dict[str, set[str]] = defaultdict(set)
-    where: dict[str, Entity] = {}
+    owners: dict[str, dict[str, Pos]] = defaultdict(dict)  # name -> entity id -> where it is written there
     for e in entities:
-        for name in (e.name, *e.aliases):
+        places = (e.name_pos, *e.alias_pos) if len(e.alias_pos) == len(e.aliases) else ()
+        for name, pos in itertools.zip_longest((e.name, *e.aliases), places):
+            pos = pos or Pos(e.path)
             key = anchor.norm_text(name).strip()
             if not key:
                 continue  # a missing or wrong name is reported by load
             if len(key) < MIN_ALIAS:
-                diags.warning(Pos(e.path), f"'{name}' is shorter than {MIN_ALIAS} characters and is not autolinked")
+                diags.warning(pos, f"'{name}' is shorter than {MIN_ALIAS} characters and is not autolinked")
                 continue
-            owners[key].add(e.id)
-            where.setdefault(key, e)
+            owners[key].setdefault(e.id, pos)
     names = {}
-    for key, ids in owners.items():
-        if len(ids) > 1:
-            diags.warning(Pos(where[key].path), f"the name '{key}' belongs to several entities ({', '.join(sorted(ids))}) and is not autolinked")
+    for key, found in owners.items():
+        if len(found) > 1:  # told at each entity that has it: either may be the one to change
+            for pos in found.values():
+                diags.warning(pos, f"the name '{key}' belongs to several entities ({', '.join(sorted(found))}) and is not autolinked")
         else:
-            names[key] = next(iter(ids))
+            names[key] = next(iter(found))
     return anchor.NameMatcher(names)
 
 

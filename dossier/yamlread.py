@@ -331,10 +331,14 @@ class MapReader:
         return tuple(r for r in refs if r is not None)
 
     def text_list(self, key: str) -> tuple[str, ...]:
+        return tuple(text for text, _ in self.text_list_at(key))
+
+    def text_list_at(self, key: str) -> tuple[tuple[str, Pos], ...]:
+        """text_list(), each item with where it is written."""
         out = []
         for item in self._items(key):
             if isinstance(item, ScalarNode) and item.tag != NULL_TAG and item.value.strip():
-                out.append(item.value.strip())
+                out.append((item.value.strip(), node_pos(self.path, item)))
             else:
                 self.diags.error(node_pos(self.path, item), f"each item of '{key}' must be text, found {describe(item)}")
         return tuple(out)

@@ -366,9 +366,12 @@ def test_warnings_build_but_are_reported(tmp_path):
     warnings = [line for line in stderr.splitlines() if ": warning: " in line]
     assert warnings == [
         "content/articles/bridge-closed.yaml:29:19: warning: claim 'six-weeks' contradicts itself",
-        "content/entities/people/anna-kovac.yaml:1:1: warning: the name 'Kovač' belongs to several entities "
+        # each at the name or alias itself; a name two entities share, at both
+        "content/entities/people/anna-kovac.yaml:3:11: warning: the name 'Kovač' belongs to several entities "
         "(anna-kovac, north-bridge) and is not autolinked",
-        "content/entities/places/north-bridge.yaml:1:1: warning: 'NB' is shorter than 3 characters and is not autolinked",
+        "content/entities/places/north-bridge.yaml:3:11: warning: 'NB' is shorter than 3 characters and is not autolinked",
+        "content/entities/places/north-bridge.yaml:3:15: warning: the name 'Kovač' belongs to several entities "
+        "(anna-kovac, north-bridge) and is not autolinked",
         "content/entities/places/quiet-lake.yaml:1:1: warning: entity 'quiet-lake' is never mentioned in any article",
     ]
 
