@@ -7,6 +7,7 @@ its id remembered, so later stages do not cascade.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import jinja2
+import mistune
 
 from . import inputs, yamlread
 from .diagnostics import Diagnostics
@@ -211,6 +213,9 @@ def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
     if m is None:
         return Site(title="Untitled dossier")
     base_url = m.url("base_url")
+    if "?" in base_url or "#" in base_url:  # every page's address is made by adding its path to it
+        m.diags.error(m.value_pos("base_url"), f"'base_url' is where the site is published, without '?' or '#': found '{base_url}'")
+        base_url = ""
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     defaults = Site(title="")
@@ -531,8 +536,27 @@ def _page(slug: str, text: str, rel: str, diags: Diagnostics) -> Page:
         text = text[match.end():]
     if not title:
         heading = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
-        title = heading.group(1) if heading else slug.replace("-", " ").capitalize()
-    return Page(slug, title, text, rel, description)
+        title = _plain_text(heading.group(1)) if heading else ""
+    return Page(slug, title or slug.replace("-", " ").capitalize(), text, rel, description)
+
+
+_inline_parser = mistune.create_markdown(renderer=None)
+
+
+def _plain_text(markdown: str) -> str:
+    """The words a reader sees of one line of Markdown (a heading used as a title)."""
+    words: list[str] = []
+
+    def walk(tokens: list[dict]) -> None:
+        for tok in tokens:
+            if tok["type"] in ("text", "codespan"):
+                words.append(tok["raw"])
+            elif tok["type"] in ("softbreak", "linebreak"):
+                words.append(" ")
+            walk(tok.get("children", ()))
+
+    walk(_inline_parser.parse(markdown)[0])
+    return html.unescape(" ".join("".join(words).split()))
 
 
 def check_templates(files: SiteFiles, diags: Diagnostics) -> None:

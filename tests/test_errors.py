@@ -51,6 +51,9 @@ CASES = [
     ("unclosed bracket in front matter", {"content/pages/about.md": "---\ntitle: About\ndescription: [open\n---\nText.\n"},
      "content/pages/about.md:3:19: error: YAML syntax: did not find expected ',' or ']' "
      "(while parsing a flow sequence that starts at line 3, column 14)"),
+    ("base_url with a query", {"site.yaml": 'title: T\nbase_url: "https://example.org/site/?utm=1#top"\n'},
+     "site.yaml:2:11: error: 'base_url' is where the site is published, without '?' or '#': "
+     "found 'https://example.org/site/?utm=1#top'"),
     ("tab indentation", {A + "beta-note.yaml": "title: Beta note\nsource:\n\tpublished: 2024-01-01\n"},
      "content/articles/beta-note.yaml:3:1: error: YAML syntax: a tab cannot indent YAML; use spaces"),
     ("sidecar is a list", {A + "beta-note.yaml": "- title: Beta note\n"},

@@ -81,6 +81,17 @@ def test_page_front_matter_and_title_from_heading(tmp_path):
     assert pages["method"].title == "How we work"
 
 
+def test_a_title_from_a_heading_is_the_words_a_reader_sees(tmp_path):
+    site = make_site(tmp_path / "s", {"content/pages/method.md": "# How *we* [work](https://example.org) &amp; `why`\n\nText.\n"})
+    assert {p.slug: p for p in load_ok(site).pages}["method"].title == "How we work & why"
+
+
+def test_an_entity_knows_where_its_name_and_aliases_are_written():
+    kovac = {e.id: e for e in load_ok(BASIC).entities}["anna-kovac"]
+    assert kovac.name_pos == Pos("content/entities/people/anna-kovac.yaml", 1, 7)
+    assert kovac.alias_pos == (Pos("content/entities/people/anna-kovac.yaml", 3, 11),)
+
+
 def test_front_matter_errors_point_into_the_page_file(tmp_path):
     site = make_site(tmp_path / "s", {"content/pages/method.md": "---\ntitle: Method\ncolour: red\n---\nText.\n"})
     code, _, stderr = run("check", str(site))
