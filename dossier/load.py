@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import stat
 import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -88,7 +89,11 @@ class SiteFiles:
         Recursive listings hold files only and do not follow links to folders.
         """
         base = self.root / folder
-        if not base.is_dir() or not self.safe_link(base):
+        if not base.is_dir():
+            if os.path.lexists(base):
+                self.diags.error(Pos(folder), f"{folder} must be a folder; rename this file")
+            return []
+        if not self.safe_link(base):
             return []
         return self._scan(base, recursive) if recursive else self._one_folder(base)
 
@@ -164,7 +169,11 @@ class SiteFiles:
         if path not in self.vetted and not self.safe_link(path):
             return None
         try:
-            size = path.stat().st_size
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode):  # a named pipe or a device: reading it could wait forever
+                self.diags.error(Pos(rel), "this is not a regular file (a named pipe or a device?); remove it")
+                return None
+            size = st.st_size
             data = path.read_bytes() if size <= MAX_FILE_BYTES else b""
         except OSError as exc:
             self.diags.error(Pos(rel), f"cannot read the file: {exc.strerror}")

@@ -7,6 +7,7 @@ text, bytes, or None to delete), and the one error line it must produce.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.sitekit import BASIC, error_lines, make_site, run, snapshot
+from fixtures.sitekit import BASIC, error_lines, make_site, run, run_process, snapshot
 
 A = "content/articles/"
 E = "content/entities/"
@@ -292,6 +293,24 @@ def test_an_entity_is_not_said_unmentioned_when_an_error_may_be_why(tmp_path, ch
     code, _, stderr = run("check", str(site))
     assert code == 1
     assert "never mentioned" not in stderr, stderr
+
+
+def test_a_named_pipe_in_content_is_an_error_not_a_wait(tmp_path):
+    site = make_site(tmp_path / "site")
+    os.mkfifo(site / E / "places/pipe.yaml")
+    code, _, stderr = run_process("check", str(site), timeout=60)  # a read of the pipe would wait for ever
+    assert code == 1
+    assert error_lines(stderr) == [
+        "content/entities/places/pipe.yaml:1:1: error: this is not a regular file (a named pipe or a device?); remove it"]
+
+
+def test_a_content_folder_that_is_a_file_is_an_error(tmp_path):
+    site = make_site(tmp_path / "site")
+    shutil.rmtree(site / "content/pages")
+    (site / "content/pages").write_text("about\n")
+    code, _, stderr = run("check", str(site))
+    assert code == 1
+    assert error_lines(stderr) == ["content/pages:1:1: error: content/pages must be a folder; rename this file"]
 
 
 def test_a_broken_sidecar_does_not_make_its_claims_unknown_elsewhere(tmp_path):
