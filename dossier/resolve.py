@@ -435,9 +435,13 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
         diags.warning(link_pos(article.path, article.text, url) or Pos(article.path), harmful_link_message(url))
     rt = anchor.reader_text(tokens)
     mentions = []
+    taken: dict[tuple[int, int], Pos] = {}
     for m in article.mentions:
         span = _locate(rt, m.selector, diags)
-        if span:
+        if span in taken:  # the same words cannot link to two pages, nor twice to one
+            diags.warning(m.selector.pos, f"this mention marks the same words as the one at line {taken[span].line}; it is left out")
+        elif span:
+            taken[span] = m.selector.pos
             mentions.append((span, m.entity.id, True))
             leaf = rt.leaf_at(span[0])
             if leaf is not None and leaf.in_link:

@@ -363,3 +363,11 @@ def test_an_articles_own_footnotes_never_share_an_id_with_a_claims(tmp_path):
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert {"note-1", "noteref-1", "fn-1", "fnref-1", "claim-1"} <= set(ids)
     assert 'href="#note-1"' in html and 'href="#noteref-1"' in html
+
+
+def test_a_mention_of_words_another_mention_marks_is_left_out_with_a_warning(tmp_path):
+    body, stderr = build(tmp_path, "Anna Kovač spoke.\n", claim_yaml(mentions=(("anna-kovac", "Anna Kovač"), ("anna-kovac", "Anna Kovač"))))
+    links = body.find_all("a", class_="mention") + body.find_all("span", class_="mention")
+    assert [(e.tag, e.get("data-entity")) for e in links] == [("a", "anna-kovac")]
+    assert "content/articles/a.yaml:7:12: warning: this mention marks the same words as the one at line 5; it is left out" \
+        in stderr.splitlines()
