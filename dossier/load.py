@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import time
+import unicodedata
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -306,7 +307,9 @@ def _yml_hint(path: Path) -> str:
 def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
     if ID_RE.match(path.stem):
         return True
-    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "some-name"
+    # Accents dropped, not the letters that bear them: café -> cafe, not caf.
+    plain = unicodedata.normalize("NFKD", path.stem.lower()).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-") or "some-name"
     files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase letters, digits and single hyphens, e.g. '{slug}{path.suffix}'")
     return False
 

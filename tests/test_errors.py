@@ -171,6 +171,9 @@ CASES = [
      "content/articles/beta-note.yaml:1:1: error: this sidecar has no article: expected content/articles/beta-note.md (or .txt)"),
     ("two texts for one article", {A + "beta-note.txt": "Another text.\n"},
      "content/articles/beta-note.txt:1:1: error: two texts for one article: beta-note.md and beta-note.txt"),
+    ("accented file name", {E + "places/café.yaml": "name: Café\ntype: place\n"},
+     "content/entities/places/café.yaml:1:1: error: 'café.yaml' is not a valid entity file name: use lowercase "
+     "letters, digits and single hyphens, e.g. 'cafe.yaml'"),
     ("bad entity file name", {E + "places/North_Bridge.yaml": "name: Other bridge\ntype: place\n"},
      "content/entities/places/North_Bridge.yaml:1:1: error: 'North_Bridge.yaml' is not a valid entity file name: "
      "use lowercase letters, digits and single hyphens, e.g. 'north-bridge.yaml'"),
