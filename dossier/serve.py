@@ -13,7 +13,9 @@ HTML responses get a script (/__dossier/reload.js) injected at serve time,
 never on disk. It listens to /__dossier/events (Server-Sent Events):
 "reload" after a good rebuild, "errors" after a failed one. While the build
 is broken the last good site stays up, with the errors laid over each page.
-The search index is refreshed after each good rebuild in the background.
+The search index is refreshed after each good rebuild in the background;
+"search" tells the pages once a new index is served, and those that loaded
+the old one reload (a page reloads on "reload" before the index is made).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ DEV_ASSETS = Path(__file__).parent / "serve_assets"
 WATCHED_DIRS = ("content", "templates", "static")
 SITE_FILE = "site.yaml"
 LISTED_PAGES = 4  # pages named in the "rebuilt" line before "and N more"
+SEARCH_INDEXES_KEPT = 2  # the newest index, and the one pages loaded while it was being made
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -238,7 +241,8 @@ class LiveState:
         self.instance = secrets.token_hex(4)  # a restarted server is a new build to the page
         self._version = 0  # 0: no good build yet
         self._errors: list[str] = []
-        self._search_root: Optional[Path] = None
+        self._search_roots: list[Path] = []  # the newest index's folder first, then the one before
+        self._search_version = 0  # bumped with each new index
         self._streams: set[queue.Queue] = set()
         self._closed = False
         self._lock = threading.Lock()
@@ -263,21 +267,34 @@ class LiveState:
             self._send(_event("errors", {"build": self._build_id(), "errors": self._errors}))
 
     @property
-    def search_root(self) -> Optional[Path]:
+    def search_roots(self) -> tuple[Path, ...]:
         with self._lock:
-            return self._search_root
+            return tuple(self._search_roots)
 
-    def set_search_root(self, root: Path) -> Optional[Path]:
-        """Serve /pagefind/ from root from now on; returns the folder it replaces."""
+    @property
+    def search_version(self) -> int:
         with self._lock:
-            old, self._search_root = self._search_root, root
-            return old
+            return self._search_version
+
+    def set_search_root(self, root: Path) -> list[Path]:
+        """Serve /pagefind/ from root from now on; returns the folders no longer served.
+
+        The index before it is still served where the new one has no such file: a page that
+        loaded it (reloaded by a rebuild while the new one was being made) names its files,
+        by hashes the new one no longer has, until "search" has it reload."""
+        with self._lock:
+            self._search_roots.insert(0, root)
+            gone, self._search_roots = self._search_roots[SEARCH_INDEXES_KEPT:], self._search_roots[:SEARCH_INDEXES_KEPT]
+            self._search_version += 1
+            self._send(_event("search", {"search": self._search_version}))
+            return gone
 
     def subscribe(self) -> queue.Queue:
         """A new stream starts with the current state: its hello, and the errors if broken."""
         inbox: queue.Queue = queue.Queue()
         with self._lock:
-            inbox.put(_event("hello", {"build": self._build_id(), "ok": not self._errors}))
+            inbox.put(_event("hello", {"build": self._build_id(), "ok": not self._errors,
+                                       "search": self._search_version}))
             if self._errors:
                 inbox.put(_event("errors", {"build": self._build_id(), "errors": self._errors}))
             if self._closed:
@@ -564,7 +581,8 @@ class SearchIndexer:
 
     Pagefind reads a hard-linked snapshot of the build and writes its bundle
     there, so the next rebuild can swap the served folder meanwhile; the
-    server takes /pagefind/ from the newest finished snapshot. The indexing
+    server takes /pagefind/ from the newest finished snapshot (and the one
+    before it, for the files only that one has: see LiveState.set_search_root). The indexing
     runs in a child process in a session of its own, with the Pagefind binary
     it starts, so that stopping serve ends both at once, mid-index or not.
     """
@@ -628,8 +646,7 @@ class SearchIndexer:
             if not self._closed:
                 say_error(f"dossier: warning: the search index was not updated: {outcome.get('error')}")
             return
-        old = self.live.set_search_root(snapshot)
-        if old:
+        for old in self.live.set_search_root(snapshot):
             shutil.rmtree(old, ignore_errors=True)
         say(f"dossier: search index updated ({outcome['pages']} pages, with {outcome['claims']} claims) "
             f"in {(time.perf_counter() - clock) * 1000:.0f} ms")
@@ -741,8 +758,10 @@ class DevHandler(BaseHTTPRequestHandler):
                 return self.send(HTTPStatus.NOT_FOUND, b"not found\n", CONTENT_TYPES[".txt"], body)
             return self.send(HTTPStatus.OK, *asset, body)
         build, errors, good = self.server.live.snapshot()  # before reading: the page is never older than this
+        search = self.server.live.search_version
         if not good:
-            return self.send(HTTPStatus.OK, inject(placeholder_page(), build, errors), CONTENT_TYPES[".html"], body)
+            return self.send(HTTPStatus.OK, inject(placeholder_page(), build, errors, search),
+                             CONTENT_TYPES[".html"], body)
         status, file = locate(self.server.live, path)
         if status == HTTPStatus.MOVED_PERMANENTLY:
             return self.redirect(split.path + "/" + (f"?{split.query}" if split.query else ""))
@@ -757,7 +776,7 @@ class DevHandler(BaseHTTPRequestHandler):
             data = file.read_bytes() if file.is_file() else b"<!doctype html><title>Not found</title><h1>Not found</h1>"
         ctype = content_type(file or Path("404.html"))
         if ctype.startswith("text/html"):
-            data = inject(data, build, errors)
+            data = inject(data, build, errors, search)
         self.send(status, data, ctype, body)
 
     def send(self, status: HTTPStatus, data: bytes, ctype: str, body: bool) -> None:
@@ -805,9 +824,10 @@ def locate(live: LiveState, url_path: str) -> tuple[HTTPStatus, Optional[Path]]:
     if any(p.startswith(".") or "\\" in p or "\0" in p for p in parts):
         return HTTPStatus.NOT_FOUND, None
     root = live.out
-    search_root = live.search_root
-    if parts and parts[0] == "pagefind" and search_root is not None:
-        root = search_root
+    if parts and parts[0] == "pagefind":
+        for root in live.search_roots:  # the newest index first; the one before for what it alone has
+            if root.joinpath(*parts).is_file():
+                break
     file = root.joinpath(*parts)
     if file.is_dir():
         if not url_path.endswith("/"):
@@ -824,10 +844,11 @@ _HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
 _BODY_START = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
 
 
-def inject(page: bytes, build: str, errors: list[str]) -> bytes:
+def inject(page: bytes, build: str, errors: list[str], search: int = 0) -> bytes:
     """Add the reload script and overlay style to a page; with errors, the overlay itself."""
     head = (f'<link rel="stylesheet" href="{DEV_PREFIX}overlay.css">'
-            f'<script src="{DEV_PREFIX}reload.js" data-build="{html.escape(build)}" defer></script>').encode()
+            f'<script src="{DEV_PREFIX}reload.js" data-build="{html.escape(build)}" data-search="{search}" defer>'
+            '</script>').encode()
     match = _HEAD_END.search(page) or _BODY_START.search(page)  # never before a doctype: quirks mode
     at = (match.start() if match.re is _HEAD_END else match.end()) if match else len(page)
     page = page[:at] + head + page[at:]

@@ -111,12 +111,26 @@ def test_an_often_mentioned_entity_goes_on_over_pages(built):
         html = (out / path).read_text()
         found = items(html, r'<h3 class="mention-source"><a href="[./]*articles/([a-z0-9-]+)/index\.html"')
         assert len(found) <= SIZE
-        assert len(items(html, r'<li id="c-')) <= 2 * SIZE  # claims by it and about it
+        assert len(items(html, r'<li id="(?:about-)?c-')) <= 2 * SIZE  # claims by it and about it
         sources += found
         hits += html.count('class="in-context"')
         assert ("data-pagefind-body" in html) == (path == paths[0])  # indexed once, not per page
     assert hits == total
     assert len(set(sources)) == len(sources)
+
+
+def test_each_later_page_of_a_listing_gives_its_number_in_its_title(built):
+    """As claims/page-2/ is "Claims, page 2 · …", so is every later page of each listing:
+    no two pages of one listing share a title (tabs, bookmarks, search engines tell them apart)."""
+    _, out = built
+    biggest = max((out / "entities").iterdir(), key=lambda p: len(list(p.glob("page-*"))))
+    for first in ("index.html", "claims/index.html", f"entities/{biggest.name}/index.html"):
+        paths = pages_of(out, first)
+        assert len(paths) > 1, first
+        titles = [re.search(r"<title>([^<]*)</title>", (out / p).read_text()).group(1) for p in paths]
+        assert len(set(titles)) == len(titles), titles
+        for number, title in enumerate(titles[1:], 2):
+            assert f", page {number} · " in title, title
 
 
 def test_every_pager_link_exists(built):

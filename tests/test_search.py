@@ -672,6 +672,64 @@ def test_on_the_search_page_the_header_box_searches_too(search_page, model):
     expect(page.locator("#search-query")).to_have_value("Sudzha")
 
 
+def test_more_results_keeps_the_keyboard_focus(search_page):
+    """Enter on "More results": the focus goes on to the results it drew, not back to the page."""
+    page = search_page("q=Kursk")
+    more = page.locator(".search-more")
+    expect(more).to_be_visible(timeout=WAIT)
+    shown = page.locator(".search-result").count()
+    more.focus()
+    more.press("Enter")
+    expect(page.locator(".search-result")).not_to_have_count(shown, timeout=WAIT)
+    expect(page.locator(".search-status")).to_contain_text(re.compile(r"^\d+ results"), timeout=WAIT)
+    focused = page.evaluate("""() => {
+        const at = document.activeElement;
+        return at && at !== document.body && at.closest('.search-main') ? at.outerHTML : null;
+    }""")
+    assert focused, "the focus fell back to the page"
+    new_first = page.locator(".search-result").nth(shown).locator(".result-title a")
+    if focused.startswith("<a"):  # on the first result drawn, so that reading goes on from there
+        expect(new_first).to_be_focused()
+    assert_no_errors(page)
+
+
+@pytest.mark.parametrize("width", [320, 375])
+def test_the_search_page_fits_a_narrow_screen(search_page, page, width):
+    page.set_viewport_size({"width": width, "height": 640})
+    search_page("q=prisoners")
+    wait_for_results(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{overflow} px wider than the screen"
+    for selector in ("#search-query", ".search-form button[type=submit]", ".search-result"):
+        box = page.locator(selector).first.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, (selector, box)
+
+
+def test_on_a_narrow_screen_the_results_come_before_the_filters(search_page, page):
+    """32 filters stacked above the results put the first one screens down: they are folded
+    away until asked for, on wide screens beside the results as before."""
+    page.set_viewport_size({"width": 375, "height": 667})
+    search_page("q=Kursk")
+    expect(page.locator(".search-result").first).to_be_visible(timeout=WAIT)
+    first = page.locator(".search-result").first.bounding_box()
+    assert first["y"] + 40 < 667, f"the first result starts at {first['y']} px, below the first screen"
+    option = page.locator(".filter-kind label", has_text="Claims")
+    expect(option).to_be_hidden()
+    page.locator(".search-layout summary").click()  # unfolded on demand
+    expect(option).to_be_visible()
+    option.click()
+    expect(page).to_have_url(re.compile(r"kind=claim"), timeout=WAIT)
+    wait_for_results(page)
+    assert {kind for kind, _ in results(page)} == {"claim"}
+
+    page.set_viewport_size({"width": 1200, "height": 800})  # wide: beside the results, unfolded
+    search_page("q=Kursk")
+    wait_for_results(page)
+    expect(page.locator(".filter-kind label", has_text="Claims")).to_be_visible()
+    assert page.locator(".search-filters").bounding_box()["x"] < page.locator(".search-results").bounding_box()["x"]
+    assert_no_errors(page)
+
+
 def test_from_disk_the_page_says_it_needs_a_server(demo, page):
     page.goto((demo[1] / "search" / "index.html").as_uri())
     expect(page.locator(".search-unavailable")).to_be_visible()

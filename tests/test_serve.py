@@ -22,7 +22,7 @@ import pytest
 
 from conftest import REPO, run_cli
 from dossier.build import build
-from dossier.serve import ChangeQueue, SiteWatcher, WritingRoom, open_server
+from dossier.serve import ChangeQueue, LiveState, SiteWatcher, WritingRoom, locate, open_server
 from dossier.serve import _stop_on_signals as serve_stop_on_signals
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,11 +52,12 @@ def wait_until(predicate, timeout: float = WAIT, what: str = "condition"):
 class Served:
     """`python build.py serve SITE --port P` running; its output collected line by line."""
 
-    def __init__(self, site: Path, *options: str):
+    def __init__(self, site: Path, *options: str, env: dict | None = None):
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, str(REPO / "build.py"), "serve", str(site), "--port", str(self.port), *options],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+            env={**os.environ, **(env or {})})
         self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
         url = self.wait_for_line(r"serving at (http://127\.0\.0\.1:\d+/)").group(1)
@@ -149,8 +150,8 @@ class EventStream:
 def served(demo_copy):
     running: list[Served] = []
 
-    def start(*options: str, site: Path = demo_copy) -> Served:
-        s = Served(site, *options)
+    def start(*options: str, site: Path = demo_copy, env: dict | None = None) -> Served:
+        s = Served(site, *options, env=env)
         running.append(s)
         return s
 
@@ -428,6 +429,70 @@ def test_search_follows_rebuilds(served, demo_copy, page):
     s.wait_for_line(r"search index updated", since)
     page.goto(s.url)  # a fresh page: Pagefind fetches the new index
     assert page.evaluate(query, "quetzalcoatlus") >= 1
+
+
+def slow_pagefind(folder: Path, seconds: float) -> Path:
+    """A Pagefind binary that waits before indexing: the time an index of a large dossier takes."""
+    from pagefind.service import get_executable
+
+    wrapper = folder / "slow-pagefind"
+    wrapper.write_text(f"#!/bin/sh\nsleep {seconds}\nexec '{get_executable()}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def test_an_open_search_page_finds_what_an_edit_added_without_a_manual_reload(served, demo_copy, page, tmp_path):
+    """The page reloads as soon as the rebuild is done, on the old index; the new one lands later.
+    A search made then must work, and find the new text, with nobody pressing reload."""
+    s = served(env={"PAGEFIND_BINARY_PATH": str(slow_pagefind(tmp_path, 3))})
+    s.wait_for_line(r"search index updated")
+    page.goto(s.url + "search/index.html")
+    page.wait_for_selector(".search.is-ready", state="attached", timeout=WAIT * 1000)
+    page.wait_for_selector("html[data-dossier-serve=live]", state="attached")
+    page.evaluate("window.__beforeTheEdit = true")
+
+    since = s.mark()
+    text = demo_copy / "content" / "articles" / f"{SLUG}.md"
+    save(text, text.read_text(encoding="utf-8") + "\nA quetzalcoatlus was not among the prisoners.\n")
+    s.wait_for_line(r"rebuilt \d+ pages?", since)
+    # Reloaded at once, with the index of before the edit (the new one is still being made).
+    page.wait_for_function("() => !window.__beforeTheEdit && document.querySelector('.search.is-ready')",
+                           timeout=WAIT * 1000)
+    assert not any("search index updated" in line for line in s.lines[since:])
+    s.wait_for_line(r"search index updated", since)
+
+    def found() -> bool:  # typed as a reader would, again until the page has what it needs
+        try:
+            page.wait_for_selector(".search.is-ready", state="attached", timeout=5000)
+            page.locator("#search-query").fill("quetzalcoatlus")
+            page.locator("#search-query").press("Enter")
+            status = page.locator(".search-status")
+            status.filter(has_text=re.compile(r"results? for|could not")).wait_for(timeout=5000)
+            return bool(re.match(r"[1-9]\d* results? for", status.inner_text()))
+        except Exception:  # reloaded meanwhile, or nothing shown yet
+            return False
+    wait_until(found, what="a search on the page to find the new text")
+    assert page.locator(".search-result a[href*='%s']" % SLUG).count() >= 1
+
+
+def test_the_index_before_the_newest_is_served_for_the_files_only_it_has(tmp_path):
+    """Pagefind names its files by their hashes: a page still holding the last index asks for
+    files the newest lacks. They are served until a newer index replaces that one too."""
+    live = LiveState(tmp_path / "site")
+    inbox = live.subscribe()
+    roots = []
+    for n in range(1, 4):
+        root = tmp_path / f"search-{n}"
+        (root / "pagefind" / "index").mkdir(parents=True)
+        (root / "pagefind" / "pagefind.js").write_text(f"bundle {n}")
+        (root / "pagefind" / "index" / f"en_{n}.pf_index").write_text(f"chunk {n}")
+        roots.append(root)
+        gone = live.set_search_root(root)
+        assert gone == roots[:-2][-1:]  # the one before the one before
+        assert f'"search": {n}' in inbox.queue[-1].decode()  # the pages are told
+    assert locate(live, "/pagefind/pagefind.js") == (200, roots[2] / "pagefind" / "pagefind.js")
+    assert locate(live, "/pagefind/index/en_2.pf_index") == (200, roots[1] / "pagefind" / "index" / "en_2.pf_index")
+    assert locate(live, "/pagefind/index/en_1.pf_index")[0] == 404
 
 
 # -- stopping, ports ----------------------------------------------------------------

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,33 @@ def test_status_badges_and_marks_are_readable_in_both_schemes(sites, http_root, 
             assert result.response["violations"] == [], (scheme, rel, result.generate_report())
             checked = [n["html"] for r in result.response["passes"] for n in r["nodes"]]
             assert sum('class="badge' in h for h in checked) == page.locator(".badge").count(), (scheme, rel)
+
+
+class _Ids(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.ids += [value for name, value in attrs if name == "id"]
+
+
+def test_no_page_repeats_an_id_even_where_a_claim_is_by_and_about_one_entity(tmp_path):
+    """An entity's page lists the claims made by it and those about it: one claim can be in both."""
+    site = copy_site(REPO, tmp_path / "site")
+    sidecar = site / "content/articles/sbu-special-forces-haul.yaml"
+    text = sidecar.read_text("utf-8")
+    assert "    claimant: sbu\n    about: [sbu-special-forces," in text
+    sidecar.write_text(text.replace("about: [sbu-special-forces,", "about: [sbu, sbu-special-forces,"), "utf-8")
+    done = run_cli("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert done.returncode == 0, done.stderr
+    entity = (tmp_path / "out/entities/sbu/index.html").read_text("utf-8")
+    assert entity.count("“the service’s own special forces") == 2  # in both lists
+    repeated = {}
+    for page in html_pages(tmp_path / "out"):
+        parser = _Ids()
+        parser.feed(page.read_text("utf-8"))
+        twice = sorted({i for i in parser.ids if parser.ids.count(i) > 1})
+        if twice:
+            repeated[page.relative_to(tmp_path / "out").as_posix()] = twice
+    assert repeated == {}

@@ -40,6 +40,8 @@ const input = document.getElementById("search-query");
 const sortSelect = document.getElementById("search-sort");
 const statusLine = box.querySelector(".search-status");
 const filterBox = box.querySelector(".search-filters");
+const filterFold = box.querySelector(".search-filter-box");
+const narrow = matchMedia("(max-width: 48rem)"); // as in search.css: the filters fold away above the results
 const list = box.querySelector(".search-results");
 const moreButton = box.querySelector(".search-more");
 const headerInput = document.getElementById("site-search");
@@ -60,6 +62,7 @@ async function start() {
   if (headerInput) headerInput.value = state.q;
   sortSelect.value = state.sort in SORTS ? state.sort : "";
   bindEvents(); // before loading, so nothing typed meanwhile is lost
+  unfoldFilters();
   try {
     pagefind = await import(bundleUrl.href);
     await pagefind.options({ baseUrl: siteRoot.pathname, excerptLength: 24 });
@@ -113,7 +116,15 @@ function bindEvents() {
     check.checked ? chosen.add(check.value) : chosen.delete(check.value);
     run();
   });
-  moreButton.addEventListener("click", () => { if (!moreButton.disabled) showMore(generation); });
+  moreButton.addEventListener("click", () => {
+    if (moreButton.getAttribute("aria-disabled") !== "true") showMore(generation, true);
+  });
+  narrow.addEventListener("change", unfoldFilters);
+}
+
+// Wide screens show the filters beside the results; narrow ones fold them, so that the results come first.
+function unfoldFilters() {
+  if (filterFold) filterFold.open = !narrow.matches;
 }
 
 function activeFilters() {
@@ -178,9 +189,11 @@ function describe(count, term, more) {
   return (term ? `${found} for “${term}”` : found) + (more ? ", more below" : "");
 }
 
-// Draw at least PAGE_SIZE more results (an article may give none, or many claims).
-async function showMore(mine) {
-  moreButton.disabled = true;
+// Draw at least PAGE_SIZE more results (an article may give none, or many claims). While
+// loading, the button is only aria-disabled: a disabled one would drop the focus to the page.
+async function showMore(mine, pressed = false) {
+  moreButton.setAttribute("aria-disabled", "true");
+  const before = list.children.length;
   let drawn = 0;
   while (drawn < PAGE_SIZE && pending.length) {
     const batch = pending.slice(0, BATCH);
@@ -191,8 +204,11 @@ async function showMore(mine) {
     drawn += items.length;
   }
   shown += drawn;
-  moreButton.disabled = false;
+  moreButton.removeAttribute("aria-disabled");
   moreButton.hidden = pending.length === 0;
+  // Pressed: on to the first result drawn (none drawn and none left: the last one).
+  const next = list.children[before] || (moreButton.hidden ? list.lastElementChild : null);
+  if (pressed && next) next.querySelector(".result-title a").focus();
   // Of the search shown, not of what is typed meanwhile; last: the page is ready.
   statusLine.textContent = describe(shown, query.term, pending.length > 0);
 }
@@ -343,6 +359,9 @@ function drawFilters(counts) {
     }
     groups.push(fieldset);
   }
+  const chosen = GROUPS.reduce((n, { key }) => n + state.filters[key].size, 0);
+  const summary = filterFold && filterFold.querySelector("summary");
+  if (summary) summary.textContent = chosen ? `Filters (${chosen} chosen)` : "Filters";
   const focused = document.activeElement && filterBox.contains(document.activeElement)
     ? document.activeElement.id : null;
   filterBox.replaceChildren(...groups);

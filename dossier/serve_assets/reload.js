@@ -1,11 +1,14 @@
 // Served by `python build.py serve` only (never written into a build): it
 // reloads the page after each good rebuild, keeping the scroll position, and
-// shows the errors of a broken build over the page until they are fixed.
+// shows the errors of a broken build over the page until they are fixed. A
+// page that loaded the search index reloads again once a newer one is served
+// (it is made in the background, after the rebuild's reload).
 (function () {
   "use strict";
 
   var script = document.currentScript;
   var pageBuild = script ? script.getAttribute("data-build") : "";
+  var pageSearch = script ? Number(script.getAttribute("data-search")) : 0;
   var scrollKey = "dossier-serve-scroll:" + location.pathname;
   var reloading = false;
 
@@ -16,6 +19,17 @@
       sessionStorage.setItem(scrollKey, JSON.stringify([window.scrollX, window.scrollY]));
     } catch (e) { /* storage disabled: reload without keeping the position */ }
     location.reload();
+  }
+
+  // Whether the page fetched anything of the search index (/pagefind/): it then holds that index.
+  function usesSearch() {
+    return performance.getEntriesByType("resource").some(function (entry) {
+      return new URL(entry.name, location.href).pathname.indexOf("/pagefind/") === 0;
+    });
+  }
+
+  function searchChanged(data) {
+    if (data.search !== pageSearch && usesSearch()) reload();
   }
 
   function restoreScroll() {
@@ -79,10 +93,15 @@
   });
   // On (re)connecting: if the site was rebuilt meanwhile, or the server restarted, load it anew.
   events.addEventListener("hello", function (e) {
-    if (JSON.parse(e.data).build !== pageBuild) reload();
+    var data = JSON.parse(e.data);
+    if (data.build !== pageBuild) reload();
+    else searchChanged(data);
   });
   events.addEventListener("reload", function (e) {
     if (JSON.parse(e.data).build !== pageBuild) reload();
+  });
+  events.addEventListener("search", function (e) {
+    searchChanged(JSON.parse(e.data));
   });
   events.addEventListener("errors", function (e) {
     if (!reloading) showErrors(JSON.parse(e.data).errors);
