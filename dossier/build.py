@@ -429,7 +429,7 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
     `by_stamps`: without `changed`, they are told by the files' stamps (the warm process).
     `always`: go through the build even if nothing changed since the last one (every page is
     then kept as it is): the warm process does, to hold the build in memory from the start."""
-    check_output_dir(site, out)
+    out = check_output_dir(site, out)  # a link's target, say: the folder really written
     clock = time.perf_counter()
     files, state = BuildCache.read_state(out, persist)
     if persist:
@@ -500,7 +500,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
             result.diagnostics.error(pos, str(exc) if isinstance(exc, _TemplateFailure) else template_error_message(exc))
             return result
         staged.copy_tree(ASSETS, "assets")
-        replaced = _replaced_by_static(staged.copy_tree(site / "static"), run)
+        replaced = _replaced_by_static(staged.copy_tree(site / "static", site=site, diags=result.diagnostics), run)
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
         result.timings["render+write"] = time.perf_counter() - clock

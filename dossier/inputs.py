@@ -15,6 +15,7 @@ of the stamp.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -22,9 +23,16 @@ import pickle
 import stat
 import time
 from pathlib import Path
-from typing import Collection, Optional
+from typing import Callable, Collection, Optional
 
 READ = ("site.yaml", "content", "templates", "static")  # what load() reads, relative to the site
+# What of static/ is copied into the output (and so read by the fingerprint and the link
+# check): every file, hidden ones too (.nojekyll, .well-known/), but not what is not the
+# site's: version control's, the system's, editors' swap and backup files (the endings serve's
+# watcher passes over), and names of Dossier's own files in the output (.dossier-*).
+NOT_COPIED = frozenset({".git", ".gitignore", ".gitattributes", ".gitmodules", ".gitkeep", ".hg", ".hgignore",
+                        ".svn", ".bzr", "CVS", ".DS_Store", "Thumbs.db", "desktop.ini"})
+EDITOR_ENDINGS = ("~", ".swp", ".swo", ".swx", ".swn", ".tmp", ".crswap", "___jb_tmp___", "___jb_old___")
 PACKAGE = Path(__file__).parent  # its own templates, assets and schema go into every output too
 RACY_NS = 2_000_000_000  # times this close to when they were looked at do not vouch for the content
 _known: dict[str, tuple[str, str]] = {}  # path -> (digest of its stat stamp, digest of its content)
@@ -56,6 +64,8 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
         _folder_stamps[key] = folders_now
         if last and folders_then:
             changed = _changed_by_stamps(site, package, last[0], folders_then, folders_now)
+    if changed is not None:  # an editor's swap file in static/, say: not read, so no change
+        changed = [rel for rel in changed if _read_by_build(rel)]
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
     if entries is not None:
         changed = frozenset(rel for rel in changed if rel in entries)  # not those made and gone
@@ -70,7 +80,7 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
                 digests.pop(path, None)
     else:
         # Dossier's own files (templates, assets, schema, code), not Python's caches of them.
-        walked = itertools.chain(_walk(str(package), "dossier:", skip={"__pycache__"}), _entries(site))
+        walked = itertools.chain(_walk(str(package), "dossier:", skip="__pycache__".__eq__), _entries(site))
         entries = {rel: (kind, _entry_bytes(rel, kind)) for rel, kind in walked}
         digests = {os.path.join(site, rel): kind[2] for rel, (kind, _) in entries.items()
                    if kind[:2] == ("file", None) and not rel.startswith(PACKAGE_KEY)}
@@ -203,6 +213,8 @@ def _same_names(site: Path, package: Path, last: dict, moved: list[str], then: d
     for folder, known in names.items():
         try:
             found = set(os.listdir(folder)) - ({"__pycache__"} if folder == str(package) else set())
+            if os.path.join(folder, "").startswith(os.path.join(site, "static", "")):  # what is copied of it
+                found = {name for name in found if copied(name)}
         except OSError:
             return False
         if found != known:
@@ -274,17 +286,75 @@ def stamps_file(site: Path) -> bytes:
     return pickle.dumps(dict(sorted(stamps(site).items())), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def copied(name: str) -> bool:
+    """Whether a file or folder of that name in static/ is copied into the output (see NOT_COPIED)."""
+    return not (name in NOT_COPIED or name.endswith(EDITOR_ENDINGS) or name.startswith(("._", ".#", ".dossier-"))
+                or (name.startswith("#") and name.endswith("#")))
+
+
+def _read_by_build(rel: str) -> bool:
+    """Whether a site-relative path is one a build reads: not what static/ does not copy."""
+    top, _, below = rel.partition("/")
+    return top != "static" or all(copied(name) for name in below.split("/") if name)
+
+
+def copied_files(folder: Path, within: Optional[Path] = None) -> tuple[list[tuple[str, Path]], list[tuple[Path, str]]]:
+    """What a build copies of a folder into the output as it is (static/, Dossier's assets): each
+    file by its path relative to the folder, in order; and the entries that are neither file nor
+    folder (a named pipe, a socket, a device), with an error message: they are never opened, since
+    reading a pipe waits for a writer, for ever. As load() lists static/, links to folders are not followed,
+    nor links that lead outside `within` (load() reports those); links that lead nowhere are passed over."""
+    files: list[tuple[str, Path]] = []
+    odd: list[tuple[Path, str]] = []
+    inside = None if within is None else f"{os.path.realpath(within)}{os.sep}"
+
+    def walk(path: Path, prefix: str) -> None:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except OSError:  # not a folder, or unreadable (load() reports that)
+            return
+        for entry in entries:
+            if not copied(entry.name):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                walk(path / entry.name, f"{prefix}{entry.name}/")
+                continue
+            try:
+                if entry.is_symlink() and inside is not None and not os.path.realpath(entry.path).startswith(inside):
+                    continue
+                mode = entry.stat().st_mode  # a link's target's
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                files.append((prefix + entry.name, path / entry.name))
+            elif not stat.S_ISDIR(mode):
+                what = _KINDS.get(stat.S_IFMT(mode), "something else")
+                odd.append((path / entry.name, f"not a regular file but {what}, which cannot be copied; remove it"))
+
+    walk(folder, "")
+    return files, odd
+
+
+_KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device",
+          stat.S_IFBLK: "a device"}
+
+
 def _entries(site: Path):
     """(path relative to the site, what is there) for every entry under READ, in a fixed order."""
     for top in READ:
         path = site / top
         if path.is_dir() and not path.is_symlink():
-            yield from _walk(str(path), top)
+            yield from _walk(str(path), top, skip=_not_copied if top == "static" else None)
         else:
             yield top, _describe(str(path))
 
 
-def _walk(folder: str, rel: str, skip: frozenset[str] | set[str] = frozenset()):
+def _not_copied(name: str) -> bool:
+    return not copied(name)
+
+
+def _walk(folder: str, rel: str, skip: Optional[Callable[[str], bool]] = None):
+    """Each entry below the folder, but those whose names `skip` is true of (and what is in them)."""
     todo = [(folder, rel)]
     while todo:
         folder, rel = todo.pop()
@@ -294,10 +364,10 @@ def _walk(folder: str, rel: str, skip: frozenset[str] | set[str] = frozenset()):
             yield rel, ("unreadable", exc.errno)
             continue
         for entry in entries:
+            if skip is not None and skip(entry.name):
+                continue
             sub = f"{rel}/{entry.name}"
             if entry.is_dir(follow_symlinks=False):
-                if entry.name in skip:
-                    continue
                 yield sub, ("folder",)
                 todo.append((entry.path, sub))
             elif entry.is_symlink():
@@ -322,6 +392,8 @@ def _file(path: str, link: str | None) -> tuple:
 
 def _content(path: str) -> str:
     st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):  # a named pipe would be waited on for ever: never opened
+        raise OSError(errno.EINVAL, "not a regular file", path)
     raw = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
     seen = _seen.get(path)
     if seen is not None and seen[0] == raw:
@@ -339,7 +411,10 @@ def _read_digest(path: str) -> str:
     # Read whole, not through hashlib.file_digest: it fills a fresh 256 KB buffer for every
     # file, which costs more than hashing a sidecar. Large files are read in parts.
     h = hashlib.blake2b()
-    with open(path, "rb", buffering=0) as f:
+    # Without waiting, should a pipe have taken the file's place since it was looked at.
+    with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         while chunk := f.read(_READ_SIZE):
             h.update(chunk)
     return h.hexdigest()[:32]

@@ -20,6 +20,7 @@ from typing import Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
 from .diagnostics import Diagnostics, link_pos
+from .inputs import copied_files
 from .model import Pos
 
 # A page is read as a browser splits it into tags: a quote opens an attribute's value
@@ -510,14 +511,16 @@ def check_rendered(renderer, site_dir: Path, copied: list[tuple[Path, str]], dia
         else:
             checker.add_file(page.path)
     for folder, prefix in copied:
-        for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
-            parts = path.relative_to(folder).parts
-            if not path.is_file() or any(p.startswith(".") for p in parts):
-                continue
-            rel = posixpath.join(prefix, *parts)
+        # What a build copies (inputs.copied_files), and the same errors for what it cannot copy.
+        inside = folder.resolve().is_relative_to(site_dir.resolve())
+        files, odd = copied_files(folder, within=site_dir if inside else None)
+        for path, message in odd if inside else ():
+            diags.error(Pos(path.relative_to(site_dir).as_posix()), message)
+        for file_rel, path in files:
+            rel = posixpath.join(prefix, file_rel)
             if path.suffix == ".html":
                 checker.add_page(rel, path.read_text("utf-8", errors="replace"))
-                if folder.resolve().is_relative_to(site_dir.resolve()):
+                if inside:
                     sources[rel] = [path.resolve().relative_to(site_dir.resolve()).as_posix()]
             else:
                 checker.add_file(rel)

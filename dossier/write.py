@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import itertools
 import os
+import posixpath
 import shutil
 import signal
 import subprocess
@@ -28,19 +29,32 @@ class UsageError(Exception):
     """A mistake in how the command was called (exit status 2)."""
 
 
-def check_output_dir(site: Path, out: Path) -> None:
-    """Refuse an output folder whose replacement would lose the user's work."""
-    site_r, out_r = site.resolve(), out.resolve()
-    if out_r == site_r or site_r.is_relative_to(out_r):
-        raise UsageError(f"refusing to write the output to {out}: it would replace the site folder itself")
+def check_output_dir(site: Path, out: Path) -> Path:
+    """Refuse an output folder whose replacement would lose the user's work; else return the
+    folder the build writes to: `out` as the system follows it, through links (an output that
+    is a link is built into its target, the link left as it is) and through `..` after a folder
+    that does not exist (`mkdir -p` would make it, and the swap replace what `..` leads to).
+    Every check is of that folder, and the build writes there and nowhere else."""
+    try:
+        site_r, out_r = site.resolve(), out.resolve()
+    except RuntimeError:  # Python before 3.13 on a loop of links
+        raise UsageError(f"refusing to write the output to {out}: the links on the way lead round in a loop") from None
+    except OSError as exc:
+        raise UsageError(f"refusing to write the output to {out}: {exc.strerror or exc}") from None
+    name = f"{out} (a link to {out_r})" if out.is_symlink() else str(out)
+    if out_r == site_r:
+        raise UsageError(f"refusing to write the output to {name}: it would replace the site folder itself")
+    if site_r.is_relative_to(out_r):
+        raise UsageError(f"refusing to write the output to {name}: it contains the site folder")
     for sub in RESERVED_SUBDIRS:
         if out_r.is_relative_to(site_r / sub):
-            raise UsageError(f"refusing to write the output to {out}: it lies inside the site's {sub}/ folder")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"refusing to write the output to {out}: it is a file, not a folder")
-    if out.is_dir() and not (out / MARKER).exists() and any(out.iterdir()):
-        raise UsageError(f"refusing to write the output to {out}: the folder is not empty and was not made by dossier; "
+            raise UsageError(f"refusing to write the output to {name}: it lies inside the site's {sub}/ folder")
+    if out_r.exists() and not out_r.is_dir():
+        raise UsageError(f"refusing to write the output to {name}: it is a file, not a folder")
+    if out_r.is_dir() and not (out_r / MARKER).exists() and any(out_r.iterdir()):
+        raise UsageError(f"refusing to write the output to {name}: the folder is not empty and was not made by dossier; "
                          "empty it or choose another folder")
+    return out_r
 
 
 def sweep_staging(out: Path) -> None:
@@ -305,17 +319,21 @@ class StagedOutput:
         folder = self.out if self.incremental and rel not in self.fresh else self.stage
         return (folder / rel).read_bytes()
 
-    def copy_tree(self, src: Path, rel: str = "") -> list[str]:
-        """Copy a folder's files in, over what is there (hidden files skipped); unchanged ones are
-        linked. Returns their paths in the output."""
+    def copy_tree(self, src: Path, rel: str = "", site: Optional[Path] = None, diags=None) -> list[str]:
+        """Copy a folder's files in, over what is there, but what is not the site's (inputs.copied:
+        version control's, editors' files); unchanged ones are linked. Returns their paths in the
+        output. With `site`, links leading out of it are not followed, and an entry that is not a
+        file (a named pipe) is an error in `diags`."""
+        from .inputs import copied_files  # here: a build handed to a warm process imports this module for
+        from .model import Pos  # check_output_dir alone, and pays for every import
+
+        files, odd = copied_files(src, within=site)
+        for path, message in odd if site is not None else ():
+            diags.error(Pos(path.relative_to(site).as_posix()), message)
         copied = []
-        if not src.is_dir():
-            return copied
-        for path in sorted(src.rglob("*")):
-            parts = path.relative_to(src).parts
-            if path.is_file() and not any(p.startswith(".") for p in parts):
-                copied.append(Path(rel, *parts).as_posix())
-                self.put(copied[-1], path.read_bytes())
+        for file_rel, path in files:
+            copied.append(posixpath.join(rel, file_rel))
+            self.put(copied[-1], path.read_bytes())
         return copied
 
     def note(self, rel: str, written: bool) -> None:

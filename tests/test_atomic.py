@@ -253,6 +253,14 @@ def test_options_without_a_command_are_those_of_build(demo_copy: Path, tmp_path:
     assert shown.returncode == 0 and "COMMAND" in shown.stdout  # the commands' help, not build's
 
 
+def test_python_m_dossier_runs_the_same_commands(demo_copy: Path, tmp_path: Path):
+    proc = subprocess.run([sys.executable, "-m", "dossier", "build", str(demo_copy), "-o", str(tmp_path / "out"),
+                           "--no-search"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"dossier: built into {tmp_path / 'out'}:")
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
 def test_an_output_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("mine")
@@ -331,3 +339,82 @@ def test_an_edited_file_is_the_old_one_with_its_ranges_replaced(tmp_path, monkey
         assert not staged.put_edited("data.txt", [(7, 5, b"seven")])
         staged.commit()
     assert (out / "data.txt").read_bytes() == want
+
+
+# -- where the output really is -----------------------------------------------------------------
+
+@pytest.mark.parametrize("what", ["a folder of the user's", "the site's site.yaml"])
+def test_a_path_through_a_missing_folder_is_checked_where_it_leads(tmp_path, what):
+    """`dest/missing/../mine` is `dest/mine` to the system (mkdir -p makes `missing`): the checks
+    are of that folder, and a refusal makes nothing, not even `missing`."""
+    site = make_site(tmp_path / "s")
+    mine = tmp_path / "dest" / "mine"
+    write(tmp_path, "dest/mine/notes.txt", "precious\n")
+    out, leads_to = {"a folder of the user's": (tmp_path / "dest" / "missing" / ".." / "mine", mine),
+                     "the site's site.yaml": (site / "missing" / ".." / "site.yaml", site / "site.yaml")}[what]
+    before, site_before = snapshot(tmp_path / "dest"), snapshot(site)
+    code, _, stderr = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 2, stderr
+    assert stderr.startswith(f"dossier: error: refusing to write the output to {out}: ")
+    assert snapshot(tmp_path / "dest") == before and snapshot(site) == site_before
+    assert not out.parent.exists() and leads_to.exists()
+
+
+def test_a_path_through_a_missing_folder_is_built_where_it_leads_and_makes_no_folder(tmp_path):
+    out = tmp_path / "missing" / ".." / "public"
+    code, _, err = run("build", str(BASIC), "-o", str(out), "--no-search")
+    assert code == 0, err
+    assert (tmp_path / "public" / "index.html").is_file()
+    assert not (tmp_path / "missing").exists()
+
+
+def test_an_output_folder_that_holds_the_site_is_said_to(tmp_path):
+    site = make_site(tmp_path / "s")
+    code, _, stderr = run("build", str(site), "-o", str(tmp_path))
+    assert code == 2
+    assert "it contains the site folder" in stderr
+    code, _, stderr = run("build", str(site), "-o", str(site))
+    assert code == 2
+    assert "it would replace the site folder itself" in stderr
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What builds left beside their output: staging folders and last outputs (.NAME.tmp-…)."""
+    write_module.finish_discarding()  # the last output's removal, waited for here
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(".tmp-" in p.name for p in folder.iterdir()):
+        time.sleep(0.05)
+    return sorted(p.name for p in folder.iterdir() if ".tmp-" in p.name)
+
+
+@pytest.mark.parametrize("search", [False, True])
+def test_an_output_that_is_a_link_is_built_into_its_target_and_stays_a_link(tmp_path, search):
+    """As `cp -r` or `rsync` into a link would: the link stays (output -> /var/www/site), the
+    target holds the site; a rebuild, a full one or one that moves changed files in, does too."""
+    target = tmp_path / "www" / "site"
+    target.mkdir(parents=True)
+    link = tmp_path / "output"
+    link.symlink_to(target, target_is_directory=True)
+    options = [] if search else ["--no-search"]
+    for changes in ({}, {"content/articles/beta-note.md": "# Beta\n\nThe South Bridge was closed.\n"}):
+        site = make_site(tmp_path / f"s{len(changes)}", changes)
+        code, stdout, err = run("build", str(site), "-o", str(link), *options)
+        assert code == 0, err
+        assert stdout.startswith(f"dossier: built into {link}:")
+        assert link.is_symlink() and os.readlink(link) == str(target)
+        assert (target / "articles" / "beta-note" / "index.html").is_file()
+        assert (target / "pagefind").is_dir() == search
+    assert "South Bridge" in (target / "articles" / "beta-note" / "index.html").read_text()
+    assert leftovers(tmp_path) == [] and leftovers(target.parent) == []
+
+
+def test_an_output_link_to_a_folder_of_the_users_is_refused(tmp_path):
+    target = tmp_path / "photos"
+    write(tmp_path, "photos/holiday.jpg", b"\xff\xd8 precious")
+    link = tmp_path / "output"
+    link.symlink_to(target, target_is_directory=True)
+    code, _, stderr = run("build", str(BASIC), "-o", str(link), "--no-search")
+    assert code == 2
+    assert f"refusing to write the output to {link} (a link to {target}): the folder is not empty" in stderr
+    assert [p.name for p in target.iterdir()] == ["holiday.jpg"] and link.is_symlink()
+    assert (target / "holiday.jpg").read_bytes() == b"\xff\xd8 precious"

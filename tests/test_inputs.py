@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from dossier import cache, inputs
 from dossier.build import build
@@ -310,4 +314,56 @@ def test_by_stamps_a_missing_folder_that_appears_means_a_full_look(tmp_path: Pat
     (site / "static").mkdir()
     (site / "static/robots.txt").write_text("User-agent: *\n")
     assert changed_by_stamps(site, package) is None
+    looked_by_stamps(site, package, monkeypatch)
+
+
+# What the build reads of static/: what it copies (inputs.copied), never a named pipe.
+
+def test_a_named_pipe_is_never_opened(tmp_path: Path):
+    site = site_copy(tmp_path)
+    (site / "static").mkdir()
+    pipe = site / "static/pipe"
+    os.mkfifo(pipe)
+    (site / "static/linked-pipe").symlink_to("pipe")
+    seen: list[str] = []
+    looking = threading.Thread(target=lambda: seen.append(inputs.fingerprint(site)), daemon=True)
+    looking.start()
+    looking.join(timeout=20)
+    opened = looking.is_alive()
+    while looking.is_alive():  # waiting for a writer: one lets it go on, for the next test's sake
+        with contextlib.suppress(OSError):
+            os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        looking.join(timeout=0.1)
+    assert not opened, "the fingerprint opened the pipe and waited for a writer"
+    with pytest.raises(OSError):
+        inputs.content_digest(pipe)
+    pipe.unlink()
+    pipe.write_text("")
+    assert inputs.fingerprint(site) != seen[0]
+
+
+def test_hidden_files_of_static_count_and_what_is_not_copied_does_not(tmp_path: Path):
+    site = site_copy(tmp_path)
+    (site / "static/.git").mkdir(parents=True)
+    (site / "static/.git/HEAD").write_text("ref: refs/heads/main\n")
+    (site / "static/.nojekyll").write_text("")
+    before = inputs.fingerprint(site)
+    (site / "static/.nojekyll").write_text("edited\n")
+    after = inputs.fingerprint(site)
+    assert after != before
+    (site / "static/.git/HEAD").write_text("ref: refs/heads/other\n")
+    (site / "static/.index.html.swp").write_bytes(b"\0")
+    (site / "static/index.html~").write_text("old\n")
+    assert inputs.fingerprint(site) == after
+    assert inputs.fingerprint(site, changed={"static/.index.html.swp", "static/.git/HEAD"}) == after
+
+
+def test_by_stamps_an_editors_file_in_static_means_no_full_look(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    (site / "static").mkdir()
+    (site / "static/robots.txt").write_text("User-agent: *\n")
+    looked_by_stamps(site, package, monkeypatch)
+    looked_by_stamps(site, package, monkeypatch)  # stamped with it
+    (site / "static/.robots.txt.swp").write_bytes(b"\0")
+    assert changed_by_stamps(site, package) == set()
     looked_by_stamps(site, package, monkeypatch)
