@@ -476,7 +476,7 @@ def _locate(p: Problem, site_dir: Path, candidates: list[str], texts: dict[str, 
     for rel in candidates:
         if rel not in texts:
             try:
-                texts[rel] = (site_dir / rel).read_text("utf-8", errors="replace")
+                texts[rel] = (site_dir / rel).read_text("utf-8-sig", errors="replace")  # columns as load counts them
             except OSError:
                 texts[rel] = ""
         pos = link_pos(rel, texts[rel], p.url)

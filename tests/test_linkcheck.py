@@ -269,3 +269,13 @@ def test_a_links_outcome_is_what_working_it_out_alone_gives(pairs):
     for folder, url in pairs:
         depth = folder.count("/") + 1 if folder else 0
         assert shared._outcome(folder, depth, url) == PageReader("https://example.org/site/")._work_out(folder, url)
+
+
+def test_a_broken_link_in_an_article_saved_with_a_bom_is_placed_as_without_it(tmp_path):
+    from fixtures.sitekit import error_lines, run, tiny_site
+
+    for name, bom in (("plain", ""), ("bom", "\ufeff")):
+        site = tiny_site(tmp_path / name, bom + "See [x](nope.html). Anna Kovač spoke.\n", "title: A\n")
+        code, _, stderr = run("check", str(site))
+        assert code == 1
+        assert [line.split(": error:")[0] for line in error_lines(stderr)] == ["content/articles/a.md:1:9"], name
