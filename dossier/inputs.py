@@ -65,7 +65,7 @@ def fingerprint(site: Path, package: Path = PACKAGE, changed: Optional[Collectio
         if last and folders_then:
             changed = _changed_by_stamps(site, package, last[0], folders_then, folders_now)
     if changed is not None:  # an editor's swap file in static/, say: not read, so no change
-        changed = [rel for rel in changed if _read_by_build(rel)]
+        changed = [rel for rel in changed if read_by_build(rel)]
     entries = _changed_entries(site, last[0], changed) if changed is not None and last else None
     if entries is not None:
         changed = frozenset(rel for rel in changed if rel in entries)  # not those made and gone
@@ -292,7 +292,7 @@ def copied(name: str) -> bool:
                 or (name.startswith("#") and name.endswith("#")))
 
 
-def _read_by_build(rel: str) -> bool:
+def read_by_build(rel: str) -> bool:
     """Whether a site-relative path is one a build reads: not what static/ does not copy."""
     top, _, below = rel.partition("/")
     return top != "static" or all(copied(name) for name in below.split("/") if name)

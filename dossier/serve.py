@@ -48,6 +48,7 @@ from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, Fi
 from watchdog.observers import Observer
 
 from . import build as pipeline
+from . import inputs
 from .progress import Progress
 from .render import DEFAULT_TEMPLATES
 from .write import UsageError
@@ -446,7 +447,6 @@ def _site_relative(filename: str, site: Path) -> str:
 
 # -- watching -------------------------------------------------------------------
 
-EDITOR_NOISE_ENDINGS = ("~", ".swp", ".swo", ".swx", ".swn", ".tmp", ".crswap", "___jb_tmp___", "___jb_old___")
 RELEVANT_EVENTS = {"created", "modified", "deleted", "moved", "closed"}
 # What the watches ask the kernel for: not files opened or closed unwritten, which our own
 # builds cause by the thousand (every input read), each an event for the watcher to take in.
@@ -456,7 +456,7 @@ WATCHED_EVENTS = [FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, FileDele
 
 def is_editor_noise(name: str) -> bool:
     """Files editors make while saving: swap and backup files, lock files, vim's 4913 probe."""
-    return name.startswith((".", "#")) or name.endswith(EDITOR_NOISE_ENDINGS) or name.isdigit()
+    return name.startswith((".", "#")) or name.endswith(inputs.EDITOR_ENDINGS) or name.isdigit()
 
 
 class SiteWatcher:
@@ -506,6 +506,8 @@ class SiteWatcher:
             parts = Path(path).relative_to(self.site).parts
         except ValueError:
             return None
+        if parts and parts[0] == "static":  # what a build copies of it (hidden files too), as the build tells
+            return "/".join(parts) if inputs.read_by_build("/".join(parts)) else None
         if not parts or any(is_editor_noise(p) for p in parts):
             return None
         if len(parts) == 1:
@@ -819,9 +821,10 @@ class DevHandler(BaseHTTPRequestHandler):
 
 
 def locate(live: LiveState, url_path: str) -> tuple[HTTPStatus, Optional[Path]]:
-    """The file for a URL path: folders give their index.html; hidden files are not served."""
+    """The file for a URL path: folders give their index.html; hidden files are not served, but
+    those a build copies from static/ (.well-known/)."""
     parts = [p for p in url_path.split("/") if p]
-    if any(p.startswith(".") or "\\" in p or "\0" in p for p in parts):
+    if any(p in (".", "..") or (p.startswith(".") and not inputs.copied(p)) or "\\" in p or "\0" in p for p in parts):
         return HTTPStatus.NOT_FOUND, None
     root = live.out
     if parts and parts[0] == "pagefind":

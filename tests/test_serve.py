@@ -662,3 +662,32 @@ def test_a_burst_of_changes_is_one_rebuild_and_a_change_during_it_one_more():
     burst(["content/articles/a3.yaml", "site.yaml"])  # saved while that rebuild runs
     assert changes.next_batch(timeout=WAIT) == {"content/articles/a3.yaml", "site.yaml"}
     assert changes.next_batch(timeout=0.2) == set()
+
+
+def test_what_static_copies_of_hidden_files_is_watched_and_served_and_nothing_else_hidden(tmp_path):
+    """static/.nojekyll and static/.well-known/ are part of the site (a build copies them): an
+    edit of them is a change, and serve serves them; the output's own hidden files, version
+    control's and editors' files, and climbing out, are not."""
+    site = tmp_path / "site"
+    watcher = SiteWatcher(site, lambda rel: None)
+    assert watcher.relevant(str(site / "static/.nojekyll")) == "static/.nojekyll"
+    assert watcher.relevant(str(site / "static/.well-known/security.txt")) == "static/.well-known/security.txt"
+    assert watcher.relevant(str(site / "static/2024/map.png")) == "static/2024/map.png"
+    for noise in ("static/.git/HEAD", "static/notes.html~", "static/.notes.html.swp", "content/articles/.a.md.swp",
+                  "content/articles/4913"):
+        assert watcher.relevant(str(site / noise)) is None, noise
+
+    out = tmp_path / "out"
+    (out / ".well-known").mkdir(parents=True)
+    (out / ".well-known/security.txt").write_text("Contact: mailto:desk@example.org\n")
+    (out / ".dossier-cache").write_text("cache")
+    (tmp_path / "secret.txt").write_text("secret")
+
+    class Live:  # what locate() asks of serve's state
+        search_roots = ()
+
+    Live.out = out
+    status, file = locate(Live, "/.well-known/security.txt")
+    assert status == 200 and file == out / ".well-known/security.txt"
+    for hidden in ("/.dossier-cache", "/../secret.txt", "/.well-known/../../secret.txt", "/./.dossier-cache"):
+        assert locate(Live, hidden)[0] == 404, hidden
