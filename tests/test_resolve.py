@@ -205,3 +205,14 @@ def test_entities_named_alongside_are_counted_by_article_most_first():
     assert {e: r.related[e] for e in r.related} == want and len(r.related) == len(want)
     unnamed = [e for e in r.entities if e not in want]
     assert all(r.related.get(e, []) == [] for e in unnamed)
+
+
+def test_404_page_without_base_url_links_nowhere_and_says_what_to_do(tmp_path):
+    from fixtures.sitekit import run, tiny_site
+
+    site = tiny_site(tmp_path / "site", "Anna Kovač spoke.\n", "title: A\n")
+    code, _, stderr = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, stderr
+    page = (tmp_path / "out" / "404.html").read_text("utf-8")
+    assert "href=" not in page.replace('href="data:,"', "")  # at any depth, a relative link would break
+    assert "Check the address, or go back to the page you came from." in page
