@@ -1,4 +1,5 @@
-"""The command line: build, check, serve, stop. Exit 0 done, 1 content errors, 2 usage.
+"""The command line: build, check, serve, stop. Exit 0 done, 1 content errors, 2 usage or the machine
+(an output that cannot be written, the search binary missing).
 
 The pipeline is imported only once a build is not handed to a warm process (see warm.py)."""
 
@@ -97,9 +98,9 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
     except UsageError as exc:
         print(f"dossier: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except SearchError as exc:  # the binary is missing or failed; the old output is untouched
+    except SearchError as exc:  # the binary is missing or failed: not the content's fault; the old output is untouched
         print(f"dossier: error: {exc}; the previous output is unchanged", file=sys.stderr)
-        return EXIT_CONTENT
+        return EXIT_USAGE
     except InterruptedAfterCommit:
         print("dossier: interrupted once the new output was in place; it is complete", file=sys.stderr)
         return 130
