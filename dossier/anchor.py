@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import html
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,7 +27,11 @@ WS_RUN = re.compile(r"\s+")
 # The runs normalize() changes: longer than one space, or not a plain space. Single
 # spaces between words are most of a text's white space and are skipped in C.
 _COLLAPSIBLE = re.compile(r" \s+|[^\S ]\s*")
-QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+# Typographic quotation marks and apostrophes -> straight ones, one character for one: English
+# ‘ ’ “ ”, and those of other languages (« » „ ‚ ‹ › ‟ ‛, and the modifier letter ʼ of Ukrainian).
+QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
+                        "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
+                        "\u00bb": '"'})
 INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
 HIDDEN_HTML = re.compile(r"<(/?)(?:script|style)\b", re.I)  # nh3 drops their content
 RAW_LINK = re.compile(r"<(/?)a(?:\s[^>]*)?>\Z", re.I | re.S)  # an <a> or </a> tag, alone
@@ -325,7 +330,7 @@ class NameMatcher:
         found = []
         for end, (length, entity) in self._automaton.iter(text):
             start, stop = end - length + 1, end + 1
-            if _word_edge(text, start - 1) and _word_edge(text, stop):
+            if _apart(text, start - 1, start) and _apart(text, stop, stop - 1):
                 found.append((start, stop, entity))
         found.sort(key=lambda f: (f[0], f[0] - f[1]))
         picked, reach = [], 0
@@ -336,5 +341,25 @@ class NameMatcher:
         return picked
 
 
-def _word_edge(text: str, i: int) -> bool:
-    return i < 0 or i >= len(text) or not (text[i].isalnum() or text[i] == "_")
+def _apart(text: str, outside: int, inside: int) -> bool:
+    """True if the character at `outside`, just before or after a name found, does not make the
+    name part of a longer word; `inside` is the name's own character beside it."""
+    if outside < 0 or outside >= len(text):
+        return True
+    c = text[outside]
+    if c.isascii():
+        return not (c.isalnum() or c == "_")
+    if unicodedata.category(c) in ("Mn", "Mc"):  # a vowel sign or an accent: part of the letter before it
+        return False
+    # Chinese, Japanese, Thai...: words are not set apart by spaces, a name ends where it ends.
+    return not c.isalnum() or _unspaced(c) or _unspaced(text[inside])
+
+
+# Scripts written without spaces between words (code point ranges).
+_UNSPACED = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF), (0x31F0, 0x31FF),
+             (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x2FA1F))
+
+
+def _unspaced(c: str) -> bool:
+    n = ord(c)
+    return n >= 0x0E00 and any(lo <= n <= hi for lo, hi in _UNSPACED)

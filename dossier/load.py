@@ -190,7 +190,10 @@ class SiteFiles:
             col = len(data[line_start:exc.start].decode("utf-8", "replace")) + 1
             self.diags.error(Pos(rel, line, col), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8")
             return None
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        # Composed characters (NFC): text copied on some systems writes é as e and an accent;
+        # the reader sees the same, and quotes and names must match it.
+        return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
     def yaml(self, path: Path, what: str, keys) -> Optional[MapReader]:
         text = self.read(path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, NamedTuple, Optional
@@ -469,9 +468,6 @@ def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[in
     if not found:
         near = anchor.closest(rt, sel.quote)
         hint = f"; the closest text is “{near}”" if near else "; nothing in it comes close"
-        quote = anchor.norm_text(sel.quote).strip()
-        if near and near != quote and unicodedata.normalize("NFC", near) == unicodedata.normalize("NFC", quote):
-            hint += ", which looks the same but is written with other characters (a letter and its accent apart?)"
         narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
         diags.error(sel.pos, f"quote not found in the article{narrowed}{hint}")
     else:
