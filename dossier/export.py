@@ -10,6 +10,7 @@ built as dicts and serialised by `script_tag`, which escapes `<`, `>` and
 from __future__ import annotations
 
 import csv
+import html
 import datetime as dt
 import itertools
 import json
@@ -23,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from . import __version__
+from .markup import markdown
 from .model import Article, Claim, ClaimStatus, Entity, Site
 from .resolve import Resolved
 from .urls import article_path, entity_path
@@ -473,21 +475,23 @@ def script_tag(data: dict) -> Markup:
     return Markup(f'<script type="application/ld+json">{text}</script>')
 
 
-# Markdown's marks, taken out for the plain text of metadata. A full parse
-# per claim note costs more than the rest of a page's JSON-LD together.
-MD_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-MD_TAG_RE = re.compile(r"<[^>\n]*>")
-MD_LINE_START_RE = re.compile(r"^[ \t]*(?:[-+*>]|#{1,6}|\d+[.)])[ \t]+", re.M)
-MD_MARK_RE = re.compile(r"\*\*|__|~~|`|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
+# What may make Markdown differ from its plain text: else the text is taken as it is.
+_MARKDOWN_HINT = re.compile(r"[\\`*_\[\]<>&#!~|\n]")
+_BLOCK_TAG = re.compile(r"</?(?:p|li|ul|ol|h[1-6]|blockquote|pre|br|hr|div|table|thead|tbody|tr|td|th|section)\b[^>]*>")
+_TAG = re.compile(r"<[^>]*>")
 
 
 def plain(markdown_text: str) -> str:
-    """Markdown as near the plain text a reader sees as metadata needs (descriptions, review bodies)."""
-    text = MD_LINK_RE.sub(r"\1", markdown_text)
-    text = MD_TAG_RE.sub("", text)
-    text = MD_LINE_START_RE.sub("", text)
-    text = MD_MARK_RE.sub("", text)
-    return " ".join(text.split())
+    """The plain text a reader sees of some Markdown, for metadata (descriptions, review bodies).
+
+    Taken from the HTML the page shows (markup.markdown, made once per text and kept: the
+    page's own note or description already made it), its tags dropped: in that HTML a '<' of
+    the text is '&lt;', so '<100 ... >300' stays, and an autolink keeps its address.
+    """
+    if not _MARKDOWN_HINT.search(markdown_text):
+        return " ".join(markdown_text.split())
+    text = _TAG.sub("", _BLOCK_TAG.sub(" ", markdown(markdown_text)))  # blocks apart, inline marks gone
+    return " ".join(html.unescape(text).split())
 
 
 class LinkedData:

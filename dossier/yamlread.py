@@ -57,9 +57,9 @@ def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Opt
     if not line_offset and lines is None:
         node = _fast_compose(text)
         if node is not None:
-            return node
+            return _no_escaped_controls(node, text, path, diags)
     try:
-        return _compose(text, path, diags, line_offset, lines)
+        return _no_escaped_controls(_compose(text, path, diags, line_offset, lines), text, path, diags)
     except _Refused as refused:
         diags.error(refused.pos, refused.message)
     except yaml.MarkedYAMLError as exc:
@@ -73,6 +73,27 @@ def parse(text: str, path: str, diags: Diagnostics, line_offset: int = 0) -> Opt
     except yaml.YAMLError as exc:
         diags.error(Pos(path, 1 + line_offset, 1), f"YAML: {str(exc).splitlines()[0]}")
     return None
+
+
+def _no_escaped_controls(root: Optional[Node], text: str, path: str, diags: Diagnostics) -> Optional[Node]:
+    """The nodes, once each value written with an escape ("\\a", "\\0", "\\e") that makes a control
+    character is reported: no web page, feed or spreadsheet can hold one (typed as is, the whole
+    file is refused above)."""
+    if root is None or "\\" not in text:  # every such escape starts with a backslash
+        return root
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ScalarNode):
+            bad = FORBIDDEN_CHARS.search(node.value)
+            if bad:
+                diags.error(node_pos(path, node), f"the value holds the control character U+{ord(bad.group()):04X} "
+                                                  "(written as an escape), which a page cannot show; remove it")
+        elif isinstance(node, MappingNode):
+            todo += [child for pair in node.value for child in pair]
+        else:
+            todo += node.value
+    return root
 
 
 def _problem(exc: yaml.MarkedYAMLError, text: str, line_offset: int, lines: Optional[_EditorLines]) -> str:

@@ -52,6 +52,9 @@ CASES = [
     ("unclosed bracket in front matter", {"content/pages/about.md": "---\ntitle: About\ndescription: [open\n---\nText.\n"},
      "content/pages/about.md:3:19: error: YAML syntax: did not find expected ',' or ']' "
      "(while parsing a flow sequence that starts at line 3, column 14)"),
+    ("control character written as an escape", {A + "beta-note.yaml": 'title: Beta note\nsummary: "Bell\\a here"\n'},
+     "content/articles/beta-note.yaml:2:10: error: the value holds the control character U+0007 (written as an escape), "
+     "which a page cannot show; remove it"),
     ("base_url with a query", {"site.yaml": 'title: T\nbase_url: "https://example.org/site/?utm=1#top"\n'},
      "site.yaml:2:11: error: 'base_url' is where the site is published, without '?' or '#': "
      "found 'https://example.org/site/?utm=1#top'"),

@@ -319,6 +319,16 @@ def test_plain_text_for_metadata_drops_markdown_marks():
     assert plain("- one\n- two\n\n# Head\n> quoted snake_case_name") == "one two Head quoted snake_case_name"
 
 
+def test_plain_text_for_metadata_keeps_what_the_page_shows():
+    """'<' and '>' that open no tag, an autolink's address, entities and escapes: as the page shows them."""
+    from dossier.export import plain
+    assert plain("Casualties were <100 on day one and >300 by day three. Source: <https://example.org/report>. "
+                 "AT&amp;T said 2\\*3.") == ("Casualties were <100 on day one and >300 by day three. "
+                                             "Source: https://example.org/report. AT&T said 2*3.")
+    assert plain("Turnout rose from <5% to >20% in a year; see a <-> b.") == \
+        "Turnout rose from <5% to >20% in a year; see a <-> b."
+
+
 def test_csv_cells_that_look_like_formulas_stay_text():
     from dossier.export import _cell
 
