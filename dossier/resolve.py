@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, NamedTuple, Optional
@@ -140,7 +141,22 @@ class Resolved:
 def article_order(article: Article) -> tuple:
     """Newest first; undated last, by title."""
     published = article.source.published
-    return (published is None, -(published.toordinal() if published else 0), article.title.lower(), article.slug)
+    return (published is None, -(published.toordinal() if published else 0), alphabetical(article.title), article.slug)
+
+
+# Letters that the alphabets of Ukrainian (ґ є і ї й) put after a letter they look like: after it, not
+# after я as their code points would. Other accented letters sort with their base letter (ä with a, é
+# with e), as in the dictionaries of German and French; case is ignored.
+_AFTER = "\U0010ffff"
+_OWN_LETTERS = str.maketrans({"ґ": "г" + _AFTER, "є": "е" + _AFTER, "і": "и" + _AFTER * 2, "ї": "и" + _AFTER * 3,
+                              "й": "и" + _AFTER * 4})
+
+
+def alphabetical(text: str) -> tuple[str, str]:
+    """A key that sorts names and titles as a reader looks them up, not by code point (Ärzte
+    with the a's, not after z; Ігор after Иван, not after Яна); then by the text, for a fixed order."""
+    folded = unicodedata.normalize("NFKD", text.casefold().translate(_OWN_LETTERS))
+    return "".join(c for c in folded if not unicodedata.combining(c)), text
 
 
 @dataclass

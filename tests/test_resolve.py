@@ -216,3 +216,14 @@ def test_404_page_without_base_url_links_nowhere_and_says_what_to_do(tmp_path):
     page = (tmp_path / "out" / "404.html").read_text("utf-8")
     assert "href=" not in page.replace('href="data:,"', "")  # at any depth, a relative link would break
     assert "Check the address, or go back to the page you came from." in page
+
+
+def test_names_and_titles_sort_as_a_reader_looks_them_up():
+    """Not by code point: accented letters with their base letter (German, French), and the
+    letters of Ukrainian's alphabet in their places (ґ after г, є after е, і ї й after и)."""
+    from dossier.resolve import alphabetical
+
+    ukrainian = ["Анна", "Гнат", "Ґава", "Дмитро", "Євген", "Иван", "Ігор", "Їжак", "Йосип", "Олександр", "Яна"]
+    assert sorted(reversed(ukrainian), key=alphabetical) == ukrainian
+    latin = ["apple", "Ärger", "Edith", "Élise", "Jürgen", "Zebra"]
+    assert sorted(reversed(latin), key=alphabetical) == latin
