@@ -310,10 +310,9 @@ def _yml_hint(path: Path) -> str:
 def _stem_ok(files: SiteFiles, path: Path, what: str) -> bool:
     if ID_RE.match(path.stem):
         return True
-    # Accents dropped, not the letters that bear them: café -> cafe, not caf.
-    plain = unicodedata.normalize("NFKD", path.stem.lower()).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-") or "some-name"
-    files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase letters, digits and single hyphens, e.g. '{slug}{path.suffix}'")
+    slug = yamlread.id_like(path.stem)
+    files.diags.error(Pos(files.rel(path)), f"'{path.name}' is not a valid {what} file name: use lowercase "
+                                            f"letters a-z, digits and single hyphens, e.g. '{slug}{path.suffix}'")
     return False
 
 

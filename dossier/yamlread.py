@@ -11,6 +11,7 @@ import bisect
 import datetime as dt
 import difflib
 import re
+import unicodedata
 from typing import Optional
 
 import yaml
@@ -256,7 +257,19 @@ def _finish(node: Node) -> Node:
 def id_problem(value: str) -> str:
     if "/" in value or "\\" in value or value.startswith("."):
         return f"'{value}' is not a valid id: an id names something in the dossier, never a path"
-    return f"'{value}' is not a valid id (lowercase letters, digits and single hyphens)"
+    return f"'{value}' is not a valid id (lowercase letters a-z, digits and single hyphens: '{id_like(value)}'?)"
+
+
+# Cyrillic letters in Latin ones (as Ukrainian's and Russian's usual transliterations), for ids.
+_LATIN = str.maketrans({**dict(zip("абвгґдезийклмнопрстуфыэ", "abvhgdezyiklmnoprstufye")),
+                        "є": "ye", "ж": "zh", "і": "i", "ї": "yi", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+                        "щ": "shch", "ю": "yu", "я": "ya", "ё": "yo", "ь": "", "ъ": "", "ʼ": "", "'": ""})
+
+
+def id_like(text: str) -> str:
+    """An id made from a name or a file name, to suggest: café -> cafe, Сирський -> syrskyi."""
+    latin = unicodedata.normalize("NFKD", text.lower().translate(_LATIN)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", latin).strip("-") or "some-name"
 
 
 def did_you_mean(word: str, choices) -> str:

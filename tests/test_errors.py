@@ -135,7 +135,7 @@ CASES = [
                            "name: River Agency\ntype: organization\nlinks: {wikidata: 'wikidata.org/Q1'}\n"},
      "content/entities/organizations/river-agency.yaml:3:19: error: a wikidata link is an item id such as Q4355815, found 'wikidata.org/Q1'"),
     ("claim id syntax", closed("id: six-weeks", "id: Six_Weeks"),
-     "content/articles/bridge-closed.yaml:25:9: error: 'Six_Weeks' is not a valid id (lowercase letters, digits and single hyphens)"),
+     "content/articles/bridge-closed.yaml:25:9: error: 'Six_Weeks' is not a valid id (lowercase letters a-z, digits and single hyphens: 'six-weeks'?)"),
     ("bad language tag", {"site.yaml": "title: T\nlanguage: '\"><script>'\n"},
      "site.yaml:2:11: error: 'language' must be a language tag such as en or pt-BR, found '\"><script>'"),
     # -- references --------------------------------------------------------------------------
@@ -176,13 +176,16 @@ CASES = [
      "content/articles/beta-note.txt:1:1: error: two texts for one article: beta-note.md and beta-note.txt"),
     ("accented file name", {E + "places/café.yaml": "name: Café\ntype: place\n"},
      "content/entities/places/café.yaml:1:1: error: 'café.yaml' is not a valid entity file name: use lowercase "
-     "letters, digits and single hyphens, e.g. 'cafe.yaml'"),
+     "letters a-z, digits and single hyphens, e.g. 'cafe.yaml'"),
+    ("Cyrillic file name", {E + "people/сирський.yaml": "name: Олександр Сирський\ntype: person\n"},
+     "content/entities/people/сирський.yaml:1:1: error: 'сирський.yaml' is not a valid entity file name: use "
+     "lowercase letters a-z, digits and single hyphens, e.g. 'syrskyi.yaml'"),
     ("bad entity file name", {E + "places/North_Bridge.yaml": "name: Other bridge\ntype: place\n"},
      "content/entities/places/North_Bridge.yaml:1:1: error: 'North_Bridge.yaml' is not a valid entity file name: "
-     "use lowercase letters, digits and single hyphens, e.g. 'north-bridge.yaml'"),
+     "use lowercase letters a-z, digits and single hyphens, e.g. 'north-bridge.yaml'"),
     ("bad article file name", {A + "Beta Note.md": "Text.\n"},
      "content/articles/Beta Note.md:1:1: error: 'Beta Note.md' is not a valid article file name: "
-     "use lowercase letters, digits and single hyphens, e.g. 'beta-note.md'"),
+     "use lowercase letters a-z, digits and single hyphens, e.g. 'beta-note.md'"),
     ("stray file among entities", {E + "places/notes.txt": "some notes\n"},
      "content/entities/places/notes.txt:1:1: error: only .yaml files belong in content/entities"),
     ("a .yml file among articles", {A + "gamma-note.yml": "title: Gamma note\n"},
