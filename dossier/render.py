@@ -26,12 +26,30 @@ from markupsafe import Markup
 from . import export, markup
 from .cache import CODE_DIGEST
 from .model import Article, Claim, ClaimStatus, Entity
-from .resolve import Analysis, Resolved
+from .resolve import Analysis, Resolved, alphabetical
 from .urls import article_path, entity_path, page_path
 
 DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
 CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
+
+
+# Written right to left: these languages (ISO 639 codes; he/iw, yi/ji old and new), and any tag naming one
+# of these scripts (az-Arab). A tag with another script is left to right (ar-Latn).
+RTL_LANGUAGES = frozenset({"ar", "arc", "azb", "ckb", "dv", "fa", "he", "iw", "ji", "ks", "lrc", "mzn", "nqo",
+                           "pnb", "prs", "ps", "sd", "syr", "ug", "ur", "yi"})
+RTL_SCRIPTS = frozenset({"adlm", "arab", "hebr", "mand", "nkoo", "rohg", "samr", "syrc", "thaa"})
+
+
+def text_direction(language: str) -> str:
+    """How a language tag (site.yaml's `language`) is written, "rtl" or "ltr": the pages' <html dir>."""
+    primary, *rest = language.lower().split("-")
+    for subtag in rest:
+        if len(subtag) == 1:  # an extension or private use (-x-…): no script after it
+            break
+        if len(subtag) == 4 and subtag.isalpha():  # the script
+            return "rtl" if subtag in RTL_SCRIPTS else "ltr"
+    return "rtl" if primary in RTL_LANGUAGES else "ltr"
 
 
 @dataclass(frozen=True)
@@ -271,6 +289,7 @@ class SiteRenderer:
             site=self.site, csp=CSP, url=self._url, get_entity=self._entity,
             get_claim=self._claim, get_article=self._article, status=self._status,
             entity_type=self.site.entity_type, nav_pages=self._nav_pages(), reuse=self._reuse,
+            direction=text_direction(self.site.language),
         )
         self.env.globals.update(export.template_globals(self.site, self._entity))
 
@@ -467,7 +486,7 @@ class SiteRenderer:
     def entities_index(self) -> PageSpec:
         groups = []
         for t in self.site.entity_types:
-            members = sorted((e for e in self.r.entities.values() if e.type == t.key), key=lambda e: e.name.lower())
+            members = sorted((e for e in self.r.entities.values() if e.type == t.key), key=lambda e: alphabetical(e.name))
             if members:
                 groups.append((t, members))
         counts = {e: len(self.r.hits.get(e, ())) for e in self.r.entities}

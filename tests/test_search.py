@@ -740,3 +740,34 @@ def assert_no_errors(page):
     """No script error and no CSP refusal (a 404 for /favicon.ico is the browser's own request)."""
     problems = [e for e in page.errors if not e.startswith("Failed to load resource")]
     assert not problems, problems
+
+
+def test_filters_of_values_in_other_scripts_each_have_their_own_checkbox(tmp_path, http_root, page):
+    """Tags and publishers in Cyrillic: each filter's checkbox is its own (one id each), and its
+    label ticks it, not the first value's; the address names the value as it is."""
+    site = tmp_path / "site"
+    (site / "content" / "articles").mkdir(parents=True)
+    (site / "site.yaml").write_text("title: Полонені\nlanguage: uk\n", "utf-8")
+    for slug, publisher, tag, text in (("obmin", "Українська правда", "полонені", "Обмін полоненими відбувся у вівторок."),
+                                       ("sanktsii", "Радіо Свобода", "санкції", "Нові санкції набули чинності в понеділок.")):
+        (site / "content" / "articles" / f"{slug}.md").write_text(text + "\n", "utf-8")
+        (site / "content" / "articles" / f"{slug}.yaml").write_text(
+            f"title: {text}\nsource: {{publisher: {publisher}, published: 2024-09-01}}\ntags: [{tag}]\n", "utf-8")
+    done = build(site, tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    page.goto(http_root(tmp_path / "out") + "search/index.html")
+    tags = page.locator(".filter-tag label")
+    expect(tags).to_have_count(2, timeout=WAIT)
+    expect(page.locator(".filter-publisher label")).to_have_count(2)
+    page.locator(".filter-tag label", has_text="санкції").click()
+    expect(page.locator(".filter-tag input[value='санкції']")).to_be_checked(timeout=WAIT)
+    expect(page.locator(".filter-tag input[value='полонені']")).not_to_be_checked()
+    expect(page).to_have_url(re.compile(r"\?tag=%D1%81%D0%B0%D0%BD%D0%BA%D1%86%D1%96%D1%97$"), timeout=WAIT)
+    wait_for_results(page)
+    assert [link.split("/")[-2] for _, link in results(page)] == ["sanktsii"]
+    page.locator(".filter-publisher label", has_text="Радіо Свобода").click()
+    expect(page.locator(".filter-publisher input[value='Радіо Свобода']")).to_be_checked(timeout=WAIT)
+    expect(page.locator(".filter-publisher input[value='Українська правда']")).not_to_be_checked()
+    ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    assert_no_errors(page)

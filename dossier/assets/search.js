@@ -369,7 +369,9 @@ function drawFilters(counts) {
 }
 
 function filterOption(key, value, count) {
-  const id = `filter-${key}-${slug(value)}`;
+  // The value itself, percent-encoded (valid in an id, and each value's own): slug() would give every
+  // Cyrillic or CJK tag the same id, and a label would then tick the first of them.
+  const id = `filter-${key}-${encodeURIComponent(value)}`;
   const label = element("label", "filter-option");
   const check = element("input", "");
   Object.assign(check, { type: "checkbox", name: key, value, id, checked: state.filters[key].has(value) });
