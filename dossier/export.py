@@ -494,6 +494,9 @@ def plain(markdown_text: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
+_LIST_PAGE = re.compile(r"(?:claims/)?page-\d+/index\.html\Z")
+
+
 class LinkedData:
     """schema.org descriptions of the pages of one site.
 
@@ -539,6 +542,8 @@ class LinkedData:
                     "inLanguage": self.site.language}
         kind = {"entities/index.html": "CollectionPage", "claims/index.html": "CollectionPage",
                 "search/index.html": "SearchResultsPage"}.get(path, "WebPage")
+        if _LIST_PAGE.match(path):  # the home page's and the claims index's later pages are lists too
+            kind = "CollectionPage"
         return {"@context": "https://schema.org", "@type": kind, "name": title or self.site.title,
                 "description": description, "url": self.link(root, path), "inLanguage": self.site.language,
                 "isPartOf": site_node}

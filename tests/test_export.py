@@ -350,3 +350,17 @@ def test_building_imports_no_web_client():
     code = "import sys, dossier.cli; print('urllib.request' in sys.modules, 'xml.sax.saxutils' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert found == ["False", "False"]
+
+
+def test_every_page_of_a_list_is_a_collection_page():
+    """The claims index and the home page go on over pages of 100: every one of them is a list."""
+    from dossier.export import LinkedData
+    from dossier.model import Site
+
+    ld = LinkedData(Site(title="T"), lambda _: None)
+    kinds = {path: ld.page("../", path, "T", "d")["@type"]
+             for path in ("claims/index.html", "claims/page-2/index.html", "page-3/index.html", "entities/index.html",
+                          "about/index.html", "search/index.html")}
+    assert kinds == {"claims/index.html": "CollectionPage", "claims/page-2/index.html": "CollectionPage",
+                     "page-3/index.html": "CollectionPage", "entities/index.html": "CollectionPage",
+                     "about/index.html": "WebPage", "search/index.html": "SearchResultsPage"}
