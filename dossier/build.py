@@ -15,6 +15,7 @@ import gc
 import hashlib
 import itertools
 import os
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from .progress import Progress
 from .render import HEADLINE, PageSpec, SiteRenderer
 from .resolve import CHANGES_FOLLOWED, Analysis, Resolved, anchor_article, article_order, resolve
 from .urls import entity_path
-from .write import MARKER, StagedOutput, check_output_dir, sweep_staging
+from .write import MARKER, StagedOutput, check_output_dir, output_lock, sweep_staging
 
 CACHE_FILES = (CACHE_FILE, BASE_FILE, inputs.STAMPS_FILE)  # what a build that persists keeps in its output
 
@@ -430,16 +431,17 @@ def build(site: Path, out: Path, search: bool = True, progress: Optional[Progres
     `always`: go through the build even if nothing changed since the last one (every page is
     then kept as it is): the warm process does, to hold the build in memory from the start."""
     out = check_output_dir(site, out)  # a link's target, say: the folder really written
-    clock = time.perf_counter()
-    files, state = BuildCache.read_state(out, persist)
-    if persist:
-        inputs.trust(site, inputs.kept_stamps(out))
-    now = inputs.fingerprint(site, changed=changed, by_stamps=by_stamps)
-    if not always and _same_build(state, now, search, out, files):
-        sweep_staging(out)
-        return _repeat(state, time.perf_counter() - clock)
-    with _collector_paused():
-        return _build(site, out, search, progress or Progress(), now, persist)
+    with output_lock(out, lambda: print(f"dossier: waiting for another build into {out} to finish", file=sys.stderr)):
+        clock = time.perf_counter()
+        files, state = BuildCache.read_state(out, persist)
+        if persist:
+            inputs.trust(site, inputs.kept_stamps(out))
+        now = inputs.fingerprint(site, changed=changed, by_stamps=by_stamps)
+        if not always and _same_build(state, now, search, out, files):
+            sweep_staging(out)
+            return _repeat(state, time.perf_counter() - clock)
+        with _collector_paused():
+            return _build(site, out, search, progress or Progress(), now, persist)
 
 
 def _same_build(state: dict, now: str, search: bool, out: Path, files: frozenset[str]) -> bool:

@@ -83,7 +83,17 @@ def _running_code() -> str:
 def socket_path(site: Path, out: Path) -> Optional[Path]:
     """Where the warm process of this site and output listens; None where there can be none
     (no Unix sockets, or no folder that only this user can open)."""
-    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+    folder = private_folder() if hasattr(socket, "AF_UNIX") else None
+    if folder is None:
+        return None
+    key = hashlib.blake2b(f"{site.resolve()}\0{out.resolve()}".encode(), digest_size=10).hexdigest()
+    return folder / f"{key}.sock"
+
+
+def private_folder() -> Optional[Path]:
+    """A folder of this user's that no one else can open ($XDG_RUNTIME_DIR/dossier-UID, or in the
+    system's temporary folder), made if need be; None where there is none."""
+    if not hasattr(os, "getuid"):
         return None
     folder = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"dossier-{os.getuid()}"
     try:
@@ -92,9 +102,8 @@ def socket_path(site: Path, out: Path) -> Optional[Path]:
     except OSError:
         return None
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None  # someone else's, or open to others: no socket of ours goes there
-    key = hashlib.blake2b(f"{site.resolve()}\0{out.resolve()}".encode(), digest_size=10).hexdigest()
-    return folder / f"{key}.sock"
+        return None  # someone else's, or open to others: nothing of ours goes there
+    return folder
 
 
 # ---------------------------------------------------------------- the build that hands over

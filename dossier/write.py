@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import itertools
 import os
 import posixpath
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 MARKER = ".dossier-output"  # marks a folder as ours, so we may replace it
 RESERVED_SUBDIRS = ("content", "templates", "static")
@@ -55,6 +56,36 @@ def check_output_dir(site: Path, out: Path) -> Path:
         raise UsageError(f"refusing to write the output to {name}: the folder is not empty and was not made by dossier; "
                          "empty it or choose another folder")
     return out_r
+
+
+@contextlib.contextmanager
+def output_lock(out: Path, waiting: Callable[[], None] = lambda: None):
+    """The output to this build alone until it is done: a second build into it waits (`waiting`
+    is called once if it must). Else its sweep of staging folders would remove the first's
+    (see sweep_staging), and both would swap in their output. A lock of the system's on a file
+    in this user's private folder, named by the output's path; it is let go when the process
+    ends, however it ends. Without such a folder or such locks (Windows), no lock."""
+    from .warm import private_folder
+
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None
+    folder = private_folder() if fcntl is not None else None
+    if folder is None:
+        yield
+        return
+    key = hashlib.blake2b(str(out.resolve()).encode(), digest_size=10).hexdigest()
+    with open(folder / f"{key}.lock", "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def sweep_staging(out: Path) -> None:

@@ -418,3 +418,30 @@ def test_an_output_link_to_a_folder_of_the_users_is_refused(tmp_path):
     assert f"refusing to write the output to {link} (a link to {target}): the folder is not empty" in stderr
     assert [p.name for p in target.iterdir()] == ["holiday.jpg"] and link.is_symlink()
     assert (target / "holiday.jpg").read_bytes() == b"\xff\xd8 precious"
+
+
+def test_two_builds_into_one_output_take_turns(demo_copy: Path, tmp_path: Path):
+    """A second build into an output that a build is still making waits for it: else it swept
+    the first one's staging folder away, and the first swapped in an output without pages (or
+    waited for ever on a Pagefind that had lost its folder)."""
+    from pagefind.service import get_executable
+
+    slow = tmp_path / "slow-pagefind"  # the index of a large dossier takes time
+    slow.write_text(f"#!/bin/sh\nsleep 4\nexec '{get_executable()}' \"$@\"\n")
+    slow.chmod(0o755)
+    out = tmp_path / "out"
+    command = [sys.executable, str(REPO / "build.py"), "build", str(demo_copy), "-o", str(out)]
+    first = subprocess.Popen(command, env={**os.environ, "PAGEFIND_BINARY_PATH": str(slow)},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.tmp-*")) and time.monotonic() < deadline:  # the first is staging
+        time.sleep(0.05)
+    second = subprocess.run([*command, "--no-search"], capture_output=True, text=True, timeout=300)
+    _, first_err = first.communicate(timeout=300)
+    assert first.returncode == 0 and second.returncode == 0, (first_err, second.stderr)
+    assert f"dossier: waiting for another build into {out} to finish" in second.stderr
+    cold = tmp_path / "cold"
+    assert subprocess.run([*command[:-1], str(cold), "--no-search"], capture_output=True, timeout=300).returncode == 0
+    made = {p.relative_to(cold) for p in cold.rglob("*.html")}
+    assert made and {p.relative_to(out) for p in out.rglob("*.html")} == made  # every page there, none lost
+    assert not list(tmp_path.glob(".out.tmp-*[0-9]")), "no staging folder left"
