@@ -83,9 +83,13 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
         code = warm.hand_over(argv, site, out, start=args.warm)
         if code is not None:
             return code
-    from . import build as pipeline
-    from .search import SearchError
-    from .write import InterruptedAfterCommit, UsageError
+    try:  # some 0.2 s: Ctrl-C meanwhile is an interruption like any other, not a traceback
+        from . import build as pipeline
+        from .search import SearchError
+        from .write import InterruptedAfterCommit, UsageError
+    except KeyboardInterrupt:
+        print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
+        return 130
 
     try:
         if args.command == "check":
