@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import itertools
 import os
@@ -401,6 +402,9 @@ class StagedOutput:
 
 
     def _commit_in_place(self, last: str) -> None:
+        if not (self.out / MARKER).is_file():  # removed (or replaced) while this build ran: its changes alone are no site
+            raise FileNotFoundError(errno.ENOENT, "the output folder was removed while the build ran; build again",
+                                    str(self.out))
         if last in self.fresh:  # stale while files move: a build interrupted now starts cold next time
             (self.out / last).unlink(missing_ok=True)
         made: set[Path] = set()

@@ -445,3 +445,29 @@ def test_two_builds_into_one_output_take_turns(demo_copy: Path, tmp_path: Path):
     made = {p.relative_to(cold) for p in cold.rglob("*.html")}
     assert made and {p.relative_to(out) for p in out.rglob("*.html")} == made  # every page there, none lost
     assert not list(tmp_path.glob(".out.tmp-*[0-9]")), "no staging folder left"
+
+
+def test_an_output_removed_while_a_rebuild_makes_its_changes_is_not_half_made_again(demo_copy: Path, tmp_path: Path,
+                                                                                     monkeypatch):
+    """A --no-search rebuild moves only its changed files in: if the output went meanwhile, those
+    alone would make a folder without the rest, and without the mark that lets builds replace it."""
+    from dossier import write
+    from fixtures.sitekit import run
+
+    out = tmp_path / "out"
+    assert run("build", str(demo_copy), "-o", str(out), "--no-search")[0] == 0
+    (demo_copy / "site.yaml").write_text((demo_copy / "site.yaml").read_text().replace("title: Kursk", "title: The Kursk", 1))
+    commit = write.StagedOutput.commit
+
+    def removed_first(self, *args, **kwargs):
+        shutil.rmtree(out)  # as `rm -rf output` in another terminal would
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(write.StagedOutput, "commit", removed_first)
+    code, _, err = run("build", str(demo_copy), "-o", str(out), "--no-search")
+    assert code == 2 and "the output folder was removed while the build ran; build again" in err
+    assert not out.exists()
+    monkeypatch.setattr(write.StagedOutput, "commit", commit)
+    code, _, err = run("build", str(demo_copy), "-o", str(out), "--no-search")  # the next build: cold, whole
+    assert code == 0, err
+    assert (out / "index.html").is_file() and (out / "claims.csv").is_file() and (out / write.MARKER).is_file()
