@@ -494,9 +494,6 @@ def plain(markdown_text: str) -> str:
     return " ".join(html.unescape(text).split())
 
 
-_LIST_PAGE = re.compile(r"(?:claims/)?page-\d+/index\.html\Z")
-
-
 class LinkedData:
     """schema.org descriptions of the pages of one site.
 
@@ -535,15 +532,16 @@ class LinkedData:
             return self.entity_node(root, e)
         return {"@type": "Organization", "name": text} if text else None
 
-    def page(self, root: str, path: str, title: str, description: str) -> dict:
+    def page(self, root: str, path: str, title: str, description: str, listing: Optional[str] = None) -> dict:
+        """A page's node; `listing`: the first page of the listing it is one page of, if any (the
+        later pages of the home page and of the claims index are lists, as the first)."""
         site_node = self._site_node(root)
         if path == "index.html":
             return {"@context": "https://schema.org", **site_node, "description": description,
                     "inLanguage": self.site.language}
-        kind = {"entities/index.html": "CollectionPage", "claims/index.html": "CollectionPage",
-                "search/index.html": "SearchResultsPage"}.get(path, "WebPage")
-        if _LIST_PAGE.match(path):  # the home page's and the claims index's later pages are lists too
-            kind = "CollectionPage"
+        kind = {"index.html": "CollectionPage", "entities/index.html": "CollectionPage",
+                "claims/index.html": "CollectionPage",
+                "search/index.html": "SearchResultsPage"}.get(listing or path, "WebPage")
         return {"@context": "https://schema.org", "@type": kind, "name": title or self.site.title,
                 "description": description, "url": self.link(root, path), "inLanguage": self.site.language,
                 "isPartOf": site_node}
@@ -599,7 +597,9 @@ def template_globals(site: Site, entity: Callable[[str], Optional[Entity]]) -> d
 
     @jinja2.pass_context
     def ld_page(ctx, title="", description=""):
-        return script_tag(ld.page(ctx["root"], ctx["path"], Markup(title).striptags(), Markup(description).striptags()))
+        pager = ctx.get("pager")
+        return script_tag(ld.page(ctx["root"], ctx["path"], Markup(title).striptags(), Markup(description).striptags(),
+                                  listing=pager.first if pager is not None else None))
 
     @jinja2.pass_context
     def ld_entity(ctx, e):

@@ -358,9 +358,26 @@ def test_every_page_of_a_list_is_a_collection_page():
     from dossier.model import Site
 
     ld = LinkedData(Site(title="T"), lambda _: None)
-    kinds = {path: ld.page("../", path, "T", "d")["@type"]
+    first = {"claims/page-2/index.html": "claims/index.html", "page-3/index.html": "index.html"}  # as their pagers say
+    kinds = {path: ld.page("../", path, "T", "d", listing=first.get(path))["@type"]
              for path in ("claims/index.html", "claims/page-2/index.html", "page-3/index.html", "entities/index.html",
                           "about/index.html", "search/index.html")}
     assert kinds == {"claims/index.html": "CollectionPage", "claims/page-2/index.html": "CollectionPage",
                      "page-3/index.html": "CollectionPage", "entities/index.html": "CollectionPage",
                      "about/index.html": "WebPage", "search/index.html": "SearchResultsPage"}
+
+
+
+def test_the_later_pages_of_a_built_listing_are_collection_pages(tmp_path):
+    """Through the templates: the home page's second page, made by a real build, says it is a list."""
+    from fixtures.sitekit import run, write
+
+    site = tmp_path / "site"
+    write(site, "site.yaml", "title: Many\n")
+    for n in range(101):
+        write(site, f"content/articles/a{n}.md", f"Text {n}.\n")
+        write(site, f"content/articles/a{n}.yaml", f"title: Article {n}\n")
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, err
+    [block] = json_ld((tmp_path / "out/page-2/index.html").read_text("utf-8"))
+    assert block["@type"] == "CollectionPage"
