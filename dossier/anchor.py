@@ -264,14 +264,17 @@ def closest(rt: ReaderText, quote: str) -> str:
         return ""
     # From the first to the last piece matching the quote, widened to whole words.
     start, end = lo + blocks[0].a, lo + blocks[-1].a + blocks[-1].size
-    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+    while start > 0 and _one_word(text[start - 1], text[start]):
         start -= 1
-    while end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+    while end < len(text) and _one_word(text[end - 1], text[end]):
         end += 1
     return text[start:end].strip()
 
 
-_WORD = re.compile(r"\w+")
+def _one_word(a: str, b: str) -> bool:
+    """True if two characters side by side belong to one word (in Chinese, Japanese, Thai...,
+    written without spaces, each character is taken as a word of its own)."""
+    return a.isalnum() and b.isalnum() and not _unspaced(a) and not _unspaced(b)
 
 
 def _folded(text: str) -> str:
@@ -363,3 +366,9 @@ _UNSPACED = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30
 def _unspaced(c: str) -> bool:
     n = ord(c)
     return n >= 0x0E00 and any(lo <= n <= hi for lo, hi in _UNSPACED)
+
+
+# A word, for finding the passage closest to a quote: a run of letters and digits, but one
+# character at a time in the scripts written without spaces (else a whole sentence is one word).
+_UNSPACED_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in _UNSPACED)
+_WORD = re.compile(rf"[{_UNSPACED_CLASS}]|(?:(?![{_UNSPACED_CLASS}])\w)+")

@@ -111,6 +111,11 @@ def test_markdown_syntax_in_a_quote_does_not_match(tmp_path):
      "repairs would take six weeks"),
     ("Alice Smith said the sky is green.", "zzzz qqqq", ""),
     ("Alice Smith said the sky is green.", "missing text", ""),
+    # Written without spaces: each character is a word, the passage ends where the likeness does.
+    ("乌克兰军队在库尔斯克州俘虏了数百名俄罗斯士兵。随后双方开始谈判。", "在库尔斯克州俘获了数百名俄罗斯士兵",
+     "在库尔斯克州俘虏了数百名俄罗斯士兵"),
+    ("ウクライナ軍はクルスク州で多くの兵士を捕虜にした。", "クルスク州で多数の兵士を捕虜にした", "クルスク州で多くの兵士を捕虜にした"),
+    ("กองทัพยูเครนจับทหารรัสเซียหลายร้อยนาย", "จับทหารรัสเซียหลายพันนาย", "จับทหารรัสเซียหลายร้อยนาย"),
 ])
 def test_closest_text_of_a_quote_not_found(text, quote, near):
     assert anchor.closest(anchor.ReaderText(text, []), quote) == near
