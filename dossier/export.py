@@ -37,6 +37,16 @@ SCHEMA_NAME = "dossier.schema.json"
 FEED_LIMIT = 50  # newest articles in feed.xml
 BEST_RATING, WORST_RATING = 5, 1
 SCHEMA_TYPES = {"person": "Person", "organization": "Organization", "place": "Place", "event": "Event"}
+# The types that may be an `author` or a `publisher`: schema.org expects a Person or an
+# Organization there (and Google's ClaimReview guide for a claim's author), so these and
+# Organization's direct subtypes. A Place or an Event said to claim something ("Moscow
+# says") is a figure of speech, not an author: it is left out rather than mistyped.
+AGENT_TYPES = frozenset({
+    "Person", "Patient", "Organization", "Airline", "Consortium", "Cooperative", "Corporation",
+    "EducationalOrganization", "FundingScheme", "GovernmentOrganization", "LibrarySystem", "LocalBusiness",
+    "MedicalOrganization", "NewsMediaOrganization", "NGO", "OnlineBusiness", "PerformingGroup", "PoliticalParty",
+    "Project", "ResearchOrganization", "SearchRescueOrganization", "SportsOrganization", "SportsTeam", "WorkersUnion",
+})
 LIST_SEPARATOR = "; "  # between ids in one CSV cell
 CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "claimant_name", "about",
                "date", "note", "supports", "contradicts", "article", "article_title", "publisher",
@@ -525,12 +535,20 @@ class LinkedData:
             node["sameAs"] = same_as(e)
         return node
 
+    def _thing(self, root: str, entity_id: str) -> Optional[dict]:
+        """An entity by id, whatever its type (what a claim is `about`)."""
+        e = self.entity(entity_id)
+        return self.entity_node(root, e) if e is not None else None
+
     def _party(self, root: str, entity_id: str, text: str = "") -> Optional[dict]:
-        """An entity by id, else a named organization (a publisher given as plain text)."""
+        """Who made a work (`author`, `publisher`): an entity by id if its type is a Person or an
+        Organization (AGENT_TYPES), none if it is another; else a named organization (a publisher
+        given as plain text)."""
         e = self.entity(entity_id) if entity_id else None
-        if e is not None:
-            return self.entity_node(root, e)
-        return {"@type": "Organization", "name": text} if text else None
+        if e is None:
+            return {"@type": "Organization", "name": text} if text else None
+        node = self.entity_node(root, e)
+        return node if node["@type"] in AGENT_TYPES else None
 
     def page(self, root: str, path: str, title: str, description: str, listing: Optional[str] = None) -> dict:
         """A page's node; `listing`: the first page of the listing it is one page of, if any (the
@@ -553,23 +571,30 @@ class LinkedData:
 
     def article_page(self, root: str, article: Article, claims: list[Claim], publisher: Optional[Entity]) -> dict:
         path = article_path(article.slug)
-        src = article.source
-        publisher_node = self._party(root, publisher.id if publisher else "", src.publisher)
-        authors = [{"@type": "Person", "name": name} for name in src.authors]
-        original = _compact({
-            "@type": "NewsArticle", "headline": article.title, "url": src.url, "datePublished": _iso(src.published),
-            "author": authors, "publisher": publisher_node, "archivedAt": src.archive_url,
-        })
+        original = self._original(root, article, publisher)
+        # The page is the dossier's annotated copy: the dossier publishes it; who wrote and
+        # published the original, and when, are said of the original alone (isBasedOn). The
+        # page's own date of publication is not known (a build's date is not it).
         node = _compact({
             "@type": "NewsArticle", "@id": self.link(root, path + "#article"), "headline": article.title,
             "name": article.title, "description": article.summary, "url": self.link(root, path),
-            "mainEntityOfPage": self.link(root, path), "datePublished": _iso(src.published),
-            "author": authors, "publisher": publisher_node, "keywords": list(article.tags),
-            "inLanguage": self.site.language, "isPartOf": self._site_node(root),
-            "isBasedOn": original if len(original) > 2 else None,
+            "mainEntityOfPage": self.link(root, path), "publisher": self._reviewer(root),
+            "keywords": list(article.tags), "inLanguage": self.site.language, "isPartOf": self._site_node(root),
+            "isBasedOn": original,
         })
-        reviews = [self.claim_review(root, c, article, original) for c in claims]
+        reviews = [self.claim_review(root, c, article, _reference(original)) for c in claims]
         return {"@context": "https://schema.org", "@graph": [node, *reviews]}
+
+    def _original(self, root: str, article: Article, publisher: Optional[Entity]) -> dict:
+        """The article as its publisher put it out, of which the page is an annotated copy."""
+        src = article.source
+        return _compact({
+            "@type": "NewsArticle", "@id": self.link(root, article_path(article.slug) + "#original"),
+            "headline": article.title, "url": src.url, "datePublished": _iso(src.published),
+            "author": [{"@type": "Person", "name": name} for name in src.authors],
+            "publisher": self._party(root, publisher.id if publisher else "", src.publisher),
+            "archivedAt": src.archive_url,
+        })
 
     def claim_review(self, root: str, c: Claim, article: Article, appearance: dict) -> dict:
         status = self.site.claim_status(c.status)
@@ -578,10 +603,12 @@ class LinkedData:
             rating.update(ratingValue=status.rating, bestRating=BEST_RATING, worstRating=WORST_RATING)
         claim = _compact({
             "@type": "Claim",
+            # none for a claimant that is a place or an event (see AGENT_TYPES): schema.org has no
+            # property for a non-agent source; the footnote, dossier.json and claims.csv name it
             "author": self._party(root, c.claimant.id) if c.claimant else None,
             "datePublished": _iso(c.date),
-            "appearance": {k: v for k, v in appearance.items() if k in ("@type", "headline", "url", "datePublished", "publisher")},
-            "about": [n for r in c.about if (n := self._party(root, r.id))],
+            "appearance": appearance,
+            "about": [n for r in c.about if (n := self._thing(root, r.id))],
         })
         url = self.link(root, f"{article_path(article.slug)}#claim-{c.id}")
         return _compact({
@@ -589,6 +616,12 @@ class LinkedData:
             "itemReviewed": claim, "reviewRating": rating, "reviewBody": plain(c.note),
             "author": self._reviewer(root),
         })
+
+
+def _reference(node: dict) -> dict:
+    """A node named again by its @id; its url too, for readers that do not join nodes by id
+    (Google reads a claim's appearance by its url)."""
+    return _compact({"@type": node["@type"], "@id": node["@id"], "url": node.get("url")})
 
 
 def template_globals(site: Site, entity: Callable[[str], Optional[Entity]]) -> dict:

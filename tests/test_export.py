@@ -381,3 +381,109 @@ def test_the_later_pages_of_a_built_listing_are_collection_pages(tmp_path):
     assert code == 0, err
     [block] = json_ld((tmp_path / "out/page-2/index.html").read_text("utf-8"))
     assert block["@type"] == "CollectionPage"
+
+
+# -- who says what: claimants and the original article in the JSON-LD ------------------
+
+SPEAKERS_SITE = """title: Speakers
+base_url: https://example.org/speakers/
+entity_types:
+  person: {label: Person}
+  organization: {label: Organization}
+  place: {label: Place}
+  event: {label: Event}
+  unit: {label: Military unit, schema: Organization}
+"""
+SPEAKERS_ENTITIES = {
+    "anna-kovac": "name: Anna Kovač\ntype: person\n",
+    "river-agency": "name: River Agency\ntype: organization\n",
+    "north-bridge": "name: North Bridge\ntype: place\n",
+    "spring-flood": "name: Spring flood\ntype: event\n",
+    "bridge-brigade": "name: Bridge Brigade\ntype: unit\n",
+}
+SPEAKERS_TEXT = ("North Bridge says it is closed. Anna Kovač says repairs take six weeks. "
+                 "The brigade says the road is open. The flood says nothing.\n")
+SPEAKERS_SIDECAR = """title: Bridge closed
+source:
+  publisher: river-agency
+  url: https://example.com/news/bridge-closed
+  published: 2024-03-02
+  authors: [Mila Horvat, Ivo Petrić]
+  archive_url: https://archive.example/bridge-closed
+summary: Who says the bridge is closed.
+claims:
+  - {id: by-place, quote: it is closed, claimant: north-bridge, about: [north-bridge], status: unverified}
+  - {id: by-person, quote: repairs take six weeks, claimant: anna-kovac, status: disputed}
+  - {id: by-unit, quote: the road is open, claimant: bridge-brigade, status: refuted}
+  - {id: by-event, quote: says nothing, claimant: spring-flood, status: unverified}
+"""
+
+
+@pytest.fixture(scope="module")
+def speakers(tmp_path_factory) -> list[dict]:
+    """The JSON-LD nodes of an article whose claimants are a place, a person, a unit and an event."""
+    from fixtures.sitekit import run, tiny_site
+
+    root = tmp_path_factory.mktemp("speakers")
+    site = tiny_site(root / "site", SPEAKERS_TEXT, SPEAKERS_SIDECAR, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(root / "out"), "--no-search")
+    assert code == 0, err
+    return nodes(json_ld((root / "out/articles/a/index.html").read_text("utf-8")))
+
+
+def claim_by(graph: list[dict], claim_id: str) -> dict:
+    (review,) = [n for n in graph if n.get("@id", "").endswith(f"#claim-{claim_id}")]
+    return review["itemReviewed"]
+
+
+def test_a_claims_author_is_only_ever_a_person_or_an_organization(speakers):
+    """schema.org's `author` (and Google's itemReviewed.author) is a Person or an Organization:
+    a place or an event that 'says' something is not given as one."""
+    assert claim_by(speakers, "by-person")["author"] == {
+        "@type": "Person", "@id": "https://example.org/speakers/entities/anna-kovac/index.html#entity",
+        "name": "Anna Kovač", "url": "https://example.org/speakers/entities/anna-kovac/index.html"}
+    unit = claim_by(speakers, "by-unit")["author"]
+    assert (unit["@type"], unit["name"]) == ("Organization", "Bridge Brigade")  # as site.yaml says units are
+    for claim_id in ("by-place", "by-event"):
+        assert "author" not in claim_by(speakers, claim_id), claim_id
+    # what the place claim is about stays said
+    assert [n["name"] for n in claim_by(speakers, "by-place")["about"]] == ["North Bridge"]
+
+
+def test_the_original_articles_facts_belong_to_the_original_and_are_said_once(speakers):
+    (page,) = [n for n in speakers if n["@type"] == "NewsArticle"]
+    original = page["isBasedOn"]
+    # the dossier's page: its own address, published by the dossier, not by the original's publisher
+    assert page["url"] == "https://example.org/speakers/articles/a/index.html"
+    assert page["publisher"] == {"@type": "Organization", "name": "Speakers",
+                                 "url": "https://example.org/speakers/index.html"}
+    assert "author" not in page and "datePublished" not in page and "archivedAt" not in page
+    # the captured original: its address, date, authors, publisher and archive copy
+    assert original["@type"] == "NewsArticle" and original["@id"] != page["@id"]
+    assert original["url"] == "https://example.com/news/bridge-closed"
+    assert original["datePublished"] == "2024-03-02"
+    assert [a["name"] for a in original["author"]] == ["Mila Horvat", "Ivo Petrić"]
+    assert original["publisher"]["name"] == "River Agency"
+    assert original["archivedAt"] == "https://archive.example/bridge-closed"
+    # each claim appears in the original: a reference to that node, not a second account of it
+    for review in (n for n in speakers if n["@type"] == "ClaimReview"):
+        appearance = review["itemReviewed"]["appearance"]
+        assert appearance["@id"] == original["@id"] and appearance["url"] == original["url"]
+        assert set(appearance) <= {"@id", "@type", "url"}, appearance
+    text = json.dumps(speakers, ensure_ascii=False)
+    for fact in ("Mila Horvat", '"2024-03-02"', "https://archive.example/bridge-closed"):
+        assert text.count(fact) == 1, fact
+
+
+def test_a_publisher_that_is_a_place_is_not_given_as_publisher(tmp_path):
+    """A publisher named by the id of a place entity: `publisher` is a Person or an Organization too."""
+    from fixtures.sitekit import run, tiny_site
+
+    sidecar = SPEAKERS_SIDECAR.replace("publisher: river-agency", "publisher: north-bridge")
+    site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, sidecar, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, err
+    (page,) = [n for n in nodes(json_ld((tmp_path / "out/articles/a/index.html").read_text("utf-8")))
+               if n["@type"] == "NewsArticle"]
+    assert "publisher" not in page["isBasedOn"]
+    assert page["publisher"]["name"] == "Speakers"
