@@ -35,6 +35,7 @@ import functools
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,13 +51,16 @@ BUNDLE_DIR = "pagefind"
 LARGE = 1000  # pages from which progress is shown even in a log
 STOP_GRACE = 120  # seconds the binary may take to finish writing
 SETTLE_POLL = 0.05  # seconds between two looks at the files being written
+STALLED = 1.0  # seconds without a byte written after which a bundle with empty files is looked into
+LOW_SPACE = 1 << 20  # bytes free under which a bundle that looks whole is looked into (see _check_written)
+PROBE = 4096  # bytes written to ask the file system whether it takes more
 HINT = "install it with `pip install pagefind-bin`, or build with --no-search"
 
 Progress = Callable[[str], None]
 
 
 class SearchError(Exception):
-    """The search index could not be made: the binary is missing or failed."""
+    """The search index could not be made: the binary is missing or failed, or its files could not be written."""
 
 
 @dataclass(frozen=True)
@@ -435,9 +439,21 @@ def _finish_program(process: subprocess.Popen, stage: Path, progress: Progress) 
             progress(f"search: {line[0].lower()}{line[1:]}")
     code = process.wait()
     if code:
-        said = [line for line in log if line.startswith("Error")] or [line for line in log if line][-1:]
-        raise SearchError(f"the Pagefind binary stopped (exit status {code})" + (f": {said[0]}" if said else ""))
+        said = [line for line in log if line.startswith("Error")]
+        if not said and code > 0:  # its last words; not so when a signal ended it mid-work
+            said = [line for line in log if line][-1:]
+        raise SearchError(f"the Pagefind binary stopped ({_exit_reason(code)})" + (f": {said[0]}" if said else ""))
     return _indexed_total(stage / BUNDLE_DIR)
+
+
+def _exit_reason(code: int) -> str:
+    """"exit status N", or the signal that ended it, as the system names it (a file size limit: SIGXFSZ)."""
+    if code > 0:
+        return f"exit status {code}"
+    try:
+        return f"ended by {signal.Signals(-code).name}: {signal.strsignal(-code)}"
+    except ValueError:
+        return f"ended by signal {-code}"
 
 
 async def _index_with_service(executable: Path, stage: Path, resolved: Resolved, progress: Progress) -> int:
@@ -480,16 +496,23 @@ async def _settled(bundle: Path) -> None:
     handed to a background writer, not once they are on disk; stopping the
     binary at that moment can leave files empty or cut short (seen here as
     an empty pagefind-entry.json). So the binary stays up until no file is
-    empty and no size changes between two looks.
+    empty and no size changes between two looks; or, once nothing has grown
+    for STALLED seconds, until the disk is found to take no more (a full
+    disk leaves files empty for good: _check_written then says so).
     """
     import asyncio  # already imported by _run, which runs this
 
     deadline = time.monotonic() + STOP_GRACE
     before: dict[str, int] = {}
+    changed = time.monotonic()
     while True:
         sizes = {path: os.path.getsize(path) for folder, _, names in os.walk(bundle)
                  for path in (os.path.join(folder, name) for name in names)}
         if sizes and sizes == before and all(sizes.values()):
+            return
+        if sizes != before:
+            changed = time.monotonic()
+        elif time.monotonic() - changed > STALLED and _write_refused(bundle) is not None:
             return
         if time.monotonic() > deadline:
             raise SearchError(f"Pagefind did not finish writing {bundle}")
@@ -499,8 +522,91 @@ async def _settled(bundle: Path) -> None:
 
 def _indexed_total(bundle: Path) -> int:
     """Records in the written index (pages without data-pagefind-body are not among them)."""
-    entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+    entry = _check_written(bundle)
     return sum(language["page_count"] for language in entry["languages"].values())
+
+
+def _check_written(bundle: Path) -> dict:
+    """The bundle's pagefind-entry.json, once the bundle is found whole; else a SearchError that
+    says why, as the system says it where it can.
+
+    Pagefind says nothing of a file it cannot write (a full disk, a file size
+    limit): it exits 0 and leaves the file empty or cut short. So the bundle is
+    looked at: none of its main files may be empty, the entry must read; and
+    where the disk is nearly full, it must still take a few bytes (the file
+    written last may have been cut short with none left empty).
+    """
+    empty = _empty_files(bundle)
+    entry = _read_entry(bundle)
+    if not empty and entry is not None and not _low_on_space(bundle):
+        return entry
+    refused = _write_refused(bundle)
+    if refused is not None:
+        reason = refused.strerror or str(refused)
+        raise SearchError(f"search index: {reason[:1].lower()}{reason[1:]} ({bundle})")
+    if empty or entry is None:
+        raise SearchError(f"search index: Pagefind left {_incomplete(empty)} in {bundle}, "
+                          "as a full disk or a file size limit does")
+    return entry
+
+
+def _empty_files(bundle: Path) -> list[str]:
+    """The bundle's files of its own that hold no byte (the entry, pagefind.js, the WebAssembly...).
+
+    Not those of its subfolders: a stat of each of 10,000 fragments would cost
+    some 40 ms, and a full disk is told by the space left (_low_on_space).
+    """
+    try:
+        with os.scandir(bundle) as found:
+            return sorted(f.name for f in found if f.is_file(follow_symlinks=False) and not f.stat().st_size)
+    except FileNotFoundError:  # no bundle at all: its entry cannot be read either
+        return []
+
+
+def _incomplete(empty: list[str]) -> str:
+    if not empty:
+        return "an unreadable pagefind-entry.json"
+    return f"{len(empty)} of its files empty ({', '.join(empty[:3])}{', ...' if len(empty) > 3 else ''})"
+
+
+def _read_entry(bundle: Path) -> Optional[dict]:
+    """The bundle's pagefind-entry.json; None if it is missing, cut short or not Pagefind's."""
+    try:
+        entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+        return entry if all("page_count" in language for language in entry["languages"].values()) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _low_on_space(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < LOW_SPACE
+
+
+def _write_refused(folder: Path) -> Optional[OSError]:
+    """What the system says when a few bytes are written into `folder` (and made to reach the
+    disk): None if it takes them. Nothing is left behind."""
+    folder = folder if folder.is_dir() else folder.parent
+    path = None
+    try:
+        handle, path = tempfile.mkstemp(prefix=".dossier-probe-", dir=folder)
+        try:
+            written = 0
+            while written < PROBE:  # a write cut short by a full disk fails only when tried again
+                written += os.write(handle, bytes(PROBE - written))
+            os.fsync(handle)  # where space is taken only as the bytes reach the disk
+        finally:
+            os.close(handle)
+    except OSError as exc:
+        return exc
+    finally:
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    return None
 
 
 @functools.cache
@@ -588,6 +694,8 @@ def _service_class():
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:  # its first argument is the error's number
+        return exc.strerror + (f" ({exc.filename})" if exc.filename else "")
     text = str(exc.args[0]) if exc.args else ""
     return text.strip() or type(exc).__name__
 

@@ -312,7 +312,9 @@ class WarmProcess:
             _send(conn, _RESTART, None)
             return False
         if request.get("stop"):
-            self._write_cache()
+            failed = self._write_cache()
+            if failed:  # `stop` prints what the warm process sends it, as a build does
+                _send(conn, "err", f"dossier: warning: {failed}\n")
             _send(conn, "exit", 0)
             return False
         self.building = self.built = True
@@ -355,13 +357,22 @@ class WarmProcess:
         self.pending = None if drained is None or self.pending is None else self.pending | drained
         return self.pending
 
-    def _write_cache(self) -> None:
-        """Leave the cache in the output, for a build in a new process, if the output is still ours."""
-        if self.owned is not None and self.owned == _identity(self.out):
-            from . import build
+    def _write_cache(self) -> Optional[str]:
+        """Leave the cache in the output, for a build in a new process, if the output is still ours;
+        if it cannot be written (a full disk), why, also said in one line of the log."""
+        if self.owned is None or self.owned != _identity(self.out):
+            return None
+        from . import build
 
-            build.write_kept_cache(self.site, self.out)
-            self.owned = None
+        self.owned = None  # tried once: not again as the process ends
+        try:
+            build.write_kept_cache(self.site, self.out)  # all or nothing: no part of a file is left
+        except OSError as exc:
+            failed = (f"the cache could not be written into {exc.filename or self.out}: {exc.strerror or exc}; "
+                      "the next build will be a full one")
+            print(f"dossier: warning: {failed}", file=sys.stderr, flush=True)
+            return failed
+        return None
 
 
 def _send(conn: socket.socket, kind: str, value) -> None:
