@@ -213,7 +213,7 @@ def _same_names(site: Path, package: Path, last: dict, moved: list[str], then: d
     for folder, known in names.items():
         try:
             found = set(os.listdir(folder)) - ({"__pycache__"} if folder == str(package) else set())
-            if os.path.join(folder, "").startswith(os.path.join(site, "static", "")):  # what is copied of it
+            if any(os.path.join(folder, "").startswith(os.path.join(site, top, "")) for top in SIFTED):  # what is read of it
                 found = {name for name in found if copied(name)}
         except OSError:
             return False
@@ -292,10 +292,15 @@ def copied(name: str) -> bool:
                 or (name.startswith("#") and name.endswith("#")))
 
 
+# The folders whose editors' leftovers (backups, autosaves, swap files) a build passes over.
+SIFTED = ("static", "templates")
+
+
 def read_by_build(rel: str) -> bool:
-    """Whether a site-relative path is one a build reads: not what static/ does not copy."""
+    """Whether a site-relative path is one a build reads: not what static/ does not copy, nor
+    such files in templates/."""
     top, _, below = rel.partition("/")
-    return top != "static" or all(copied(name) for name in below.split("/") if name)
+    return top not in SIFTED or all(copied(name) for name in below.split("/") if name)
 
 
 def copied_files(folder: Path, within: Optional[Path] = None) -> tuple[list[tuple[str, Path]], list[tuple[Path, str]]]:
@@ -344,7 +349,7 @@ def _entries(site: Path):
     for top in READ:
         path = site / top
         if path.is_dir() and not path.is_symlink():
-            yield from _walk(str(path), top, skip=_not_copied if top == "static" else None)
+            yield from _walk(str(path), top, skip=_not_copied if top in SIFTED else None)
         else:
             yield top, _describe(str(path))
 

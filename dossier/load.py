@@ -577,6 +577,8 @@ def check_templates(files: SiteFiles, diags: Diagnostics) -> None:
     """Parse the site's own templates, so that a syntax error is reported like any other."""
     env = jinja2.Environment()
     for path in files.listing("templates", recursive=True):
+        if not inputs.read_by_build(files.rel(path)):  # an editor's backup or autosave
+            continue
         source = files.read(path)
         if source is None:
             continue

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, Optional
 import jinja2
 from markupsafe import Markup
 
-from . import export, markup
+from . import export, inputs, markup
 from .cache import CODE_DIGEST
 from .model import Article, Claim, ClaimStatus, Entity
 from .resolve import Analysis, Resolved, alphabetical
@@ -154,6 +154,11 @@ def pagers(first: str, count: int) -> list[Pager]:
 
 def chunks(items: list) -> list[list]:
     return [items[i:i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)] or [[]]
+
+
+def _read(name: str) -> bool:
+    """Whether a template's file is one a build reads: not an editor's backup or autosave."""
+    return inputs.read_by_build(f"templates/{name}")
 
 
 class _CompiledTemplates(jinja2.BytecodeCache):
@@ -364,7 +369,7 @@ class SiteRenderer:
 
     def warm(self) -> None:
         """Compile every template now, so processes forked later share the compiled code."""
-        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
+        for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html") and _read(n)):
             try:
                 self.env.get_template(name)
             except jinja2.TemplateError:
@@ -373,7 +378,7 @@ class SiteRenderer:
     def templates_digest(self) -> str:
         """Changes whenever any template a page may use changes."""
         h = hashlib.blake2b(digest_size=16)
-        for name in sorted(self.env.list_templates()):
+        for name in sorted(self.env.list_templates(filter_func=_read)):
             source, filename, _ = self.env.loader.get_source(self.env, name)
             h.update(f"{name}\0{filename}\0{source}\0".encode())
         return h.hexdigest()

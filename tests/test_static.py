@@ -100,3 +100,21 @@ def test_the_pages_workflow_publishes_hidden_files_of_static_but_not_dossiers_ow
     published = site / upload["with"]["path"]
     assert (published / ".well-known/security.txt").is_file() and (published / "index.html").is_file()
     assert not list(published.glob(".dossier-*"))
+
+
+def test_editors_files_in_templates_are_not_templates(tmp_path):
+    """An editor's backup or autosave of a template, broken as it may be, is not read: check and
+    build pass, the output is the same, and saving one starts no build."""
+    broken = "{% block content %}\n"
+    site = make_site(tmp_path / "s", {"templates/page.html~": broken, "templates/#page.html#": broken,
+                                      "templates/.page.html.swp": "\0\xff"})
+    clean = make_site(tmp_path / "clean", {})
+    assert cli("check", str(site)).returncode == 0
+    for s, out in ((site, tmp_path / "out"), (clean, tmp_path / "clean-out")):
+        done = cli("build", str(s), "-o", str(out), "--no-search")
+        assert done.returncode == 0, done.stderr
+    pages = [{k: v for k, v in snapshot(out).items() if not k.startswith(".dossier-")}
+             for out in (tmp_path / "out", tmp_path / "clean-out")]
+    assert pages[0] == pages[1]
+    write(site, "templates/#page.html#", "{% block other %}\n")
+    assert "inputs unchanged" in build(site, tmp_path / "out", search=False).timings
