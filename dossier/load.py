@@ -229,6 +229,10 @@ def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
     if "?" in base_url or "#" in base_url:  # every page's address is made by adding its path to it
         m.diags.error(m.value_pos("base_url"), f"'base_url' is where the site is published, without '?' or '#': found '{base_url}'")
         base_url = ""
+    elif re.search(r"/index\.html?\Z", base_url, re.I):  # pages' addresses would be …/index.html/about/
+        m.diags.error(m.value_pos("base_url"), "'base_url' is the folder the site is published in, not a page: "
+                      f"found '{base_url}'; write '{base_url.rpartition('/')[0]}/'")
+        base_url = ""
     if base_url and not base_url.endswith("/"):
         base_url += "/"
     defaults = Site(title="")
@@ -541,6 +545,8 @@ def load_pages(files: SiteFiles, diags: Diagnostics) -> list[Page]:
 def _page(slug: str, text: str, rel: str, diags: Diagnostics) -> Page:
     title, description = "", ""
     match = FRONT_MATTER_RE.match(text)
+    if not match:
+        _check_no_front_matter(text, rel, diags)
     if match:
         node = yamlread.parse(match.group(1) or "", rel, diags, line_offset=1) if (match.group(1) or "").strip() else None
         if node is not None:
@@ -552,6 +558,23 @@ def _page(slug: str, text: str, rel: str, diags: Diagnostics) -> Page:
         heading = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.M)
         title = _plain_text(heading.group(1)) if heading else ""
     return Page(slug, title or slug.replace("-", " ").capitalize(), text, rel, description)
+
+
+# What the first lines of a page look like when front matter was meant: an opening line (YAML's
+# --- or, as Hugo also reads, TOML's +++), then one of its keys (not any "Note:" after a rule).
+_MEANT_FRONT_MATTER_RE = re.compile(rf"\A(---|\+\+\+)[ \t]*\n[ \t]*(?:{'|'.join(PAGE_KEYS)})[ \t]*[:=]")
+
+
+def _check_no_front_matter(text: str, rel: str, diags: Diagnostics) -> None:
+    """An error for front matter that would be published as text: not closed, or in TOML."""
+    meant = _MEANT_FRONT_MATTER_RE.match(text)
+    if meant is None:
+        return
+    if meant.group(1) == "+++":
+        diags.error(Pos(rel), "front matter is read in YAML between two '---' lines, not in TOML between '+++': "
+                              "write 'title: …' between '---' lines")
+    else:
+        diags.error(Pos(rel), "the front matter is not closed: end it with a line '---'")
 
 
 _inline_parser = mistune.create_markdown(renderer=None)

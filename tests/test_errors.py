@@ -55,6 +55,14 @@ CASES = [
     ("control character written as an escape", {A + "beta-note.yaml": 'title: Beta note\nsummary: "Bell\\a here"\n'},
      "content/articles/beta-note.yaml:2:10: error: the value holds the control character U+0007 (written as an escape), "
      "which a page cannot show; remove it"),
+    ("front matter not closed", {"content/pages/about.md": "---\ntitle: About\n\nText.\n"},
+     "content/pages/about.md:1:1: error: the front matter is not closed: end it with a line '---'"),
+    ("front matter in TOML", {"content/pages/about.md": '+++\ntitle = "About"\n+++\nText.\n'},
+     "content/pages/about.md:1:1: error: front matter is read in YAML between two '---' lines, not in TOML "
+     "between '+++': write 'title: …' between '---' lines"),
+    ("base_url of a page", {"site.yaml": 'title: T\nbase_url: "https://example.org/site/index.html"\n'},
+     "site.yaml:2:11: error: 'base_url' is the folder the site is published in, not a page: "
+     "found 'https://example.org/site/index.html'; write 'https://example.org/site/'"),
     ("base_url with a query", {"site.yaml": 'title: T\nbase_url: "https://example.org/site/?utm=1#top"\n'},
      "site.yaml:2:11: error: 'base_url' is where the site is published, without '?' or '#': "
      "found 'https://example.org/site/?utm=1#top'"),
