@@ -1,20 +1,24 @@
 """The command line: build, check, serve, stop. Exit 0 done, 1 content errors, 2 usage or the machine
-(an output that cannot be written, the search binary missing).
+(an output that cannot be written, the search binary missing); stopped by a signal (Ctrl-C, `kill`,
+the terminal closing), 128 + its number, as a shell reports a command that signal ended.
 
 The pipeline is imported only once a build is not handed to a warm process (see warm.py)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
+import signal
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import warm
 
 EXIT_OK, EXIT_CONTENT, EXIT_USAGE = 0, 1, 2
+UNCHANGED = "; the previous output is unchanged"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,9 +56,15 @@ def run() -> None:
     """
     if sys.argv[1:2] != ["serve"]:
         gc.disable()
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    done = _stop_on_signals()
+    try:
+        code = main()
+    except KeyboardInterrupt as exc:  # outside the pipeline's own guard: the hand-over to a warm process, say
+        code = interrupted(exc, UNCHANGED)
+    done()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # the terminal closed (SIGHUP): nobody is left to tell
+            stream.flush()
     if "dossier.write" in sys.modules:  # the last output, removed by a process of its own
         sys.modules["dossier.write"].finish_discarding()
     os._exit(code)
@@ -87,9 +97,8 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
         from . import build as pipeline
         from .search import SearchError
         from .write import InterruptedAfterCommit, UsageError
-    except KeyboardInterrupt:
-        print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        return interrupted(exc, UNCHANGED)
 
     try:
         if args.command == "check":
@@ -105,17 +114,63 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
     except SearchError as exc:  # the binary is missing or failed: not the content's fault; the old output is untouched
         print(f"dossier: error: {exc}; the previous output is unchanged", file=sys.stderr)
         return EXIT_USAGE
-    except InterruptedAfterCommit:
-        print("dossier: interrupted once the new output was in place; it is complete", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("dossier: interrupted; the previous output is unchanged", file=sys.stderr)
-        return 130
+    except InterruptedAfterCommit as exc:
+        return interrupted(exc, " once the new output was in place; it is complete")
+    except KeyboardInterrupt as exc:
+        return interrupted(exc, UNCHANGED)
     except OSError as exc:  # the output cannot be made or written: a file in the way, read-only, disk full
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"dossier: error: cannot write the output: {exc.strerror or exc}{where}; the previous output is unchanged",
               file=sys.stderr)
         return EXIT_USAGE
+
+
+class Stopped(KeyboardInterrupt):
+    """Ctrl-C, `kill` (SIGTERM) or the terminal closing (SIGHUP): the command stops the same
+    way for each (a build's workers ended, its staging folder removed) and says so in one line."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """SIGINT, SIGTERM and SIGHUP raise Stopped; returns a function after which they are
+    ignored: the command is done and only exits.
+
+    Only the first stops the command: a SIGTERM or SIGHUP that follows (`timeout` passing its
+    own on beside `pkill`'s) is ignored, so that it cannot cut the clean-up short. A second
+    Ctrl-C is not: it is the way out, should the clean-up hang."""
+    owner = os.getpid()
+    state = "running"
+
+    def stop(signum, frame):
+        nonlocal state
+        if os.getpid() != owner:  # a pool worker, forked before it took the default (parallel._quiet_worker)
+            os._exit(128 + signum)
+        if state == "done" or (state == "stopping" and signum != signal.SIGINT):
+            return
+        state = "stopping"
+        raise Stopped(signum)
+
+    def done():
+        nonlocal state
+        state = "done"
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(signum, stop)  # not one set aside (nohup; Ctrl-C in a job started with &)
+    return done
+
+
+def interrupted(exc: KeyboardInterrupt, what: str) -> int:
+    """Say that a signal stopped the command, and what became of the output; the exit status."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    which = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
+    with contextlib.suppress(OSError):  # the terminal closed (SIGHUP): nobody is left to tell
+        print(f"dossier: interrupted{which}{what}", file=sys.stderr)
+    return 128 + signum
 
 
 def _can_write(site: Path, out: Path) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 from typing import Callable, Optional, TypeVar
@@ -40,10 +41,37 @@ def _quiet_worker() -> None:
     # signal just before it waits for its next job waits for ever, and so does
     # the parent, joining it (seen once in serve). The default action cannot be missed.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # So with the command line's SIGHUP handler (cli.py); one ignored (nohup) stays ignored.
+    if callable(signal.getsignal(signal.SIGHUP)):
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
     # The inherited heap is the parent's: the collector leaves it alone (and
     # so does not copy its pages), and runs on what the worker makes.
     gc.freeze()
     gc.enable()
+
+
+_ForkProcess = getattr(multiprocessing.context, "ForkProcess", multiprocessing.Process)  # none on Windows: no pool
+
+
+class _Worker(_ForkProcess):
+    """A pool worker that ends without a word once the process it works for is gone."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except (BrokenPipeError, ConnectionResetError):
+            # Its result has nowhere to go: the parent was killed outright (SIGKILL), which
+            # whoever killed it knows. A traceback from each worker would tell nobody anything.
+            pass
+        except KeyboardInterrupt:
+            # Ctrl-C came before _quiet_worker set it aside: the parent reports it, once.
+            pass
+
+
+class _Pool(multiprocessing.pool.Pool):
+    @staticmethod
+    def Process(ctx, *args, **kwds) -> _Worker:  # how Pool makes each worker
+        return _Worker(*args, **kwds)
 
 
 def run(job: Callable[[int], T], count: int, tick: Callable[[int], None] = lambda done: None) -> list[T]:
@@ -79,8 +107,8 @@ def run_beside(job: Callable[[int], T], count: int, tick: Callable[[int], None],
     chunk = max(1, min(32, count // (n * 16)))
     fresh_after = max(1, worker_items // chunk) if worker_items else None
     try:
-        with multiprocessing.get_context("fork").Pool(n, initializer=_quiet_worker,
-                                                      maxtasksperchild=fresh_after) as pool:
+        with _Pool(n, initializer=_quiet_worker, maxtasksperchild=fresh_after,
+                   context=multiprocessing.get_context("fork")) as pool:
             results = pool.imap(_call, range(count), chunksize=chunk)  # the workers start now
             aside = beside()
             out = []

@@ -454,7 +454,12 @@ class StagedOutput:
 
 
 class InterruptedAfterCommit(KeyboardInterrupt):
-    """Ctrl-C came while the new output was put in place: it is in place now."""
+    """Ctrl-C came while the new output was put in place: it is in place now. Or another signal
+    the command line takes as Ctrl-C (cli.Stopped): `signum` tells which."""
+
+    def __init__(self, signum: int = signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
 
 
 HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
@@ -533,8 +538,8 @@ def signals_held():
                 signal.signal(signum, handlers[signum])
             for signum in dict.fromkeys(caught):
                 signal.raise_signal(signum)  # a held Ctrl-C is raised here
-        except KeyboardInterrupt:
-            raise InterruptedAfterCommit() from None
+        except KeyboardInterrupt as exc:
+            raise InterruptedAfterCommit(getattr(exc, "signum", signal.SIGINT)) from None
 
 
 def _exchange(a: Path, b: Path) -> bool:
