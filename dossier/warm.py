@@ -191,9 +191,9 @@ def _ask(conn: socket.socket, request: dict):
                 stream = sys.stdout if kind == "out" else sys.stderr
                 stream.write(value)
                 stream.flush()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, or another signal the command line takes so (cli.Stopped)
             print("\ndossier: interrupted; the warm process finishes the build it began", file=sys.stderr)
-            return 130
+            return 128 + getattr(exc, "signum", signal.SIGINT)
     return None
 
 

@@ -240,3 +240,23 @@ def test_build_warm_with_nothing_to_do_holds_the_build_and_rewrites_nothing(demo
     assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
     assert not (out / CACHE_FILE).exists()  # made from memory: the first edit is a quick one too
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_signal_while_a_build_is_handed_over_exits_with_its_number():
+    """`kill` of a command waiting on the warm process: exit 128 + 15, as a build of its own would."""
+    import socket
+    import threading
+
+    from dossier import cli
+
+    mine, theirs = socket.socketpair()  # a warm process that says nothing yet
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    done = cli._stop_on_signals()
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    try:
+        assert warm._ask(mine, {"build": []}) == 128 + signal.SIGTERM
+    finally:
+        done()
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        theirs.close()
