@@ -102,12 +102,12 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
 
     try:
         if args.command == "check":
-            return report(pipeline.check_site(site), "checked")
-        if args.command == "build":
-            result = pipeline.build(site, out, search=not args.no_search, **build_options)
-            return report(result, f"built into {out}")
-        from .serve import serve
-        return serve(site, args.port, search=not args.no_search)
+            result, done = pipeline.check_site(site), "checked"
+        elif args.command == "build":
+            result, done = pipeline.build(site, out, search=not args.no_search, **build_options), f"built into {out}"
+        else:
+            from .serve import serve
+            return serve(site, args.port, search=not args.no_search)
     except UsageError as exc:
         print(f"dossier: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -123,6 +123,7 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
         print(f"dossier: error: cannot write the output: {exc.strerror or exc}{where}; the previous output is unchanged",
               file=sys.stderr)
         return EXIT_USAGE
+    return report(result, done)  # outside: a report that cannot be printed (`| head`) is no failed build
 
 
 class Stopped(KeyboardInterrupt):
@@ -185,6 +186,15 @@ def _can_write(site: Path, out: Path) -> bool:
 
 
 def report(result, done: str) -> int:
+    """Print what the command found and did; its exit status, whether or not the printing succeeds
+    (a pipe closed early, as `| head` does, or a full disk under `> file`)."""
+    try:
+        return _report(result, done)
+    except OSError:
+        return EXIT_CONTENT if result.diagnostics.errors else EXIT_OK
+
+
+def _report(result, done: str) -> int:
     for d in result.diagnostics.sorted():
         print(d, file=sys.stderr)
     errors, warnings = len(result.diagnostics.errors), len(result.diagnostics.warnings)

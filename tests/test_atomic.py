@@ -471,3 +471,22 @@ def test_an_output_removed_while_a_rebuild_makes_its_changes_is_not_half_made_ag
     code, _, err = run("build", str(demo_copy), "-o", str(out), "--no-search")  # the next build: cold, whole
     assert code == 0, err
     assert (out / "index.html").is_file() and (out / "claims.csv").is_file() and (out / write.MARKER).is_file()
+
+
+@pytest.mark.parametrize("stdout", ["closed pipe", "/dev/full"])
+def test_a_report_that_cannot_be_printed_is_no_failed_build(tmp_path, stdout):
+    """`dossier build | head -0`, or `> /dev/full`: the build is done and in place; saying it could
+    not be written, with exit 2, would be false."""
+    site, out = make_site(tmp_path / "s"), tmp_path / "out"
+    args = [sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out), "--no-search"]
+    if stdout == "/dev/full":
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        code, err = done.returncode, done.stderr
+    else:
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process.stdout.close()
+        err = process.stderr.read()
+        code = process.wait(timeout=120)
+    assert (code, err) == (0, "")
+    assert (out / "index.html").is_file()
