@@ -76,17 +76,35 @@ def output_lock(out: Path, waiting: Callable[[], None] = lambda: None):
     if folder is None:
         yield
         return
-    key = hashlib.blake2b(str(out.resolve()).encode(), digest_size=10).hexdigest()
-    with open(folder / f"{key}.lock", "a") as f:
+    path = folder / f"{hashlib.blake2b(str(out.resolve()).encode(), digest_size=10).hexdigest()}.lock"
+    f = _locked(path, fcntl, waiting)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # no lock files left behind, one for every output ever built
+            os.unlink(path)
+        f.close()  # lets go of the lock
+
+
+def _locked(path: Path, fcntl, waiting: Callable[[], None]):
+    """The lock file at `path`, opened and locked. The holder before may have removed it as it
+    let go (output_lock): a lock on that file, no longer at `path`, locks nothing; so again."""
+    told = False
+    while True:
+        f = open(path, "a")
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            waiting()
+            if not told:
+                waiting()
+                told = True
             fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
+                return f
+        except FileNotFoundError:
+            pass
+        f.close()
 
 
 def sweep_staging(out: Path) -> None:
