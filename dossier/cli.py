@@ -119,8 +119,8 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
     except KeyboardInterrupt as exc:
         return interrupted(exc, UNCHANGED)
     except OSError as exc:  # the output cannot be made or written: a file in the way, read-only, disk full
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"dossier: error: cannot write the output: {exc.strerror or exc}{where}; the previous output is unchanged",
+        where = exc.filename or out  # a write cut short names no file: the output it was for, then
+        print(f"dossier: error: cannot write the output: {exc.strerror or exc} ({where}); the previous output is unchanged",
               file=sys.stderr)
         return EXIT_USAGE
     return report(result, done)  # outside: a report that cannot be printed (`| head`) is no failed build

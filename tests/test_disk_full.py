@@ -191,3 +191,13 @@ def test_a_cache_the_warm_process_cannot_write_as_it_stops_is_said_and_left_out(
     again = dossier("build", str(site), "-o", str(out), "--no-search")
     assert again.returncode == 0 and "(0 rendered" not in again.stdout, again.stdout  # a full build
     assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_page_cut_short_by_a_file_size_limit_names_the_output(demo, tmp_path):
+    """A write cut short names no file of its own: the message names the output it was for."""
+    out = tmp_path / "out"
+    done = dossier("build", str(demo[0]), "-o", str(out), "--no-search", limit=20_000)
+    assert done.returncode == 2
+    assert errors(done.stderr) == [f"dossier: error: cannot write the output: File too large ({out}); "
+                                   "the previous output is unchanged"]
+    assert not out.exists()
