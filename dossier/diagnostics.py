@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -79,28 +80,76 @@ class Diagnostics:
         return sorted(set(self.items))
 
 
-def template_error_pos(exc: BaseException, site: Path) -> Optional[Pos]:
-    """Where in the site's own templates a rendering error arose; None if not there.
+BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
 
-    Jinja2 maps compiled template code back to template file and line in
-    tracebacks (and syntax errors carry them), so the innermost frame in
-    SITE/templates is the line to blame.
-    """
-    templates = site.resolve() / "templates"
+
+def template_places(exc: BaseException) -> list[tuple[str, int]]:
+    """The template files and lines an error passed through, innermost first: Jinja2 maps
+    compiled template code back to them in tracebacks (and syntax errors carry them)."""
     places = [(getattr(exc, "filename", None), getattr(exc, "lineno", None))]
     places += [(f.filename, f.lineno) for f in reversed(traceback.extract_tb(exc.__traceback__))]
-    for filename, line in places:
-        if filename and Path(filename).resolve().is_relative_to(templates):
-            return Pos(Path(filename).resolve().relative_to(site.resolve()).as_posix(), line or 1)
-    if type(exc).__module__ == "jinja2.exceptions" and templates.is_dir() and any(templates.iterdir()):
-        return Pos("templates")  # a default template broke on something an override changed
+    return [(filename, line or 1) for filename, line in places
+            if filename and not filename.endswith(".py") and not filename.startswith("<")]
+
+
+def within(filename: str, folder: Path) -> Optional[str]:
+    """`filename` relative to `folder` if it lies there, else None. Compared as written and
+    as resolved: a templates/ that is a link to a folder holds its files under both names."""
+    for file, root in ((os.path.abspath(filename), os.path.abspath(folder)),
+                       (os.path.realpath(filename), os.path.realpath(folder))):
+        if Path(file).is_relative_to(root):
+            return Path(file).relative_to(root).as_posix()
     return None
+
+
+def template_error_pos(exc: BaseException, site: Path) -> Optional[Pos]:
+    """Where an error that arose while rendering is to be reported; None if it is a bug in Dossier.
+
+    The innermost line in the site's own templates; else, when the site has templates of its
+    own (one of them must have changed what a built-in template uses), the innermost line in
+    a built-in template, named by its full path. Else None.
+    """
+    places = _at_import(exc, template_places(exc))
+    for filename, line in places:
+        rel = within(filename, site / "templates")
+        if rel is not None:
+            return Pos(f"templates/{rel}", line)
+    if not _has_own_templates(site):
+        return None
+    for filename, line in places:
+        if within(filename, BUILTIN_TEMPLATES) is not None:
+            return Pos(os.path.realpath(filename), line)
+    return None
+
+
+# Jinja2's words for a name a template imports that the imported one does not define.
+_NOT_EXPORTED = re.compile(r"\(imported on line (\d+) in '([^']+)'\) does not export the requested name")
+
+
+def _at_import(exc: BaseException, places: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """A name imported but not defined fails where it is used: reported at the import, what names it."""
+    found = _NOT_EXPORTED.search(str(exc))
+    if not found:
+        return places
+    line, name = int(found.group(1)), found.group(2)
+    ends = (f"/{name}", f"/{name.partition('/')[2]}")  # "dossier/home.html" is a built-in's name
+    return [(f, line if Path(f).as_posix().endswith(ends) else n) for f, n in places]
+
+
+def _has_own_templates(site: Path) -> bool:
+    try:
+        return any((site / "templates").iterdir())
+    except OSError:
+        return False
 
 
 def template_error_message(exc: BaseException) -> str:
     detail = str(exc) or type(exc).__name__
     if type(exc).__name__ == "TemplateNotFound":
         detail = f"template not found: {detail}"
+    elif isinstance(exc, RecursionError):
+        detail = "templates that extend, include or import one another in a loop"
     elif type(exc).__module__ != "jinja2.exceptions":
         detail = f"{type(exc).__name__}: {detail}"
-    return f"template error: {detail}"
+    notes = getattr(exc, "__notes__", ())
+    return f"template error: {detail}" + (f" ({'; '.join(notes)})" if notes else "")

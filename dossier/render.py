@@ -18,18 +18,20 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, NoReturn, Optional
 
 import jinja2
+import jinja2.meta
 from markupsafe import Markup
 
 from . import export, inputs, markup
 from .cache import CODE_DIGEST
+from .diagnostics import BUILTIN_TEMPLATES, template_places, within
 from .model import Article, Claim, ClaimStatus, Entity
 from .resolve import Analysis, Resolved, alphabetical
 from .urls import article_path, entity_path, page_path
 
-DEFAULT_TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_TEMPLATES = BUILTIN_TEMPLATES
 CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; "
        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'")
 
@@ -95,6 +97,50 @@ _FIXED_PATHS = {"home": "index.html", "entities": "entities/index.html",
                 "claims": "claims/index.html", "search": "search/index.html"}
 _KEYED_PATHS = {"article": article_path, "entity": entity_path, "page": page_path,
                 "asset": lambda key: f"assets/{key}"}
+
+
+def _call_error(message: str) -> jinja2.TemplateRuntimeError:
+    """A mistake in a template's call of one of Dossier's functions: reported at the template's line."""
+    return jinja2.TemplateRuntimeError(message)
+
+
+def _described(value) -> str:
+    return "none" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def _url_mistake(kind: str, key: str) -> NoReturn:
+    if kind in _KEYED_PATHS:
+        raise _call_error(f"url({kind!r}, …) needs a second argument: which {kind}")
+    known = ", ".join(sorted([*_FIXED_PATHS, *_KEYED_PATHS, "claim"]))
+    raise _call_error(f"url(): no page kind {kind!r}; known: {known}")
+
+
+def _expect(call: str, value, kinds: tuple, wanted: str, may_be_none: bool = False) -> None:
+    if not (isinstance(value, kinds) or (may_be_none and value is None)):
+        raise _call_error(f"{call}: expected {wanted}, not {_described(value)}")
+
+
+def _checked_ld(functions: dict) -> dict:
+    """ld_article and ld_entity, saying plainly when given what they do not take."""
+    ld_article, ld_entity = functions["ld_article"], functions["ld_entity"]
+
+    @jinja2.pass_context
+    def checked_article(ctx, article, footnotes, publisher=None):
+        call = "ld_article(article, footnotes, publisher)"
+        _expect(call, article, (Article, ArticleLookedUp), "an article (the page's `article`, or get_article(slug))")
+        _expect(call, footnotes, (list, tuple), "the page's `footnotes` as second argument")
+        for note in footnotes:
+            _expect(call, note, (Footnote,), "the page's `footnotes` as second argument")
+        _expect(call, publisher, (Entity,), "an entity or none as publisher", may_be_none=True)
+        return ld_article(ctx, article, footnotes, publisher)
+
+    @jinja2.pass_context
+    def checked_entity(ctx, e):
+        _expect("ld_entity(e)", e, (Entity,), "an entity (the page's `e`, or get_entity(id))")
+        return ld_entity(ctx, e)
+
+    return {**functions, "ld_article": checked_article, "ld_entity": checked_entity}
+
 
 _BY_VALUE = frozenset({str, Markup, int, float, bool, type(None), dt.date})  # reuse() keys on these as they are
 
@@ -216,6 +262,58 @@ class _CompiledTemplates(jinja2.BytecodeCache):
 _COMPILED = _CompiledTemplates(CODE_DIGEST)
 
 
+BUILTIN = "dossier"  # "dossier/article.html": the built-in article.html, whatever the site overrides
+
+
+class TemplateLoader(jinja2.BaseLoader):
+    """The site's templates/ over the built-in templates, file by file; `dossier/<name>` is
+    always the built-in one, so that a site's article.html can extend "dossier/article.html".
+    The prefix is reserved: a folder templates/dossier/ is not read. A BOM is dropped (an
+    editor's, never meant as text: in <head> it would end the head)."""
+
+    def __init__(self, site_templates: Path):
+        self.site_templates = site_templates
+        self.site = jinja2.FileSystemLoader(str(site_templates), encoding="utf-8-sig")
+        self.builtin = jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))
+
+    def get_source(self, environment: jinja2.Environment, name: str):
+        pieces = jinja2.loaders.split_template_path(name)
+        if len(pieces) > 1 and pieces[0] == BUILTIN:
+            try:
+                return self.builtin.get_source(environment, "/".join(pieces[1:]))
+            except jinja2.TemplateNotFound:
+                raise jinja2.TemplateNotFound(name, f"{name} ({BUILTIN}/ names the built-in templates: "
+                                                    f"a folder templates/{BUILTIN}/ is not read)") from None
+        try:
+            return self.site.get_source(environment, name)
+        except jinja2.TemplateNotFound:
+            pass
+        try:
+            return self.builtin.get_source(environment, name)
+        except jinja2.TemplateNotFound:
+            raise jinja2.TemplateNotFound(name) from None  # named alone: the folders are no concern of the site's
+
+    def list_templates(self) -> list[str]:
+        own = [n for n in self.site.list_templates() if not n.startswith(f"{BUILTIN}/")]
+        builtin = self.builtin.list_templates()
+        return sorted({*own, *builtin, *(f"{BUILTIN}/{n}" for n in builtin)})
+
+    def overrides(self, name: str) -> bool:
+        """Whether the site's templates/ holds a template of this name that a build reads."""
+        return (self.site_templates / name).is_file() and _read(name)
+
+
+class _Environment(jinja2.Environment):
+    def join_path(self, template: str, parent: str) -> str:
+        """`template` as named in `parent`'s extends, include or import. A template naming itself
+        would recurse until Python stops it; said plainly instead, at the line that does."""
+        if template == parent:
+            hint = (f': to build on the built-in {template}, extend "{BUILTIN}/{template}"'
+                    if (DEFAULT_TEMPLATES / template).is_file() else "")
+            raise jinja2.TemplateRuntimeError(f'"{template}" extends, includes or imports itself{hint}')
+        return template
+
+
 @dataclass
 class PageSpec:
     """One output file: a template and its context, or ready text."""
@@ -280,11 +378,8 @@ class SiteRenderer:
         self._deps: set[tuple[str, str]] = set()
         self._root = ""  # of the page being rendered
         self._fragments: dict[tuple, tuple[Markup, frozenset, tuple]] = {}  # see _reuse
-        self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader([
-                jinja2.FileSystemLoader(str(site_dir / "templates")),
-                jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES)),
-            ]),
+        self.env = _Environment(
+            loader=TemplateLoader(site_dir / "templates"),
             autoescape=True, trim_blocks=True, lstrip_blocks=True,
             # A renderer serves one build: its templates are read once, not looked at again per page.
             auto_reload=False, undefined=jinja2.StrictUndefined, bytecode_cache=_COMPILED,
@@ -296,7 +391,7 @@ class SiteRenderer:
             entity_type=self.site.entity_type, nav_pages=self._nav_pages(), reuse=self._reuse,
             direction=text_direction(self.site.language),
         )
-        self.env.globals.update(export.template_globals(self.site, self._entity))
+        self.env.globals.update(_checked_ld(export.template_globals(self.site, self._entity)))
 
     # -- what templates may look up; each look-up is recorded -------------
     def _entity(self, entity_id: str) -> Optional[Entity]:
@@ -321,11 +416,15 @@ class SiteRenderer:
         of the context at every call made in a loop, which cost more than
         the rest of the call."""
         if kind == "claim":
-            kind, key, fragment = "article", self._claim(key).article, f"claim-{key}"
+            claim = self._claim(key)
+            if claim is None:
+                raise _call_error(f"url('claim', …): no claim {key!r}")
+            kind, key, fragment = "article", claim.article, f"claim-{key}"
         if kind == "claims" and fragment.startswith("status-"):  # the page where that status begins
             return self._root + self._status_pages().get(fragment[7:], "claims/index.html") + f"#{fragment}"
-        fixed = _FIXED_PATHS.get(kind)
-        path = fixed if fixed is not None else _KEYED_PATHS[kind](key)
+        path = _FIXED_PATHS.get(kind)
+        if path is None:
+            path = _KEYED_PATHS[kind](key) if kind in _KEYED_PATHS and key else _url_mistake(kind, key)
         return self._root + path + (f"#{fragment}" if fragment else "")
 
     def _reuse(self, macro, *args, **kwargs) -> Markup:
@@ -336,6 +435,8 @@ class SiteRenderer:
         links url() makes (a claim's line, listed on many pages). Arguments
         are told apart by value (text, numbers, dates) or else by identity:
         the dossier's objects, which do not change during a build."""
+        if not callable(macro):
+            raise _call_error(f"reuse(): the first argument must be a macro, not {_described(macro)}")
         code = getattr(getattr(macro, "_func", None), "__code__", None) or macro  # the same macro on every page
         key = (code, self._root, *map(_value_or_id, args), *[(k, _value_or_id(v)) for k, v in sorted(kwargs.items())])
         found = self._fragments.get(key)
@@ -364,8 +465,29 @@ class SiteRenderer:
             return RenderedPage(spec.path, spec.text, frozenset())
         self._deps = set()
         root = self._root = "../" * spec.path.count("/")
-        text = self.env.get_template(spec.template).render(root=root, path=spec.path, **spec.context)
+        try:
+            text = self.env.get_template(spec.template).render(root=root, path=spec.path, **spec.context)
+        except Exception as exc:
+            self._note_overrides(exc)
+            raise
         return RenderedPage(spec.path, text, frozenset(self._deps))
+
+    def _note_overrides(self, exc: Exception) -> None:
+        """An error in a built-in template is most likely caused by a site's template it uses
+        (a macros.html whose macros take other arguments): the error says which those are."""
+        for filename, _ in template_places(exc):
+            if within(filename, self.site_dir / "templates") is not None:
+                return  # the site's own template is named, at its line
+            name = within(filename, DEFAULT_TEMPLATES)
+            if name is not None:
+                break
+        else:
+            return
+        loader = self.env.loader
+        used = jinja2.meta.find_referenced_templates(self.env.parse(loader.builtin.get_source(self.env, name)[0]))
+        own = sorted(f"templates/{n}" for n in set(used) if n and loader.overrides(n))
+        if own:
+            exc.add_note(f"the built-in {name} uses the site's {', '.join(own)}")
 
     def warm(self) -> None:
         """Compile every template now, so processes forked later share the compiled code."""

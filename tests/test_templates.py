@@ -1,0 +1,228 @@
+"""A site's own templates: overriding and extending the built-in ones, and the errors they give,
+each at a file and line, never as a traceback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dossier import parallel
+from dossier.render import DEFAULT_TEMPLATES
+from fixtures.htmltree import parse
+from fixtures.sitekit import error_lines, make_site, run, snapshot, write
+
+ARTICLE = "articles/bridge-closed/index.html"
+BUILTIN = {name: (DEFAULT_TEMPLATES / name).read_text("utf-8") for name in ("base.html", "article.html", "macros.html")}
+
+
+def build(site: Path, out: Path) -> tuple[int, str]:
+    code, _, stderr = run("build", str(site), "-o", str(out), "--no-search")
+    return code, stderr
+
+
+def built(site: Path, out: Path) -> Path:
+    code, stderr = build(site, out)
+    assert code == 0, stderr
+    return out
+
+
+def scripts(page: Path) -> list[str]:
+    return [s.get("src") for s in parse(page.read_text("utf-8")).find_all("script") if s.get("src")]
+
+
+def errors_of_build_and_check(site: Path, out: Path) -> list[str]:
+    """The error lines of a failing build, each of which check must report too."""
+    code, stderr = build(site, out)
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    errors = error_lines(stderr)
+    code, _, stderr = run("check", str(site))
+    assert code == 1 and set(error_lines(stderr)) <= set(errors) and error_lines(stderr)
+    return errors
+
+
+def error_of_build_and_check(site: Path, out: Path, expected: str) -> None:
+    """A failing build and check both report `expected` (and maybe more: other pages' errors)."""
+    assert expected in errors_of_build_and_check(site, out)
+    code, _, stderr = run("check", str(site))
+    assert expected in error_lines(stderr)
+
+
+def page_template(body: str) -> dict:
+    """templates/page.html with `body` on line 3 of its content block."""
+    return {"templates/page.html": '{% extends "base.html" %}\n{% block content %}\n' + body + "\n{% endblock %}\n"}
+
+
+# -- scripts -------------------------------------------------------------------------------------
+
+ANALYTICS = "<script src=\"{{ url('asset', 'analytics.js') }}\" defer></script>"
+
+
+def test_scripts_a_base_template_adds_are_kept_on_article_and_search_pages(tmp_path):
+    base = BUILTIN["base.html"].replace("{% block scripts %}{% endblock %}", "{% block scripts %}" + ANALYTICS + "{% endblock %}")
+    site = make_site(tmp_path / "s", {"templates/base.html": base, "static/assets/analytics.js": "1;\n"})
+    out = built(site, tmp_path / "out")
+    assert scripts(out / "index.html") == ["assets/analytics.js"]
+    assert scripts(out / ARTICLE) == ["../../assets/article.js", "../../assets/analytics.js"]
+    assert scripts(out / "search/index.html") == ["../assets/search.js", "../assets/analytics.js"]
+
+
+@pytest.mark.parametrize("article", [
+    # A copy of the built-in article.html, with a scripts block of its own
+    BUILTIN["article.html"] + "{% block scripts %}{{ super() }}<script src=\"{{ url('asset', 'extra.js') }}\"></script>{% endblock %}\n",
+    # The built-in one extended
+    '{% extends "dossier/article.html" %}\n'
+    "{% block scripts %}{{ super() }}<script src=\"{{ url('asset', 'extra.js') }}\"></script>{% endblock %}\n",
+], ids=["copied", "extended"])
+def test_an_article_template_filling_the_scripts_block_with_super_keeps_every_script(tmp_path, article):
+    base = BUILTIN["base.html"].replace("{% block scripts %}{% endblock %}", "{% block scripts %}" + ANALYTICS + "{% endblock %}")
+    site = make_site(tmp_path / "s", {"templates/base.html": base, "templates/article.html": article,
+                                      "static/assets/analytics.js": "1;\n", "static/assets/extra.js": "2;\n"})
+    out = built(site, tmp_path / "out")
+    assert scripts(out / ARTICLE) == ["../../assets/article.js", "../../assets/analytics.js", "../../assets/extra.js"]
+
+
+# -- extending a built-in template of the same name ----------------------------------------------
+
+def test_a_template_extends_the_built_in_one_of_its_name_under_the_dossier_prefix(tmp_path):
+    site = make_site(tmp_path / "s", {
+        "templates/article.html": '{% extends "dossier/article.html" %}\n'
+                                  "{% block title %}Mine: {{ super() }}{% endblock %}\n",
+        # The prefix is reserved: a folder of that name is not read.
+        "templates/dossier/article.html": "not used\n",
+    })
+    out = built(site, tmp_path / "out")
+    page = parse((out / ARTICLE).read_text("utf-8"))
+    assert page.find("title").text().startswith("Mine: ")
+    assert page.find("div", class_="body") is not None  # the rest is the built-in page
+    assert scripts(out / ARTICLE) == ["../../assets/article.js"]
+
+
+def test_a_template_extending_its_own_name_is_an_error_naming_the_prefix(tmp_path):
+    site = make_site(tmp_path / "s", {"templates/article.html": '{% extends "article.html" %}\n'
+                                                                 "{% block title %}Mine: {{ super() }}{% endblock %}\n"})
+    assert errors_of_build_and_check(site, tmp_path / "out") == [
+        'templates/article.html:1:1: error: template error: "article.html" extends, includes or imports itself: '
+        'to build on the built-in article.html, extend "dossier/article.html"']
+
+
+def test_templates_including_one_another_in_a_loop_are_an_error_at_a_file(tmp_path):
+    site = make_site(tmp_path / "s", {**page_template('{% include "a.html" %}'),
+                                      "templates/a.html": '{% include "page.html" %}\n'})
+    assert errors_of_build_and_check(site, tmp_path / "out") == [
+        "templates/page.html:1:1: error: template error: templates that extend, include or import one another in a loop"]
+
+
+def test_a_name_under_the_prefix_that_is_no_built_in_template_is_an_error(tmp_path):
+    site = make_site(tmp_path / "s", page_template('{% include "dossier/nav.html" %}'))
+    assert errors_of_build_and_check(site, tmp_path / "out") == [
+        "templates/page.html:3:1: error: template error: template not found: dossier/nav.html "
+        "(dossier/ names the built-in templates: a folder templates/dossier/ is not read)"]
+
+
+# -- encodings -----------------------------------------------------------------------------------
+
+def test_a_template_saved_with_a_bom_and_crlf_gives_no_bom_in_the_pages(tmp_path):
+    base = BUILTIN["base.html"].replace("{% block head %}", '{% include "partials/meta.html" %}{% block head %}')
+    site = make_site(tmp_path / "s", {
+        "templates/base.html": b"\xef\xbb\xbf" + base.replace("\n", "\r\n").encode(),
+        "templates/partials/meta.html": b'\xef\xbb\xbf<meta name="x-custom" content="1">\r\n',
+    })
+    out = built(site, tmp_path / "out")
+    for page in ("index.html", ARTICLE):
+        text = (out / page).read_text("utf-8")
+        assert "\ufeff" not in text and "\r" not in text
+        assert text.startswith("<!doctype html>")
+        head = parse(text).find("head")
+        assert head.find("meta", name="x-custom") is not None
+
+
+# -- errors at a file and line -------------------------------------------------------------------
+
+# The built-in home.html: where it imports its macros, and where it first calls date().
+HOME = (DEFAULT_TEMPLATES / "home.html").read_text("utf-8").splitlines()
+HOME_IMPORT = next(n for n, line in enumerate(HOME, 1) if 'import' in line and "macros.html" in line)
+HOME_DATE = next(n for n, line in enumerate(HOME, 1) if "date(" in line)
+HOME_PATH = os.path.realpath(DEFAULT_TEMPLATES / "home.html")
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_a_macro_of_the_site_called_with_other_arguments_is_an_error_at_the_built_in_caller(tmp_path, monkeypatch, pool):
+    if pool:  # the pages rendered by worker processes, which report the failure to the parent
+        monkeypatch.setattr(parallel, "POOL_THRESHOLD", 2)
+    site = make_site(tmp_path / "s")
+    out = built(site, tmp_path / "out")
+    before = snapshot(out)
+    write(site, "templates/macros.html", BUILTIN["macros.html"].replace("{% macro date(d) -%}", "{% macro date() -%}"))
+    error_of_build_and_check(site, out, f"{HOME_PATH}:{HOME_DATE}:1: error: template error: TypeError: macro 'date' "
+                                        "takes not more than 0 argument(s) (the built-in home.html uses the site's templates/macros.html)")
+    assert snapshot(out) == before
+
+
+def test_a_macro_the_built_in_templates_import_missing_is_an_error_at_the_import(tmp_path):
+    site = make_site(tmp_path / "s", {"templates/macros.html": "{% macro date(d) -%}\n{{ d }}\n{%- endmacro %}\n"})
+    error_of_build_and_check(site, tmp_path / "out", f"{HOME_PATH}:{HOME_IMPORT}:1: error: template error: the template "
+                             f"'macros.html' (imported on line {HOME_IMPORT} in 'home.html') does not export the requested "
+                             "name 'badge' (the built-in home.html uses the site's templates/macros.html)")
+
+
+@pytest.mark.parametrize("body,message", [
+    ("<h1>{{ page.title }}</h1>{{ page.nope }}", "'dossier.model.Page object' has no attribute 'nope'"),
+    ('{{ url("nosuch") }}', "url(): no page kind 'nosuch'; known: article, asset, claim, claims, entities, entity, home, page, search"),
+])
+def test_a_templates_folder_linked_to_another_folder_of_the_site_gives_file_and_line(tmp_path, body, message):
+    site = make_site(tmp_path / "s")
+    write(site, "mytheme/page.html", page_template(body)["templates/page.html"])
+    (site / "templates").symlink_to("mytheme")
+    assert errors_of_build_and_check(site, tmp_path / "out") == [
+        f"templates/page.html:3:1: error: template error: {message}"]
+
+
+@pytest.mark.parametrize("call,message", [
+    ("url('nosuch')", "url(): no page kind 'nosuch'; known: article, asset, claim, claims, entities, entity, home, page, search"),
+    ("url('claim', 'no-such-claim')", "url('claim', …): no claim 'no-such-claim'"),
+    ("url('entity')", "url('entity', …) needs a second argument: which entity"),
+    ("reuse(none)", "reuse(): the first argument must be a macro, not none"),
+    ("ld_article(none, [], none)", "ld_article(article, footnotes, publisher): expected an article "
+                                   "(the page's `article`, or get_article(slug)), not none"),
+    ("ld_article(get_article('bridge-closed'), none)", "ld_article(article, footnotes, publisher): expected "
+                                                       "the page's `footnotes` as second argument, not none"),
+    ("ld_entity(none)", "ld_entity(e): expected an entity (the page's `e`, or get_entity(id)), not none"),
+])
+def test_a_wrong_call_of_a_template_function_says_what_is_wrong(tmp_path, call, message):
+    site = make_site(tmp_path / "s", page_template("{{ " + call + " }}"))
+    assert errors_of_build_and_check(site, tmp_path / "out") == [f"templates/page.html:3:1: error: template error: {message}"]
+
+
+def test_template_functions_called_right_still_work(tmp_path):
+    site = make_site(tmp_path / "s", page_template(
+        "<p id=x>{{ url('claim', 'six-weeks') }} {{ url('entity', 'anna-kovac', fragment='top') }}</p>"
+        "{{ ld_article(get_article('bridge-closed'), []) }}{{ ld_entity(get_entity('anna-kovac')) }}"))
+    out = built(site, tmp_path / "out")
+    page = parse((out / "about/index.html").read_text("utf-8"))
+    assert page.find("p", id="x").text() == "../articles/bridge-closed/index.html#claim-six-weeks ../entities/anna-kovac/index.html#top"
+
+
+# -- the Content-Security-Policy -----------------------------------------------------------------
+
+def test_a_template_may_set_the_pages_content_security_policy(tmp_path):
+    policy_of_mine = "{% block csp %}{{ csp|replace(\"style-src 'self'\", \"style-src 'self' 'unsafe-inline'\") }}{% endblock %}\n"
+    site = make_site(tmp_path / "s", {"templates/page.html": page_template("<p>about</p>")["templates/page.html"] + policy_of_mine})
+    out = built(site, tmp_path / "out")
+
+    def policy(page: str) -> str:
+        return parse((out / page).read_text("utf-8")).find("meta", http_equiv="Content-Security-Policy").get("content")
+
+    assert "style-src 'self' 'unsafe-inline';" in policy("about/index.html")
+    assert "style-src 'self';" in policy("index.html")
+
+
+def test_an_article_template_may_rename_the_footnote_references_as_the_readme_says(tmp_path):
+    renamed = "{{ body|replace('aria-label=\"Note '|safe, 'aria-label=\"Примітка '|safe) }}"
+    assert "{{ body }}" in BUILTIN["article.html"]
+    site = make_site(tmp_path / "s", {"templates/article.html": BUILTIN["article.html"].replace("{{ body }}", renamed)})
+    out = built(site, tmp_path / "out")
+    refs = parse((out / ARTICLE).read_text("utf-8")).find_all("a", role="doc-noteref")
+    assert refs and [a.get("aria-label") for a in refs] == [f"Примітка {n}" for n in range(1, len(refs) + 1)]
