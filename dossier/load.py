@@ -7,6 +7,7 @@ its id remembered, so later stages do not cascade.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import jinja2
+import jinja2.meta
 import mistune
 
 from . import inputs, yamlread
@@ -25,7 +27,7 @@ from .model import (
     DEFAULT_RATINGS, RESERVED_SLUGS, Article, Claim, ClaimStatus, Dossier, Entity, EntityType, Mention,
     Page, Pos, Relation, Selector, Site, Source,
 )
-from .yamlread import ID_RE, MapReader
+from .yamlread import ID_RE, MapReader, did_you_mean
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 # Folder -> (its stamp, its visible entries, those that are folders): see SiteFiles._one_folder.
@@ -596,16 +598,60 @@ def _plain_text(markdown: str) -> str:
     return html.unescape(" ".join("".join(words).split()))
 
 
+BUILTIN_TEMPLATES = inputs.PACKAGE / "templates"
+BUILTIN_PREFIX = "dossier/"  # "dossier/article.html" is the built-in article.html (see render.TemplateLoader)
+
+
 def check_templates(files: SiteFiles, diags: Diagnostics) -> None:
-    """Parse the site's own templates, so that a syntax error is reported like any other."""
+    """Parse the site's own templates, so that a syntax error is reported like any other; and
+    warn of those no build uses (a misspelt name, a folder the built-ins' prefix hides)."""
     env = jinja2.Environment()
+    parsed: dict[str, jinja2.nodes.Template] = {}
     for path in files.listing("templates", recursive=True):
-        if not inputs.read_by_build(files.rel(path)):  # an editor's backup or autosave
+        rel = files.rel(path)
+        if not inputs.read_by_build(rel):  # an editor's backup or autosave
             continue
         source = files.read(path)
         if source is None:
             continue
         try:
-            env.parse(source, name=path.name)
+            parsed[rel.removeprefix("templates/")] = env.parse(source, name=path.name)
         except jinja2.TemplateSyntaxError as exc:
-            diags.error(Pos(files.rel(path), exc.lineno or 1), f"template syntax: {exc.message}")
+            diags.error(Pos(rel, exc.lineno or 1), f"template syntax: {exc.message}")
+    _warn_unused_templates(parsed, diags)
+    base = parsed.get("base.html")
+    if base is not None and not _extends_builtin(base) and "page_scripts" not in {b.name for b in base.find_all(jinja2.nodes.Block)}:
+        diags.warning(Pos("templates/base.html"), "it has no {% block page_scripts %}{% endblock %}: the article "
+                      "and search pages load their scripts there, and would be without them; add it before </body>")
+
+
+def _warn_unused_templates(parsed: dict[str, jinja2.nodes.Template], diags: Diagnostics) -> None:
+    builtin = _builtin_templates()
+    used = {name for refs in builtin.values() for name in refs} | set(builtin)
+    for tree in parsed.values():
+        refs = set(jinja2.meta.find_referenced_templates(tree))
+        if None in refs:  # a name made as the page renders: which are used cannot be told
+            return
+        used |= refs
+    for name in sorted(parsed):
+        if name.startswith(BUILTIN_PREFIX):
+            diags.warning(Pos(f"templates/{name}"), f"not read: '{BUILTIN_PREFIX}' names the built-in templates "
+                          f"('{BUILTIN_PREFIX}article.html' is the built-in article.html); move it out of "
+                          f"templates/{BUILTIN_PREFIX}")
+        elif name not in used:
+            diags.warning(Pos(f"templates/{name}"), "no page is made from this template, and none extends, includes "
+                          f"or imports it{did_you_mean(name, builtin)}")
+
+
+@functools.cache
+def _builtin_templates() -> dict[str, frozenset]:
+    """Each built-in template's name -> the templates it names."""
+    env = jinja2.Environment()
+    return {p.name: frozenset(jinja2.meta.find_referenced_templates(env.parse(p.read_text(encoding="utf-8"))))
+            for p in sorted(BUILTIN_TEMPLATES.glob("*.html"))}
+
+
+def _extends_builtin(tree: jinja2.nodes.Template) -> bool:
+    extends = tree.find(jinja2.nodes.Extends)
+    return extends is not None and isinstance(extends.template, jinja2.nodes.Const) \
+        and str(extends.template.value).startswith(BUILTIN_PREFIX)

@@ -226,3 +226,32 @@ def test_an_article_template_may_rename_the_footnote_references_as_the_readme_sa
     out = built(site, tmp_path / "out")
     refs = parse((out / ARTICLE).read_text("utf-8")).find_all("a", role="doc-noteref")
     assert refs and [a.get("aria-label") for a in refs] == [f"Примітка {n}" for n in range(1, len(refs) + 1)]
+
+
+def warnings_of(site: Path) -> list[str]:
+    code, _, stderr = run("check", str(site))
+    assert code == 0, stderr
+    return [line for line in stderr.splitlines() if ": warning: " in line]
+
+
+@pytest.mark.parametrize("files,expected", [
+    ({"templates/artcle.html": "x"},
+     ["templates/artcle.html:1:1: warning: no page is made from this template, and none extends, includes or "
+      "imports it (did you mean 'article.html'?)"]),
+    ({"templates/dossier/article.html": "x"},
+     ["templates/dossier/article.html:1:1: warning: not read: 'dossier/' names the built-in templates "
+      "('dossier/article.html' is the built-in article.html); move it out of templates/dossier/"]),
+    # used: included by a page's template of the site's, or by a built-in
+    ({"templates/partials/note.html": "n", "templates/page.html": '{% extends "dossier/page.html" %}'
+                                                                  '{% block content %}{% include "partials/note.html" %}{% endblock %}'}, []),
+    ({"templates/macros.html": BUILTIN["macros.html"]}, []),
+    # a name made as the page renders: nothing can be told
+    ({"templates/extra.html": "e", "templates/page.html": '{% include "ex" ~ "tra.html" %}'}, []),
+    ({"templates/base.html": BUILTIN["base.html"].replace("{% block page_scripts %}{% endblock %}", "")},
+     ["templates/base.html:1:1: warning: it has no {% block page_scripts %}{% endblock %}: the article and search "
+      "pages load their scripts there, and would be without them; add it before </body>"]),
+])
+def test_a_template_no_build_uses_is_a_warning(tmp_path, files, expected):
+    """A misspelt override, one under dossier/ (the built-ins' prefix), or a base.html without
+    the block the page scripts go in is never read, or drops scripts: said."""
+    assert warnings_of(make_site(tmp_path / "s", files)) == expected
