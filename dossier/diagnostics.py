@@ -81,6 +81,7 @@ class Diagnostics:
 
 
 BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
+BUILTIN = "dossier"  # "dossier/article.html": the built-in article.html, whatever the site overrides
 
 
 def template_places(exc: BaseException) -> list[tuple[str, int]]:

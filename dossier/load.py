@@ -22,7 +22,7 @@ import jinja2.meta
 import mistune
 
 from . import inputs, yamlread
-from .diagnostics import Diagnostics
+from .diagnostics import BUILTIN, BUILTIN_TEMPLATES, Diagnostics
 from .model import (
     DEFAULT_RATINGS, RESERVED_SLUGS, Article, Claim, ClaimStatus, Dossier, Entity, EntityType, Mention,
     Page, Pos, Relation, Selector, Site, Source,
@@ -598,8 +598,7 @@ def _plain_text(markdown: str) -> str:
     return html.unescape(" ".join("".join(words).split()))
 
 
-BUILTIN_TEMPLATES = inputs.PACKAGE / "templates"
-BUILTIN_PREFIX = "dossier/"  # "dossier/article.html" is the built-in article.html (see render.TemplateLoader)
+BUILTIN_PREFIX = f"{BUILTIN}/"  # "dossier/article.html" is the built-in article.html (see render.TemplateLoader)
 
 
 def check_templates(files: SiteFiles, diags: Diagnostics) -> None:

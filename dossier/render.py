@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from . import export, inputs, markup
 from .cache import CODE_DIGEST
-from .diagnostics import BUILTIN_TEMPLATES, template_places, within
+from .diagnostics import BUILTIN, BUILTIN_TEMPLATES, template_places, within
 from .model import Article, Claim, ClaimStatus, Entity
 from .resolve import Analysis, Resolved, alphabetical
 from .urls import article_path, entity_path, page_path
@@ -260,9 +260,6 @@ class _CompiledTemplates(jinja2.BytecodeCache):
 
 
 _COMPILED = _CompiledTemplates(CODE_DIGEST)
-
-
-BUILTIN = "dossier"  # "dossier/article.html": the built-in article.html, whatever the site overrides
 
 
 class TemplateLoader(jinja2.BaseLoader):
