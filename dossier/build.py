@@ -407,14 +407,18 @@ def check_site(site: Path) -> BuildResult:
     result = check(site)
     if result.ok:
         clock = time.perf_counter()
-        try:
-            linkcheck.check_rendered(SiteRenderer(result.resolved, site), site,
-                                     [(ASSETS, "assets"), (site / "static", "")], result.diagnostics)
-        except Exception as exc:  # a site's own template failed: the error `build` would report
-            pos = template_error_pos(exc, site)
-            if pos is None:
-                raise
-            result.diagnostics.error(pos, template_error_message(exc))
+        found: list[tuple[Pos, str]] = []
+
+        def failed(exc: Exception) -> None:  # a site's own template failed: the errors `build` would report
+            failures = template_failures(exc, site)
+            if failures is None:
+                raise exc
+            found.extend(failures.found)
+
+        linkcheck.check_rendered(SiteRenderer(result.resolved, site), site,
+                                 [(ASSETS, "assets"), (site / "static", "")], result.diagnostics, failed=failed)
+        if found:
+            TemplateFailures(found).report(result.diagnostics)
         result.timings["links"] = time.perf_counter() - clock
     return result
 
@@ -496,12 +500,14 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
         try:
             result.rendered, result.changed = write_pages(renderer, staged, run, copies)
         except Exception as exc:  # a site's own template failed: report it like any content error
-            pos = exc.pos if isinstance(exc, _TemplateFailure) else template_error_pos(exc, site)
-            if pos is None:
+            failures = template_failures(exc, site)
+            if failures is None:
                 raise
-            result.diagnostics.error(pos, str(exc) if isinstance(exc, _TemplateFailure) else template_error_message(exc))
+            failures.report(result.diagnostics)
             return result
-        staged.copy_tree(ASSETS, "assets")
+        assets = staged.copy_tree(ASSETS, "assets")
+        if _static_clashes(site, [*run.cache.pages, *assets], search, result.diagnostics):
+            return result
         replaced = _replaced_by_static(staged.copy_tree(site / "static", site=site, diags=result.diagnostics), run)
         result.pages, result.reused = staged.written + staged.linked, staged.linked
         result.written = staged.written
@@ -590,6 +596,19 @@ def _articles_changed_since(last: BuildCache, shape: dict, r: Resolved) -> Optio
                 or [c.id for c in r.dossier.articles[i].claims] != [c.id for c in old.value.claims]):
             return None
     return frozenset(shape["articles"][i][0] for i in changed)
+
+
+def _static_clashes(site: Path, made: list[str], search: bool, diags: Diagnostics) -> bool:
+    """Report the files of static/ that clash in kind with the files the build `made` (and the
+    search index's folder); True if one does: the output could not be written, and the build
+    goes no further (what cannot be copied is told too, as copying it would)."""
+    files, odd = inputs.copied_files(site / "static", within=site)
+    static = [(rel, path.relative_to(site).as_posix()) for rel, path in files]
+    if not linkcheck.report_clashes(made, linkcheck.GENERATED_LATER if search else (), static, diags):
+        return False
+    for path, message in odd:
+        diags.error(Pos(path.relative_to(site).as_posix()), message)
+    return True
 
 
 def _replaced_by_static(copied: list[str], run: _Run) -> set[str]:
@@ -772,10 +791,13 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
                     for a in sorted(r.dossier.articles, key=lambda a: a.slug)]
         key = f"export:{digest(common, articles, fps(tuple(r.entities.values())))}"
     paths = [p for p, rec in run.previous.pages.items() if rec.key == key]
-    if CHECK_UNREACHED and paths:  # kept: they must be what they would be made
+    # Kept only if the last build made every one: one a static file replaced was not (see
+    # _replaced_by_static), and must be made again if that file is gone.
+    whole = set(paths) == _export_paths(r.dossier.site)
+    if CHECK_UNREACHED and whole:  # kept: they must be what they would be made
         assert all(staged.out.joinpath(path).read_bytes() == text.encode() for path, text in export.files(r)), \
             "the export files' inputs changed unseen"
-    if paths and all(_reuse(p, key, run, staged) for p in paths):
+    if whole and all(_reuse(p, key, run, staged) for p in paths):
         _records_kept(run)
         return None
 
@@ -810,6 +832,12 @@ def _exports(renderer: SiteRenderer, staged: StagedOutput, run: _Run, common: st
             run.cache.pages[path] = PageRecord(key, (), output)
 
     return make, keep
+
+
+def _export_paths(site) -> set[str]:
+    """The paths of the export files a build of this site makes (export.file_parts)."""
+    paths = {"dossier.json", export.SCHEMA_NAME, "claims.csv", "robots.txt"}
+    return paths | {"feed.xml"} if site.base_url else paths
 
 
 def _export_key_from_last(r: Resolved, run: _Run, common: str) -> Optional[str]:
@@ -885,6 +913,8 @@ def _record_edits(r: Resolved, run: _Run, staged: StagedOutput,
     files (it has the same claim ids); were they not, the files would be made in full."""
     last = run.previous
     if r.changed is None or not last.record_owners or r.slugs_in_order != _last_order(last):
+        return None
+    if not all(path in last.pages for path in export.RECORD_FILES):  # one a static file replaced: not the last build's
         return None
     if staged.holds is None and not all(previous.as_written(path) for path in export.RECORD_FILES):
         return None
@@ -1015,8 +1045,9 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
         try:
             page = renderer.render(spec)
         except Exception as exc:  # reported by the parent, which has no traceback of ours
-            return _RenderFailure(template_error_pos(exc, renderer.site_dir), template_error_message(exc),
-                                  traceback.format_exc())
+            pos = template_error_pos(exc, renderer.site_dir)
+            # The trace only for a bug: a template error may fail thousands of pages.
+            return _RenderFailure(pos, template_error_message(exc), traceback.format_exc() if pos is None else "")
         data = page.text.encode("utf-8")
         links = link_reader.summarize(spec.path, page.text) if spec.path.endswith(".html") else None
         if copies is not None:
@@ -1059,10 +1090,11 @@ def write_pages(renderer: SiteRenderer, staged: StagedOutput, run: _Run,
                                          worker_items=RENDER_WORKER_ITEMS if renewed else 0, take=held_once)
     for n, i in enumerate(order):
         results[i] = in_order[n]
+    failures = [result for result in results if isinstance(result, _RenderFailure)]
+    if failures:
+        raise _failed(failures)
     rendered, changed = [], []
     for (spec, _), result in zip(todo, results):
-        if isinstance(result, _RenderFailure):
-            raise result.exception()
         record, wrote = result
         run.cache.pages[spec.path] = record
         run.rendered.add(spec.path)
@@ -1285,19 +1317,35 @@ def _spread_wide_pages(specs: list[PageSpec]) -> list[int]:
 
 @dataclass
 class _RenderFailure:
-    pos: Optional[Pos]
+    pos: Optional[Pos]  # None: not the site's templates, a bug in Dossier
     message: str
     trace: str
 
-    def exception(self) -> Exception:
-        if self.pos is None:
-            return RuntimeError(f"a page failed to render:\n{self.trace}")
-        return _TemplateFailure(self.pos, self.message)
+
+class TemplateFailures(Exception):
+    """The template errors the pages met, each (position, message) once however many pages
+    met it: one mistake in a template every article page uses is one error, not 10,000."""
+
+    def __init__(self, found: Iterable[tuple[Pos, str]]):
+        self.found = list(dict.fromkeys(found))
+        super().__init__("; ".join(message for _, message in self.found))
+
+    def report(self, diags: Diagnostics) -> None:
+        for pos, message in self.found:
+            diags.error(pos, message)
 
 
-class _TemplateFailure(Exception):
-    """A template error found in a worker, with the position it was found at."""
+def _failed(failures: list[_RenderFailure]) -> Exception:
+    """What pages that failed to render raise: a bug, if one is Dossier's, else every template error."""
+    for failure in failures:
+        if failure.pos is None:
+            return RuntimeError(f"a page failed to render:\n{failure.trace}")
+    return TemplateFailures((failure.pos, failure.message) for failure in failures)
 
-    def __init__(self, pos: Pos, message: str):
-        super().__init__(message)
-        self.pos = pos
+
+def template_failures(exc: Exception, site: Path) -> Optional[TemplateFailures]:
+    """The template errors an exception raised while rendering stands for; None if it is a bug."""
+    if isinstance(exc, TemplateFailures):
+        return exc
+    pos = template_error_pos(exc, site)
+    return None if pos is None else TemplateFailures([(pos, template_error_message(exc))])

@@ -12,15 +12,16 @@ entity file, a static page), else at the built page, `output/<page>`.
 from __future__ import annotations
 
 import html
+import os
 import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
 from .diagnostics import Diagnostics, link_pos
-from .inputs import copied_files
+from .inputs import PACKAGE, copied_files
 from .model import Pos
 
 # A page is read as a browser splits it into tags: a quote opens an attribute's value
@@ -40,6 +41,9 @@ URL_ATTRS = frozenset({"href", "src", "action", "poster", "data"})
 SCHEME_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
 # A URL that is a plain path and fragment: no query, escape, space or host.
 PLAIN_URL_RE = re.compile(r"(?!//)[\w./~-]*(?:#[\w.~-]*)?")
+# The built page, as a link error names it: the page as the build makes it, in the default
+# output folder's name whatever -o says, so that `check` (which writes nothing) and `build` say
+# the same. A failed build writes nothing: no folder would hold that page as it was checked.
 OUTPUT_LABEL = "output"
 GENERATED_LATER = ("pagefind/",)  # made after the check: the search index
 
@@ -496,33 +500,102 @@ def page_sources(resolved) -> dict[str, list[str]]:
 
 
 def check_rendered(renderer, site_dir: Path, copied: list[tuple[Path, str]], diags: Diagnostics,
-                   generated_later: tuple[str, ...] = GENERATED_LATER) -> int:
+                   generated_later: tuple[str, ...] = GENERATED_LATER,
+                   failed: Optional[Callable[[Exception], None]] = None) -> int:
     """Render the site in memory and report its broken links; returns the number of pages read.
 
-    `copied` lists the folders a build copies in as they are: (folder, path in the output).
+    `copied` lists the folders a build copies in as they are: (folder, path in the output);
+    the site's own (static/) must not clash with what the build makes. `failed(exc)` is told
+    of each page that fails to render (else the first failure is raised). As in `build`, a
+    site with pages that failed goes no further, nor one whose output could not be written.
     """
     checker = LinkChecker(renderer.site.base_url, generated_later)
     sources = page_sources(renderer.r)
-    count = 0
-    for page in renderer.pages():
+    made, count, ok = [], 0, True
+    for spec in renderer.specs():
+        made.append(spec.path)
+        try:
+            page = renderer.render(spec)
+        except Exception as exc:
+            if failed is None:
+                raise
+            failed(exc)
+            ok = False
+            continue
         if page.path.endswith(".html"):
             checker.add_page(page.path, page.text)
             count += 1
         else:
             checker.add_file(page.path)
+    if ok:
+        users = _add_copied(checker, copied, site_dir, sources, made, diags)
+        if not report_clashes(made, generated_later, users, diags):
+            report(checker.check(), site_dir, sources, diags)
+    return count
+
+
+def _add_copied(checker: LinkChecker, copied: list[tuple[Path, str]], site_dir: Path, sources: dict[str, list[str]],
+                made: list[str], diags: Diagnostics) -> list[tuple[str, str]]:
+    """Add the files of the folders copied in to the check (Dossier's own to `made`); returns the
+    site's own, each by its path in the output and in the site."""
+    users = []
     for folder, prefix in copied:
         # What a build copies (inputs.copied_files), and the same errors for what it cannot copy.
-        inside = folder.resolve().is_relative_to(site_dir.resolve())
+        # The site's own: inside it, and not Dossier's (which lies in a site made in its clone).
+        inside = folder.resolve().is_relative_to(site_dir.resolve()) and not folder.resolve().is_relative_to(PACKAGE)
         files, odd = copied_files(folder, within=site_dir if inside else None)
         for path, message in odd if inside else ():
-            diags.error(Pos(path.relative_to(site_dir).as_posix()), message)
+            diags.error(Pos(_in_site(path, site_dir)), message)
         for file_rel, path in files:
             rel = posixpath.join(prefix, file_rel)
+            if inside:
+                users.append((rel, _in_site(path, site_dir)))
+            else:
+                made.append(rel)
             if path.suffix == ".html":
                 checker.add_page(rel, path.read_text("utf-8", errors="replace"))
                 if inside:
                     sources[rel] = [path.resolve().relative_to(site_dir.resolve()).as_posix()]
             else:
                 checker.add_file(rel)
-    report(checker.check(), site_dir, sources, diags)
-    return count
+    return users
+
+
+def _in_site(path: Path, site_dir: Path) -> str:
+    """A path under the site relative to it, as listed (not through links): the site may be given as '.'."""
+    return Path(os.path.abspath(path)).relative_to(os.path.abspath(site_dir)).as_posix()
+
+
+def report_clashes(made: Iterable[str], made_folders: Iterable[str], copied: list[tuple[str, str]],
+                   diags: Diagnostics) -> bool:
+    """Report each file of the site's own folders (static/) that clashes in kind with what the
+    build makes: a file where it makes a folder, a file in a folder where it makes a file (a
+    file over a file it makes is allowed, and lies over it). `made_folders`: folders made later
+    (the search index's); `copied`: each file's path in the output and in the site. True if one
+    clashed: the output could not be written."""
+    if not copied:  # most sites: the pages' folders need not be listed
+        return False
+    made = set(made)
+    folders = {folder.rstrip("/") for folder in made_folders}.union(*map(_folders_of, made))
+    found = {}
+    for rel, source in copied:
+        if rel in folders:
+            found[source] = f"a file where the build makes the folder {rel}/{_example(rel, made)}: rename it"
+        for folder in _folders_of(rel) & made:
+            at = source[:len(source) - len(rel) + len(folder)]  # the folder in the site
+            found[at] = f"a folder where the build writes the file {folder}: rename it"
+    for at, message in sorted(found.items()):
+        diags.error(Pos(at), message)
+    return bool(found)
+
+
+def _example(folder: str, made: set[str]) -> str:
+    """' (a file the build makes in the folder)', the least deep; '' if none (the search index's folder)."""
+    inside = [path for path in made if path.startswith(f"{folder}/")]
+    return f" ({min(inside, key=lambda p: (p.count('/'), p))})" if inside else ""
+
+
+def _folders_of(path: str) -> set[str]:
+    """The folders a path of the output lies in: 'a/b/c.html' -> {'a', 'a/b'}."""
+    parts = path.split("/")[:-1]
+    return {"/".join(parts[:n]) for n in range(1, len(parts) + 1)}
