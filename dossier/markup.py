@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from html import escape
+from html import escape, unescape
 from typing import Callable, Iterator
 
 import mistune
@@ -43,11 +43,13 @@ class _Renderer(mistune.HTMLRenderer):
     def link(self, text: str, url: str, title=None) -> str:
         if is_harmful(url):
             return f'<span class="removed-link">{text}</span>'
-        return super().link(text, url, title)
+        return super().link(_REMOTE_IMAGE_LINK.sub(_as_span, text), url, title)  # links do not nest
 
     def image(self, text: str, url: str, title=None) -> str:
         if is_harmful(url):
             return f'<span class="removed-link">{escape(mistune.util.striptags(text))}</span>'
+        if is_remote(url):
+            return remote_image(self.safe_url(url), mistune.util.striptags(text))
         return super().image(text, url, title)
 
 
@@ -59,26 +61,86 @@ def is_harmful(url: str) -> bool:
     return _HARMFUL_PROBE.sanitize_url(url) != url
 
 
-def harmful_urls(tokens: list[dict]) -> Iterator[str]:
-    """The URLs of Markdown links and images in a token tree that are dropped as harmful."""
+def is_remote(url: str) -> bool:
+    """True for an address on another site. A page loads nothing from one (its Content-Security-
+    Policy): for its readers' privacy (a captured article's images and tracking pixels would tell
+    their sites who reads the dossier), and so that the site works offline."""
+    return url.strip().lower().startswith(("http://", "https://", "//"))
+
+
+def remote_image(href: str, alt: str) -> str:
+    """What stands for an image on another site: a link to it, named by its description.
+    `href` is escaped already, `alt` not."""
+    label = f"image: {alt.strip()}" if alt.strip() else "image"
+    return f'<a class="remote-image" href="{href}">[{escape(label, quote=False)}]</a>'
+
+
+_REMOTE_IMAGE_LINK = re.compile(r'<a class="remote-image" href="[^"]*">(.*?)</a>')
+
+
+def _as_span(link: re.Match) -> str:
+    return f'<span class="remote-image">{link.group(1)}</span>'
+
+
+# A raw <img> as the sanitizer writes it (attributes in double quotes, values escaped).
+_IMG_TAG = re.compile(r"<img\b[^>]*>")
+_IMG_ATTR = re.compile(r'\s(src|alt)="([^"]*)"')
+_LINK_TAGS = re.compile(r"<a\b|</a>")
+
+
+def without_remote_images(html: str) -> str:
+    """Sanitized HTML with each raw <img> from another site replaced as a Markdown one is (in a
+    link, by the words alone: links do not nest)."""
+    if "<img" not in html:
+        return html
+    out, done, depth = [], 0, 0
+    for tag in _IMG_TAG.finditer(html):
+        attrs = dict(_IMG_ATTR.findall(tag.group()))
+        if not is_remote(unescape(attrs.get("src", ""))):
+            continue
+        depth += sum(1 if t == "<a" else -1 for t in _LINK_TAGS.findall(html, done, tag.start()))
+        stand_in = remote_image(attrs["src"], unescape(attrs.get("alt", "")))
+        out += [html[done:tag.start()], _REMOTE_IMAGE_LINK.sub(_as_span, stand_in) if depth > 0 else stand_in]
+        done = tag.end()
+    return "".join(out) + html[done:] if out else html
+
+
+def dropped_urls(tokens: list[dict]) -> Iterator[tuple[str, bool]]:
+    """The URLs of a token tree that rendering does not keep as they are, each with True if it is
+    an image on another site (a link stands in its place), False if harmful (dropped)."""
     for tok in tokens:
+        kind = tok["type"]
         url = (tok.get("attrs") or {}).get("url")
-        if tok["type"] in ("link", "image") and url is not None and is_harmful(url):
-            yield url
+        if kind in ("link", "image") and url is not None and is_harmful(url):
+            yield url, False
+        elif kind == "image" and url is not None and is_remote(url):
+            yield url, True
+        elif kind in ("inline_html", "block_html") and "<img" in tok["raw"].lower():
+            yield from ((src, True) for src in _raw_image_sources(tok["raw"]) if is_remote(src))
         if "children" in tok:
-            yield from harmful_urls(tok["children"])
+            yield from dropped_urls(tok["children"])
 
 
-# Cheap test first: most texts have no URL scheme other than http(s) at all.
+_RAW_IMG_SRC = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def _raw_image_sources(raw: str) -> list[str]:
+    return [unescape(next(v for v in m.groups() if v is not None)) for m in _RAW_IMG_SRC.finditer(raw)]
+
+
+# Cheap tests first: most texts have no URL scheme other than http(s) at all, and no image.
 _SCHEME_HINT = re.compile(r"(?<![a-z])(?!https?:|mailto:)[a-z][a-z0-9+.-]*:", re.I)
+_IMAGE_HINT = re.compile(r"!\[|<img", re.I)
 
 
-def harmful_urls_in(text: str) -> list[str]:
-    """Harmful link URLs in a Markdown text (a note, a description, a page)."""
-    if ":" not in text or not _SCHEME_HINT.search(text):  # no scheme without a colon
+def dropped_urls_in(text: str) -> list[tuple[str, bool]]:
+    """dropped_urls() of a Markdown text (a note, a description, a page)."""
+    if ":" not in text and "//" not in text:
+        return []
+    if not _SCHEME_HINT.search(text) and not _IMAGE_HINT.search(text):
         return []
     tokens, _ = _tree_parser.parse(text)
-    return list(harmful_urls(tokens))
+    return list(dropped_urls(tokens))
 
 
 def _table_cell(renderer, text: str, align=None, head: bool = False) -> str:
@@ -116,9 +178,8 @@ _cleaner = nh3.Cleaner(**_SANITIZER_OPTIONS) if hasattr(nh3, "Cleaner") else Non
 
 
 def sanitize(fragment: str) -> str:
-    if _cleaner is None:
-        return nh3.clean(fragment, **_SANITIZER_OPTIONS)
-    return _cleaner.clean(fragment)
+    cleaned = nh3.clean(fragment, **_SANITIZER_OPTIONS) if _cleaner is None else _cleaner.clean(fragment)
+    return without_remote_images(cleaned)
 
 
 _tree_parser = mistune.create_markdown(renderer=None, plugins=list(PLUGINS))

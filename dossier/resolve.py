@@ -219,7 +219,7 @@ def resolve_all(dossier: Dossier, diags: Diagnostics, analyse_all: Analyser) -> 
     unique_claims = len(diags.items) == errors
     _check_relations(entities, dossier.broken_ids, shared)
     matcher = build_matcher(entities.values(), shared)
-    _warn_harmful_links(dossier, shared)
+    _warn_dropped_urls(dossier, shared)
     notes = _article_notes(dossier.articles, entities, claims, dossier.broken_ids)
     analyses = analyse_all(list(dossier.articles), matcher, dossier.site.autolink)
     found_in_texts = {a.slug: a.diagnostics for a in analyses if a.diagnostics}
@@ -314,21 +314,24 @@ def _statuses(article: Article) -> list[tuple[str, str]]:
     return [(c.id, c.status) for c in article.claims]
 
 
-def harmful_link_message(url: str) -> str:
+def dropped_url_message(url: str, remote_image: bool) -> str:
     url = unquote(url)
     shown = url if len(url) <= 60 else url[:57] + "..."
+    if remote_image:
+        return (f"the image '{shown}' is on another site, from which pages load nothing (for readers' privacy, "
+                "and to work offline): a link to it stands in its place; save it under static/ to show it")
     return f"the link to '{shown}' is removed (its text is kept): only web, mail and relative links are kept"
 
 
-def _warn_harmful_links(dossier: Dossier, diags: Diagnostics) -> None:
-    """Links in descriptions and pages that rendering drops (claim notes: _article_notes,
-    article bodies: anchor_article)."""
+def _warn_dropped_urls(dossier: Dossier, diags: Diagnostics) -> None:
+    """Links and images in descriptions and pages that rendering does not keep as they are
+    (claim notes: _check_article, article bodies: anchor_article)."""
     for e in dossier.entities:
-        for url in markup.harmful_urls_in(e.description):
-            diags.warning(Pos(e.path), harmful_link_message(url))
+        for url, remote in markup.dropped_urls_in(e.description):
+            diags.warning(Pos(e.path), dropped_url_message(url, remote))
     for page in dossier.pages:
-        for url in markup.harmful_urls_in(page.text):
-            diags.warning(link_pos(page.path, page.text, url) or Pos(page.path), harmful_link_message(url))
+        for url, remote in markup.dropped_urls_in(page.text):
+            diags.warning(link_pos(page.path, page.text, url) or Pos(page.path), dropped_url_message(url, remote))
 
 
 def _index_entities(entities: Iterable[Entity], diags: Diagnostics) -> dict[str, Entity]:
@@ -394,8 +397,8 @@ def _check_article(article: Article, entities: dict, claims: dict, broken: froze
                 _check_ref(ref, claims, "claim", broken, diags)
         if c.contradicts or c.supports:
             _check_claim_logic(c, diags)
-        for url in markup.harmful_urls_in(c.note):
-            diags.warning(c.pos, f"claim '{c.id}': {harmful_link_message(url)}")
+        for url, remote in markup.dropped_urls_in(c.note):
+            diags.warning(c.pos, f"claim '{c.id}': {dropped_url_message(url, remote)}")
     if article.source.publisher_pos:
         _check_publisher(article, entities, diags)
 
@@ -446,8 +449,8 @@ def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.Name
 def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink: bool,
                    diags: Diagnostics) -> AnchoredArticle:
     tokens = anchor.parse(article)
-    for url in markup.harmful_urls(tokens):
-        diags.warning(link_pos(article.path, article.text, url) or Pos(article.path), harmful_link_message(url))
+    for url, remote in markup.dropped_urls(tokens):
+        diags.warning(link_pos(article.path, article.text, url) or Pos(article.path), dropped_url_message(url, remote))
     rt = anchor.reader_text(tokens)
     mentions = []
     taken: dict[tuple[int, int], Pos] = {}

@@ -446,3 +446,35 @@ def test_publisher_that_looks_like_an_id_but_names_no_entity_is_a_warning(tmp_pa
     assert code == 0
     assert ("content/articles/bridge-closed.yaml:3:14: warning: publisher 'daily-couriers' looks like an id but "
             "names no entity (did you mean 'daily-courier'?); it is shown as plain text") in stderr.splitlines()
+
+
+def test_images_on_other_sites_are_links_and_warnings_in_build_and_check(tmp_path):
+    """A captured article's images on their sites, in Markdown or in its own HTML, in a note or
+    on a page: the page loads nothing from another site, so a link stands in for each, and
+    build and check say so where it is written."""
+    remote = ("the image '{}' is on another site, from which pages load nothing (for readers' privacy, and to "
+              "work offline): a link to it stands in its place; save it under static/ to show it")
+    site = make_site(tmp_path / "site", {
+        A + "beta-note.md": "A note.\n\n![The bridge](https://news.example/bridge.jpg)\n\n"
+                            '<a href="https://news.example/"><img src="//cdn.example/p.gif" alt=""></a>\n',
+        "content/pages/about.md": "# About\n\n![logo](http://example.org/logo.png)\n",
+        **closed("status: disputed", "status: disputed\n    note: \"As ![shown](https://x.example/a.png)\""),
+    })
+    out = tmp_path / "out"
+    code, _, build_err = run("build", str(site), "-o", str(out), "--no-search")
+    assert code == 0, build_err
+    assert [line for line in build_err.splitlines() if ": warning: " in line] == [
+        "content/articles/beta-note.md:3:15: warning: " + remote.format("https://news.example/bridge.jpg"),
+        "content/articles/beta-note.md:5:43: warning: " + remote.format("//cdn.example/p.gif"),
+        "content/articles/bridge-closed.yaml:25:9: warning: claim 'six-weeks': " + remote.format("https://x.example/a.png"),
+        "content/pages/about.md:3:9: warning: " + remote.format("http://example.org/logo.png"),
+    ]
+    page = (out / "articles/beta-note/index.html").read_text("utf-8")
+    assert '<a class="remote-image" href="https://news.example/bridge.jpg">[image: The bridge]</a>' in page
+    assert '<a href="https://news.example/"><span class="remote-image">[image]</span></a>' in page
+    assert "<img" not in page.split("<main", 1)[1]
+    assert '<a class="remote-image" href="http://example.org/logo.png">[image: logo]</a>' in (
+        out / "about/index.html").read_text("utf-8")
+    check_code, _, check_err = run("check", str(site))
+    assert check_code == 0
+    assert _diagnostics(check_err) == _diagnostics(build_err)

@@ -156,5 +156,19 @@ def test_unsafe_markdown_links_keep_their_text_and_lose_the_link():
     tree = parse(markup.markdown("[run](javascript:alert(1)) ![pic](vbscript:x) [ok](https://example.org/)"))
     assert [a.get("href") for a in tree.find_all("a")] == ["https://example.org/"]
     assert [s.text() for s in tree.find_all("span")] == ["run", "pic"]
-    assert markup.harmful_urls_in("[run](javascript:alert(1)) [ok](https://example.org/) at 10:30") == [
-        "javascript:alert(1)"]
+    assert markup.dropped_urls_in("[run](javascript:alert(1)) [ok](https://example.org/) at 10:30") == [
+        ("javascript:alert(1)", False)]
+
+
+@pytest.mark.parametrize("text,html", [
+    ("![A map](https://maps.example/a.png)", '<a class="remote-image" href="https://maps.example/a.png">[image: A map]</a>'),
+    ("[![A map](//maps.example/a.png)](https://maps.example/)",
+     '<a href="https://maps.example/"><span class="remote-image">[image: A map]</span></a>'),
+    ('<img alt="A &amp; B" src="https://maps.example/a.png">',
+     '<a class="remote-image" href="https://maps.example/a.png">[image: A &amp; B]</a>'),
+    ('<a href="https://x.example/"><b><img src="HTTP://maps.example/a.png"></b></a>',
+     '<a href="https://x.example/"><b><span class="remote-image">[image]</span></b></a>'),
+    ("![A map](maps/a.png)", '<img src="maps/a.png" alt="A map">'),  # the site's own: as it is
+])
+def test_an_image_on_another_site_is_a_link_in_its_place(text, html):
+    assert markup.markdown(text).strip() in (f"<p>{html}</p>", html)  # raw HTML alone is a block of its own
