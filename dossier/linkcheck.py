@@ -469,11 +469,24 @@ def check_folder(folder: Path, base_url: str = "") -> list[Problem]:
 
 
 def report(problems: list[Problem], site_dir: Path, sources: dict[str, list[str]], diags: Diagnostics) -> None:
-    """Each problem at the source file holding the link, else at the built page."""
+    """Each problem at the source file holding the link, else at the built page. A template's
+    link is on every page made from it: told once, at the first page, with how many others
+    have the same problem (not a line for each of 10,000 pages)."""
     texts: dict[str, str] = {}
+    on_pages: dict[tuple, list[Pos]] = {}
     for p in problems:
         pos = _locate(p, site_dir, sources.get(p.page, []), texts)
-        (diags.warning if p.level == "warning" else diags.error)(pos, p.message)
+        built = pos.path.startswith(f"{OUTPUT_LABEL}/")
+        on_pages.setdefault((p.level, p.message, built, None if built else pos), []).append(pos)
+    for (level, message, built, _), places in on_pages.items():
+        tell = diags.warning if level == "warning" else diags.error
+        if not built:
+            for pos in places:
+                tell(pos, message)
+            continue
+        others = len(places) - 1
+        tell(min(places), message + (f" (the same on {others} other page{'s' * (others != 1)}: a template's link)"
+                                     if others else ""))
 
 
 def _locate(p: Problem, site_dir: Path, candidates: list[str], texts: dict[str, str]) -> Pos:

@@ -83,3 +83,19 @@ def test_a_templates_broken_link_is_named_at_the_built_page_as_check_names_it(tm
     built = run("build", str(site), "-o", str(tmp_path / "published"), "--no-search")[2]
     assert broken_link_labels(checked) == broken_link_labels(built) == ["output/claims/index.html"]
     assert error_lines(checked) == error_lines(built)
+
+
+def test_a_broken_link_of_a_template_every_page_has_is_told_once(tmp_path: Path):
+    """A broken link in base.html is on every page made from it: one line, at the first page,
+    with how many others have it, not a line per page."""
+    site = make_site(tmp_path / "s")
+    base = (Path(__file__).parent.parent / "dossier/templates/base.html").read_text("utf-8")
+    (site / "templates").mkdir()
+    (site / "templates/base.html").write_text(base.replace(
+        "{% block page_scripts %}", '<a href="/nowhere/">x</a>{% block page_scripts %}', 1))
+    code, _, err = run("check", str(site))
+    assert code == 1
+    lines = [line for line in error_lines(err) if "'/nowhere/'" in line]
+    pages = sum(1 + int(re.search(r"the same on (\d+) other page", line).group(1)) if "the same on" in line else 1
+                for line in lines)
+    assert len(lines) == 1 and pages > 10, lines
