@@ -213,13 +213,22 @@ def _same_names(site: Path, package: Path, last: dict, moved: list[str], then: d
     for folder, known in names.items():
         try:
             found = set(os.listdir(folder)) - ({"__pycache__"} if folder == str(package) else set())
-            if any(os.path.join(folder, "").startswith(os.path.join(site, top, "")) for top in SIFTED):  # what is read of it
-                found = {name for name in found if copied(name)}
+            keep = _sifted_by(site, folder)
+            if keep is not None:  # what is read of it
+                found = {name for name in found if keep(name)}
         except OSError:
             return False
         if found != known:
             return False
     return True
+
+
+def _sifted_by(site: Path, folder: str) -> Optional[Callable[[str], bool]]:
+    """What a build reads of a folder by its entries' names, if it lies in one of SIFTED."""
+    for top, keep in SIFTED.items():
+        if os.path.join(folder, "").startswith(os.path.join(site, top, "")):
+            return keep
+    return None
 
 
 def _entry_bytes(rel: str, kind: tuple) -> bytes:
@@ -236,7 +245,9 @@ def _changed_entries(site: Path, last: dict, changed: Collection[str]) -> Option
         try:
             plain = stat.S_ISREG(os.lstat(path).st_mode)
         except OSError:
-            if rel not in entries:
+            # A top folder is not an entry of its own (only what is in it is), so one gone is
+            # not "never there": READ's names are always an entry or a folder.
+            if rel not in entries and rel not in READ:
                 continue  # made and removed since the last look (an editor's temporary file)
             return None
         if not plain or rel not in entries or entries[rel][0][:2] != ("file", None):
@@ -286,21 +297,34 @@ def stamps_file(site: Path) -> bytes:
     return pickle.dumps(dict(sorted(stamps(site).items())), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def editor_leftover(name: str) -> bool:
+    """Whether a name is one editors leave beside the file saved: a backup (x~), an autosave
+    (#x#), a lock (.#x), a swap or temporary file. Never the site's: no build reads it."""
+    return name.endswith(EDITOR_ENDINGS) or name.startswith(".#") or (name.startswith("#") and name.endswith("#"))
+
+
 def copied(name: str) -> bool:
     """Whether a file or folder of that name in static/ is copied into the output (see NOT_COPIED)."""
-    return not (name in NOT_COPIED or name.endswith(EDITOR_ENDINGS) or name.startswith(("._", ".#", ".dossier-"))
-                or (name.startswith("#") and name.endswith("#")))
+    return not (name in NOT_COPIED or editor_leftover(name) or name.startswith(("._", ".dossier-")))
 
 
-# The folders whose editors' leftovers (backups, autosaves, swap files) a build passes over.
-SIFTED = ("static", "templates")
+def not_left_over(name: str) -> bool:
+    """Whether a file or folder of that name in content/ counts: all but editors' leftovers.
+    (Hidden ones count, as they always have, though load() lists none.)"""
+    return not editor_leftover(name)
+
+
+# The folders whose editors' leftovers (backups, autosaves, swap files) a build passes over,
+# each with what of it a build reads, by the name of each file and folder on the way.
+SIFTED: dict[str, Callable[[str], bool]] = {"static": copied, "templates": copied, "content": not_left_over}
 
 
 def read_by_build(rel: str) -> bool:
     """Whether a site-relative path is one a build reads: not what static/ does not copy, nor
-    such files in templates/."""
+    such files in templates/, nor editors' leftovers in content/."""
     top, _, below = rel.partition("/")
-    return top not in SIFTED or all(copied(name) for name in below.split("/") if name)
+    keep = SIFTED.get(top)
+    return keep is None or all(keep(name) for name in below.split("/") if name)
 
 
 def copied_files(folder: Path, within: Optional[Path] = None) -> tuple[list[tuple[str, Path]], list[tuple[Path, str]]]:
@@ -349,13 +373,10 @@ def _entries(site: Path):
     for top in READ:
         path = site / top
         if path.is_dir() and not path.is_symlink():
-            yield from _walk(str(path), top, skip=_not_copied if top in SIFTED else None)
+            keep = SIFTED.get(top)
+            yield from _walk(str(path), top, skip=None if keep is None else lambda name, keep=keep: not keep(name))
         else:
             yield top, _describe(str(path))
-
-
-def _not_copied(name: str) -> bool:
-    return not copied(name)
 
 
 def _walk(folder: str, rel: str, skip: Optional[Callable[[str], bool]] = None):

@@ -87,7 +87,8 @@ class SiteFiles:
             return path.as_posix()
 
     def listing(self, folder: str, recursive: bool = False) -> Sequence[Path]:
-        """The visible entries of a site folder, sorted; links leading out are reported, not listed.
+        """The visible entries of a site folder, sorted, but editors' leftovers (inputs.editor_leftover);
+        links leading out are reported, not listed.
 
         Recursive listings hold files only and do not follow links to folders.
         """
@@ -110,7 +111,7 @@ class SiteFiles:
                 self.diags.error(Pos(self.rel(folder_path)), f"cannot read the folder: {exc.strerror}")
                 continue
             for entry in entries:
-                if entry.name.startswith("."):
+                if entry.name.startswith(".") or inputs.editor_leftover(entry.name):  # x.md~, #x.md#
                     continue
                 path = folder_path / entry.name  # the folder parsed once, not each entry's whole path
                 link = entry.is_symlink()

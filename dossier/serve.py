@@ -10,7 +10,8 @@ more. `build()` is incremental: it re-renders only the pages whose inputs
 changed and links the rest from the previous output.
 
 HTML responses get a script (/__dossier/reload.js) injected at serve time,
-never on disk. It listens to /__dossier/events (Server-Sent Events):
+never on disk. It listens to /__dossier/events (Server-Sent Events; one tab
+listens for all the browser's tabs of the site, see reload.js):
 "reload" after a good rebuild, "errors" after a failed one. While the build
 is broken the last good site stays up, with the errors laid over each page.
 The search index is refreshed after each good rebuild in the background;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import mimetypes
 import os
 import pickle
 import queue
@@ -38,6 +40,7 @@ import threading
 import time
 import traceback
 import urllib.parse
+import warnings
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -73,14 +76,65 @@ CONTENT_TYPES = {
     ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
     ".webp": "image/webp", ".avif": "image/avif", ".ico": "image/x-icon", ".pdf": "application/pdf",
     ".woff2": "font/woff2", ".woff": "font/woff", ".webmanifest": "application/manifest+json",
+    # Beyond these, Python's own table (content_type); these where it has none or an old name.
+    ".htm": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8", ".wav": "audio/wav",
+    ".ttf": "font/ttf", ".otf": "font/otf", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".ogv": "video/ogg",
+    ".flac": "audio/flac", ".m4a": "audio/mp4", ".geojson": "application/geo+json",
+    ".jsonld": "application/ld+json", ".map": "application/json", ".gz": "application/gzip",
+    ".yaml": "application/yaml", ".yml": "application/yaml",
 }
+# Python's table of types, without the system's (/etc/mime.types): the same on every machine.
+PYTHON_TYPES = mimetypes.MimeTypes().types_map
 
 def say(line: str) -> None:
-    print(line, flush=True)
+    _print(sys.stdout, line)
 
 
 def say_error(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    _print(sys.stderr, line)
+
+
+def _print(stream, line: str) -> None:
+    try:
+        print(line, file=stream, flush=True)
+    except (OSError, ValueError):  # the terminal or pipe went away (`serve | head`): serving goes on
+        _silence(stream)
+
+
+def _silence(stream) -> None:
+    """Send what a stream is still to write nowhere, so that no later write, nor the flush
+    at exit, fails again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's stream)
+        pass
+
+
+class _Survivable:
+    """A stream whose writes never fail: what a build's progress is written to (see _print)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+        except (OSError, ValueError):
+            _silence(self.stream)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError):
+            _silence(self.stream)
+
+    def isatty(self) -> bool:
+        try:
+            return self.stream.isatty()
+        except (OSError, ValueError):
+            return False
 
 
 # -- the entry point ------------------------------------------------------------
@@ -191,7 +245,7 @@ class WritingRoom:
         self.live = LiveState(self.out)
         self.server = server
         server.live = self.live
-        self.changes = ChangeQueue()
+        self.changes = ChangeQueue(exists=lambda rel: os.path.lexists(site / rel))
         self.watcher = SiteWatcher(site, self.changes.push)
         self.indexer = SearchIndexer(workdir, self.live) if search else None
         self.builder = Rebuilder(site, self.out, self.live, self.indexer)
@@ -265,7 +319,10 @@ class LiveState:
     def failed(self, errors: list[str]) -> None:
         with self._lock:
             self._errors = list(errors)
-            self._send(_event("errors", {"build": self._build_id(), "errors": self._errors}))
+            self._send(_event("errors", self._errors_data()))
+
+    def _errors_data(self) -> dict:
+        return {"build": self._build_id(), "errors": self._errors, "good": self._version > 0}
 
     @property
     def search_roots(self) -> tuple[Path, ...]:
@@ -297,7 +354,7 @@ class LiveState:
             inbox.put(_event("hello", {"build": self._build_id(), "ok": not self._errors,
                                        "search": self._search_version}))
             if self._errors:
-                inbox.put(_event("errors", {"build": self._build_id(), "errors": self._errors}))
+                inbox.put(_event("errors", self._errors_data()))
             if self._closed:
                 inbox.put(None)
             self._streams.add(inbox)
@@ -353,26 +410,27 @@ class Rebuilder:
         errors = [str(d) for d in diagnostics if d.level == "error"]
         if errors:
             return self._failed(changed, lines, errors, elapsed)
-        self._report_warnings(lines)
         _, old_errors, had_good_build = self.live.snapshot()
-        if not (result.changed or _touches_static(changed) or old_errors or not had_good_build):
-            say(rebuilt_line(changed, result, elapsed) + "; no page changed")
-            return  # a save without an edit: no reason to disturb the reader
-        say(rebuilt_line(changed, result, elapsed))
-        self.live.succeeded()
-        if self.indexer and result.resolved is not None:  # None: the last build stands, its index too
+        # A save without an edit leaves every page as it was: no reason to disturb the reader.
+        same = not (result.changed or _touches_static(changed) or old_errors or not had_good_build)
+        if not same:
+            self.live.succeeded()  # the browser first: the terminal may be gone (see _print)
+        self._report_warnings(lines)
+        say(rebuilt_line(changed, result, elapsed, same))
+        if not same and self.indexer and result.resolved is not None:  # None: the last build stands, its index too
             self.indexer.submit(self.out, result.resolved)
 
     def _failed(self, changed: set[str], lines: list[str], errors: list[str], elapsed: float) -> None:
-        """Every diagnostic to the terminal; the errors to the browser, over the last good build."""
+        """The errors to the browser, over the last good build; every diagnostic to the terminal."""
+        had_good_build = self.live.snapshot()[2]
+        self.live.failed(errors)
+        self._warnings = [line for line in lines if line not in errors]
         for line in lines:
             say_error(line)
         what = f"{_changed_words(changed)}; " if changed else ""
         n = len(errors)
-        kept = "still serving the last good build" if self.live.snapshot()[2] else "nothing to serve until it is fixed"
+        kept = "still serving the last good build" if had_good_build else "nothing to serve until it is fixed"
         say_error(f"dossier: {what}build failed with {n} error{'s' * (n != 1)} in {elapsed * 1000:.0f} ms; {kept}")
-        self._warnings = [line for line in lines if line not in errors]
-        self.live.failed(errors)
 
     def _report_warnings(self, warnings: list[str]) -> None:
         """Warnings are printed when they change, not again on every rebuild."""
@@ -382,10 +440,11 @@ class Rebuilder:
         self._warnings = warnings
 
 
-def _progress(first: bool) -> Optional[Progress]:
+def _progress(first: bool) -> Progress:
     """The first build reports progress as `build` does; rebuilds only on a terminal (one line
-    redrawn), never as a page-by-page log."""
-    return None if first else Progress(enabled=sys.stderr.isatty())
+    redrawn), never as a page-by-page log. Never failing when the terminal is gone."""
+    stream = _Survivable(sys.stderr)
+    return Progress(stream) if first else Progress(stream, enabled=stream.isatty())
 
 
 def _touches_static(changed: set[str]) -> bool:
@@ -393,15 +452,18 @@ def _touches_static(changed: set[str]) -> bool:
     return any(p == "static" or p.startswith("static/") for p in changed)
 
 
-def rebuilt_line(changed: set[str], result: pipeline.BuildResult, elapsed: float) -> str:
+def rebuilt_line(changed: set[str], result: pipeline.BuildResult, elapsed: float, same: bool = False) -> str:
+    """What a build did. `same`: no page differs from before (pages made again came out the same)."""
     pages = [_short(p) for p in result.rendered]
     n = len(pages)
     listed = ", ".join(pages[:LISTED_PAGES]) + (f" and {n - LISTED_PAGES} more" if n > LISTED_PAGES else "")
-    what = f"{_changed_words(changed)}; rebuilt" if changed else "built"
+    verb = "built" if not changed else "re-rendered" if same and n else "rebuilt"
+    what = f"{_changed_words(changed)}; {verb}" if changed else verb
     warnings = len(result.diagnostics.warnings)
     tail = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
     detail = f" ({listed})" if pages else ""
-    return f"dossier: {what} {n} page{'s' * (n != 1)}{detail} in {elapsed * 1000:.0f} ms{tail}"
+    outcome = ("; none changed" if n else "; no page changed") if same else ""
+    return f"dossier: {what} {n} page{'s' * (n != 1)}{detail} in {elapsed * 1000:.0f} ms{outcome}{tail}"
 
 
 def _short(page: str) -> str:
@@ -433,7 +495,10 @@ def describe_crash(exc: Exception, site: Path) -> str:
             if frame.filename.endswith(".html"):
                 return f"{_site_relative(frame.filename, site)}:{frame.lineno}:1: error: template: {exc}"
         return f"templates: error: {exc}"
-    traceback.print_exception(exc, file=sys.stderr)
+    try:
+        traceback.print_exception(exc, file=sys.stderr)
+    except (OSError, ValueError):  # the terminal is gone: the line below still reaches the browser
+        _silence(sys.stderr)
     return f"dossier: error: the build crashed ({type(exc).__name__}: {exc}); this is a bug in dossier"
 
 
@@ -454,65 +519,125 @@ WATCHED_EVENTS = [FileCreatedEvent, DirCreatedEvent, FileModifiedEvent, FileDele
                   FileMovedEvent, DirMovedEvent, FileClosedEvent]
 
 
-def is_editor_noise(name: str) -> bool:
-    """Files editors make while saving: swap and backup files, lock files, vim's 4913 probe."""
-    return name.startswith((".", "#")) or name.endswith(inputs.EDITOR_ENDINGS) or name.isdigit()
+def is_editor_noise(rel: str, folder: bool = False) -> bool:
+    """Whether a site-relative path is one no build reads that editors make while saving (swap
+    and backup files, locks, autosaves: inputs.read_by_build); below content/ and templates/,
+    a hidden one too (load() lists none), or vim's 4913 probe: a file named by digits alone (a
+    folder may well be: content/entities/2024/). What static/ copies is never noise."""
+    if not inputs.read_by_build(rel):
+        return True
+    if rel.startswith("static/"):
+        return False
+    parts = rel.split("/")
+    return any(p.startswith(".") for p in parts) or (not folder and parts[-1].isdigit())
 
 
 class SiteWatcher:
-    """Watches site.yaml, content/, templates/ and static/ (nothing else: never the output)."""
+    """Watches site.yaml, content/, templates/ and static/ (nothing else: never the output), and
+    the folders of the files that links in them lead to."""
 
-    def __init__(self, site: Path, notify: Callable[[str], None]):
+    def __init__(self, site: Path, notify: Callable[[str, bool], None]):
         self.site = site
-        self.notify = notify
+        self.notify = notify  # (site-relative path, whether its first event made it)
         self.observer = Observer()
         self._watches: dict[str, object] = {}
+        self._handler = _Handler(self)
+        self._links: dict[str, set[str]] = {}  # a link's target (real path) -> the links to it (site-relative)
+        self._target_watches: dict[str, object] = {}  # folders watched for link targets only
 
     def start(self) -> None:
-        handler = _Handler(self)
+        # watchdog warns (a screenful) when a folder moved out and back in gets its old watch
+        # again; the watch is right, and the warning no news to the writer.
+        warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
+                                module=r"watchdog\.")
         try:
-            self.observer.schedule(handler, str(self.site), recursive=False, event_filter=WATCHED_EVENTS)
+            self.observer.schedule(self._handler, str(self.site), recursive=False, event_filter=WATCHED_EVENTS)
             for name in WATCHED_DIRS:
-                self.watch_folder(name, handler)
+                self.watch_folder(name)
+                for rel in _links_in(os.path.join(self.site, name), name):
+                    self.follow_link(rel)
             self.observer.start()
         except OSError as exc:  # e.g. the system's limit on inotify watches
             say_error(f"dossier: warning: cannot watch {self.site} ({exc.strerror or exc}); "
                       "pages will not rebuild on change")
 
-    def watch_folder(self, name: str, handler) -> None:
+    def watch_folder(self, name: str) -> None:
         folder = self.site / name
         if not folder.is_dir():
             return
+        self.unwatch_folder(name)
+        try:
+            self._watches[name] = self.observer.schedule(self._handler, str(folder), recursive=True,
+                                                         event_filter=WATCHED_EVENTS)
+        except OSError:
+            pass  # removed again before we could watch it; its parent's watch will tell
+
+    def unwatch_folder(self, name: str) -> None:
+        """Stop watching content/ etc.: gone, or about to be watched anew. (A watch follows its
+        folder where it is moved, and would tell of edits there as if made here.)"""
         old = self._watches.pop(name, None)
         if old is not None:
             try:
                 self.observer.unschedule(old)
             except (KeyError, OSError):
                 pass  # already gone with its folder
+
+    def follow_link(self, rel: str) -> None:
+        """If the file at `rel` is a link within the site, watch its target too: the kernel tells
+        of an edit of the target in the target's folder, not in the link's."""
+        path = os.path.join(self.site, rel)
+        if not os.path.islink(path):
+            return
+        target = os.path.realpath(path)
+        if not target.startswith(os.path.join(self.site, "")):
+            return  # leads out of the site: the build refuses it
+        self._links.setdefault(target, set()).add(rel)
+        folder = os.path.dirname(target)
+        top = Path(folder).relative_to(self.site).parts[:1]
+        if folder == str(self.site) or (top and top[0] in WATCHED_DIRS) or folder in self._target_watches:
+            return  # watched already
         try:
-            self._watches[name] = self.observer.schedule(handler, str(folder), recursive=True,
-                                                         event_filter=WATCHED_EVENTS)
+            self._target_watches[folder] = self.observer.schedule(self._handler, folder, recursive=False,
+                                                                  event_filter=WATCHED_EVENTS)
         except OSError:
-            pass  # removed again before we could watch it; its parent's watch will tell
+            pass  # gone meanwhile: the link leads nowhere, which the build reports
+
+    def links_to(self, path: str) -> set[str]:
+        """The links (site-relative) whose target is at this real path."""
+        return self._links.get(path, set())
 
     def stop(self) -> None:
         if self.observer.is_alive():
             self.observer.stop()
             self.observer.join(timeout=10)
 
-    def relevant(self, path: str) -> Optional[str]:
-        """The site-relative path if a change there can change the site, else None."""
+    def relevant(self, path: str, folder: bool = False) -> Optional[str]:
+        """The site-relative path if a change there can change the site, else None. `folder`:
+        the path is a folder's."""
         try:
             parts = Path(path).relative_to(self.site).parts
         except ValueError:
             return None
-        if parts and parts[0] == "static":  # what a build copies of it (hidden files too), as the build tells
-            return "/".join(parts) if inputs.read_by_build("/".join(parts)) else None
-        if not parts or any(is_editor_noise(p) for p in parts):
+        if not parts:
             return None
+        rel = "/".join(parts)
         if len(parts) == 1:
-            return parts[0] if parts[0] in (SITE_FILE, *WATCHED_DIRS) else None
-        return "/".join(parts) if parts[0] in WATCHED_DIRS else None
+            return rel if rel in (SITE_FILE, *WATCHED_DIRS) else None
+        return rel if parts[0] in WATCHED_DIRS and not is_editor_noise(rel, folder) else None
+
+
+def _links_in(folder: str, rel: str):
+    """The site-relative paths of the links below a folder (links to folders not followed)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        sub = f"{rel}/{entry.name}"
+        if entry.is_symlink():
+            yield sub
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _links_in(entry.path, sub)
 
 
 class _Handler(FileSystemEventHandler):
@@ -525,31 +650,52 @@ class _Handler(FileSystemEventHandler):
             return  # not asked for (see WATCHED_EVENTS)
         if event.is_directory and event.event_type in ("modified", "closed"):
             return  # a folder's own timestamps; the file events carry the news
-        paths = [event.src_path, getattr(event, "dest_path", "")]
-        for path in filter(None, paths):
-            rel = self.watcher.relevant(os.fsdecode(path))
+        dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+        for path in filter(None, (os.fsdecode(event.src_path), dest)):
+            for link in self.watcher.links_to(path):  # a link's target changed: so did the link
+                self.watcher.notify(link, False)
+            rel = self.watcher.relevant(path, event.is_directory)
             if rel is None:
                 continue
-            self.watcher.notify(rel)
-            if rel in WATCHED_DIRS and event.is_directory and event.event_type in ("created", "moved"):
-                self.watcher.watch_folder(rel, self)  # content/ etc. (re)created: watch inside it
+            made = event.event_type == "created"
+            self.watcher.notify(rel, made)
+            if not event.is_directory and (made or path == dest):
+                self.watcher.follow_link(rel)  # a new link: watch where it leads
+            if rel in WATCHED_DIRS and event.is_directory:
+                if made or path == dest:
+                    self.watcher.watch_folder(rel)  # content/ etc. (re)created: watch inside it
+                elif event.event_type in ("deleted", "moved"):
+                    self.watcher.unwatch_folder(rel)
 
 
 class ChangeQueue:
-    """Collects changed paths; hands them out as one batch once they stop coming."""
+    """Collects changed paths; hands them out as one batch once they stop coming.
 
-    def __init__(self, quiet: float = DEBOUNCE):
+    A path made and gone again within one batch (an editor's or `sed -i`'s temporary file)
+    changed nothing: it is left out, if `exists` is given to tell."""
+
+    def __init__(self, quiet: float = DEBOUNCE, exists: Optional[Callable[[str], bool]] = None):
         self.quiet = quiet
+        self.exists = exists
         self._changed: set[str] = set()
+        self._made: set[str] = set()  # those whose first event in this batch made them
         self._last = 0.0
         self._closed = False
         self._cond = threading.Condition()
 
-    def push(self, path: str) -> None:
+    def push(self, path: str, made: bool = False) -> None:
         with self._cond:
+            if made and path not in self._changed:
+                self._made.add(path)
             self._changed.add(path)
             self._last = time.monotonic()
             self._cond.notify_all()
+
+    def _take(self) -> set[str]:
+        batch, made, self._changed, self._made = self._changed, self._made, set(), set()
+        if self.exists is None:
+            return batch
+        return {path for path in batch if path not in made or self.exists(path)}
 
     def next_batch(self, timeout: Optional[float] = None) -> Optional[set[str]]:
         """Block until a burst of changes is over; None once closed, an empty set after `timeout`."""
@@ -566,8 +712,9 @@ class ChangeQueue:
                 if remaining > 0:
                     self._cond.wait(remaining)
                     continue
-                batch, self._changed = self._changed, set()
-                return batch
+                batch = self._take()
+                if batch:  # else only temporary files came and went: wait on
+                    return batch
             return None
 
     def close(self) -> None:
@@ -753,7 +900,7 @@ class DevHandler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(split.path)
         if path == DEV_PREFIX + "events":
-            return self.stream_events()
+            return self.stream_events(body)
         if path.startswith(DEV_PREFIX):
             asset = self.assets.get(path[len(DEV_PREFIX):])
             if asset is None:
@@ -762,8 +909,7 @@ class DevHandler(BaseHTTPRequestHandler):
         build, errors, good = self.server.live.snapshot()  # before reading: the page is never older than this
         search = self.server.live.search_version
         if not good:
-            return self.send(HTTPStatus.OK, inject(placeholder_page(), build, errors, search),
-                             CONTENT_TYPES[".html"], body)
+            return self.no_build_yet(path, inject(placeholder_page(), build, errors, search, good=False), body)
         status, file = locate(self.server.live, path)
         if status == HTTPStatus.MOVED_PERMANENTLY:
             return self.redirect(split.path + "/" + (f"?{split.query}" if split.query else ""))
@@ -779,14 +925,39 @@ class DevHandler(BaseHTTPRequestHandler):
         ctype = content_type(file or Path("404.html"))
         if ctype.startswith("text/html"):
             data = inject(data, build, errors, search)
+        if status == HTTPStatus.OK:
+            return self.send_ranged(data, ctype, body)
         self.send(status, data, ctype, body)
 
-    def send(self, status: HTTPStatus, data: bytes, ctype: str, body: bool) -> None:
+    def no_build_yet(self, path: str, placeholder: bytes, body: bool) -> None:
+        """Before the first good build: pages show the errors, other files are not there yet."""
+        if path == "/favicon.ico":
+            return self.send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", body)
+        if _names_a_page(path):
+            return self.send(HTTPStatus.OK, placeholder, CONTENT_TYPES[".html"], body)
+        self.send(HTTPStatus.SERVICE_UNAVAILABLE, b"The site has not built yet: the build failed (see the terminal).\n",
+                  CONTENT_TYPES[".txt"], body, {"Retry-After": "1"})
+
+    def send_ranged(self, data: bytes, ctype: str, body: bool) -> None:
+        """A file, or the part of it a Range header asks for (media players seek so)."""
+        span = None if "If-Range" in self.headers else byte_range(self.headers.get("Range"), len(data))
+        if span is None:
+            return self.send(HTTPStatus.OK, data, ctype, body, {"Accept-Ranges": "bytes"})
+        if not span:
+            return self.send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", ctype, body,
+                             {"Content-Range": f"bytes */{len(data)}"})
+        self.send(HTTPStatus.PARTIAL_CONTENT, data[span.start:span.stop], ctype, body,
+                  {"Accept-Ranges": "bytes", "Content-Range": f"bytes {span.start}-{span.stop - 1}/{len(data)}"})
+
+    def send(self, status: HTTPStatus, data: bytes, ctype: str, body: bool,
+             extra: Optional[dict[str, str]] = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         if body:
             self.wfile.write(data)
@@ -797,11 +968,14 @@ class DevHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def stream_events(self) -> None:
+    def stream_events(self, body: bool) -> None:
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
+        self.close_connection = True  # a stream has no length: it ends with its connection
+        if not body:  # HEAD: the headers alone
+            return
         inbox = self.server.live.subscribe()
         try:
             self.wfile.write(b"retry: 1000\n\n")
@@ -817,7 +991,31 @@ class DevHandler(BaseHTTPRequestHandler):
             pass  # the tab was closed
         finally:
             self.server.live.unsubscribe(inbox)
-            self.close_connection = True
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def byte_range(header: Optional[str], size: int) -> Optional[range]:
+    """The bytes a single range (`bytes=a-b`, `bytes=a-`, `bytes=-n`) asks for of `size`; an empty
+    range if none of them exist (416); None for the whole file: no Range, or one of another kind
+    (several ranges, other units), which a server may ignore (RFC 9110, 14.2)."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if not first:  # the last n bytes
+        return range(max(size - int(last), 0), size)
+    start, end = int(first), min(int(last) + 1, size) if last else size
+    if last and int(last) < start:
+        return None  # not a valid range: ignored
+    return range(start, end) if start < size else range(0)
+
+
+def _names_a_page(url_path: str) -> bool:
+    """Whether a URL path is one of a page (a folder, .html), as far as its name tells."""
+    name = url_path.rpartition("/")[2]
+    return "." not in name or name.lower().endswith((".html", ".htm"))
 
 
 def locate(live: LiveState, url_path: str) -> tuple[HTTPStatus, Optional[Path]]:
@@ -826,6 +1024,13 @@ def locate(live: LiveState, url_path: str) -> tuple[HTTPStatus, Optional[Path]]:
     parts = [p for p in url_path.split("/") if p]
     if any(p in (".", "..") or (p.startswith(".") and not inputs.copied(p)) or "\\" in p or "\0" in p for p in parts):
         return HTTPStatus.NOT_FOUND, None
+    try:
+        return _look_up(live, url_path, parts)
+    except OSError:  # a name too long for the file system (ENAMETOOLONG), say: no such file
+        return HTTPStatus.NOT_FOUND, None
+
+
+def _look_up(live: LiveState, url_path: str, parts: list[str]) -> tuple[HTTPStatus, Optional[Path]]:
     root = live.out
     if parts and parts[0] == "pagefind":
         for root in live.search_roots:  # the newest index first; the one before for what it alone has
@@ -836,19 +1041,26 @@ def locate(live: LiveState, url_path: str) -> tuple[HTTPStatus, Optional[Path]]:
         if not url_path.endswith("/"):
             return HTTPStatus.MOVED_PERMANENTLY, None
         file = file / "index.html"
+    elif url_path.endswith("/"):
+        return HTTPStatus.NOT_FOUND, None  # a file is no folder: /index.html/ is not /index.html
     return (HTTPStatus.OK, file) if file.is_file() else (HTTPStatus.NOT_FOUND, None)
 
 
 def content_type(path: Path) -> str:
-    return CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    suffix = path.suffix.lower()
+    known = CONTENT_TYPES.get(suffix) or PYTHON_TYPES[True].get(suffix) or PYTHON_TYPES[False].get(suffix)
+    if known is None:
+        return "application/octet-stream"
+    return f"{known}; charset=utf-8" if known.startswith("text/") and "charset" not in known else known
 
 
 _HEAD_END = re.compile(rb"</head\s*>", re.IGNORECASE)
 _BODY_START = re.compile(rb"<body\b[^>]*>", re.IGNORECASE)
 
 
-def inject(page: bytes, build: str, errors: list[str], search: int = 0) -> bytes:
-    """Add the reload script and overlay style to a page; with errors, the overlay itself."""
+def inject(page: bytes, build: str, errors: list[str], search: int = 0, good: bool = True) -> bytes:
+    """Add the reload script and overlay style to a page; with errors, the overlay itself.
+    `good`: whether there is a good build (the page is then its page)."""
     head = (f'<link rel="stylesheet" href="{DEV_PREFIX}overlay.css">'
             f'<script src="{DEV_PREFIX}reload.js" data-build="{html.escape(build)}" data-search="{search}" defer>'
             '</script>').encode()
@@ -858,18 +1070,22 @@ def inject(page: bytes, build: str, errors: list[str], search: int = 0) -> bytes
     if errors:
         match = _BODY_START.search(page)
         at = match.end() if match else len(page)
-        page = page[:at] + overlay_html(errors).encode("utf-8") + page[at:]
+        page = page[:at] + overlay_html(errors, good).encode("utf-8") + page[at:]
     return page
 
 
-def overlay_html(errors: list[str]) -> str:
+def overlay_html(errors: list[str], good: bool = True) -> str:
     n = len(errors)
     lines = "\n".join(html.escape(line) for line in errors)
     return ('<div id="dossier-overlay" role="alert"><div class="dossier-overlay-box">'
             f'<p class="dossier-overlay-title">The build failed ({n} error{"s" * (n != 1)}). '
-            'This is the last good build; it reloads once the files are fixed.</p>'
+            f'{_FAILED_SHOWING[good]}; it reloads once the files are fixed.</p>'
             f'<pre class="dossier-overlay-errors">{lines}</pre>'
             '<button type="button" class="dossier-overlay-hide">Hide</button></div></div>')
+
+
+# What the page under the errors is (reload.js says the same).
+_FAILED_SHOWING = {True: "This is the last good build", False: "There is no good build yet"}
 
 
 def placeholder_page() -> bytes:

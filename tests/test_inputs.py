@@ -367,3 +367,66 @@ def test_by_stamps_an_editors_file_in_static_means_no_full_look(tmp_path: Path, 
     (site / "static/.robots.txt.swp").write_bytes(b"\0")
     assert changed_by_stamps(site, package) == set()
     looked_by_stamps(site, package, monkeypatch)
+
+
+# A top folder moved out of the site (a file manager's "move to trash", `mv templates off`).
+
+def with_top_folders(site: Path) -> Path:
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static/data.csv").write_text("a,b\n")
+    (site / "templates").mkdir(exist_ok=True)
+    (site / "templates/page.html").write_text("{% extends 'base.html' %}\n")
+    return site
+
+
+@pytest.mark.parametrize("top", ["static", "templates", "content"])
+def test_told_a_top_folder_moved_away_it_sees_it_gone(tmp_path: Path, top: str):
+    site = with_top_folders(site_copy(tmp_path))
+    before = inputs.fingerprint(site)
+    (site / top).rename(tmp_path / f"{top}.off")
+    told = inputs.fingerprint(site, changed={top})
+    assert told != before
+    assert told == inputs.fingerprint(site)
+    (tmp_path / f"{top}.off").rename(site / top)  # and back
+    assert inputs.fingerprint(site, changed={top}) == before
+
+
+@pytest.mark.parametrize("top", ["static", "templates", "content"])
+def test_by_stamps_a_top_folder_moved_away_means_a_full_look(tmp_path: Path, monkeypatch, top: str):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    with_top_folders(site)
+    looked_by_stamps(site, package, monkeypatch)
+    before, _ = looked_by_stamps(site, package, monkeypatch)  # stamped with them
+    (site / top).rename(tmp_path / f"{top}.off")
+    assert changed_by_stamps(site, package) is None
+    told, _ = looked_by_stamps(site, package, monkeypatch)
+    assert told != before
+
+
+# Editors' leftovers in content/ (x.md~, #x.md#, .#x.md, .x.md.swp): no build reads them.
+
+LEFTOVERS = ("content/articles/beta-note.md~", "content/articles/#beta-note.md#", "content/articles/beta-note.yaml.swp",
+             "content/entities/old.yaml~", "content/pages/#about.md#")
+
+
+def test_editors_leftovers_in_content_are_not_read_and_the_build_passes_over_them(tmp_path: Path):
+    site = site_copy(tmp_path)
+    (site / "content/pages").mkdir(exist_ok=True)
+    before = inputs.fingerprint(site)
+    for rel in LEFTOVERS:
+        (site / rel).write_text("title: [not yaml\n")
+        assert not inputs.read_by_build(rel), rel
+    assert inputs.fingerprint(site) == before
+    assert inputs.fingerprint(site, changed=set(LEFTOVERS)) == before
+    result = build(site, tmp_path / "out", search=False)
+    assert result.ok and not result.diagnostics.items, [str(d) for d in result.diagnostics.items]
+    assert inputs.read_by_build("content/entities/2024/sudzha.yaml")  # a folder named by digits is read
+
+
+def test_by_stamps_an_editors_leftover_in_content_means_no_full_look(tmp_path: Path, monkeypatch):
+    site, package = stamped_site(tmp_path, monkeypatch)
+    (site / "content/articles/beta-note.md~").write_text("old\n")
+    (site / "content/articles/#beta-note.md#").write_text("autosaved\n")
+    assert changed_by_stamps(site, package) == set()
+    _, read = looked_by_stamps(site, package, monkeypatch)
+    assert read == []

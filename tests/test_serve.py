@@ -691,3 +691,373 @@ def test_what_static_copies_of_hidden_files_is_watched_and_served_and_nothing_el
     assert status == 200 and file == out / ".well-known/security.txt"
     for hidden in ("/.dossier-cache", "/../secret.txt", "/.well-known/../../secret.txt", "/./.dossier-cache"):
         assert locate(Live, hidden)[0] == 404, hidden
+
+
+# -- what the watcher must see --------------------------------------------------------
+
+def wait_for_page(s: Served, path: str, text: str, present: bool = True) -> None:
+    wait_until(lambda: (text in s.get(path)[2]) == present,
+               what=f"{text!r} {'on' if present else 'gone from'} {path}")
+
+
+def test_a_top_folder_moved_out_and_back_while_serving_is_seen(served, demo_copy, tmp_path):
+    """`mv static static.off` (a file manager's "move to trash"): the site changes with it."""
+    (demo_copy / "static").mkdir()
+    (demo_copy / "static" / "data.csv").write_text("a,b\n")
+    (demo_copy / "templates").mkdir()
+    default = (REPO / "dossier" / "templates" / "article.html").read_text(encoding="utf-8")
+    (demo_copy / "templates" / "article.html").write_text(
+        default.replace("{% block content %}", "{% block content %}<p>OVERRIDDEN</p>", 1), encoding="utf-8")
+    s = served("--no-search")
+    assert s.get("/data.csv")[0] == 200 and "OVERRIDDEN" in s.get(ARTICLE)[2]
+
+    (demo_copy / "static").rename(tmp_path / "static.off")
+    wait_until(lambda: s.get("/data.csv")[0] == 404, what="/data.csv gone")
+    since = s.mark()
+    (tmp_path / "static.off" / "data.csv").write_text("edited where it was moved to\n")  # no longer the site's
+    set_title(demo_copy, "After the move")
+    s.wait_for_line(rf"dossier: content/articles/{SLUG}\.yaml changed; rebuilt", since)
+    assert not any("static/" in line for line in s.lines[since:]), s.lines[since:]
+    (demo_copy / "templates").rename(tmp_path / "templates.off")
+    wait_for_page(s, ARTICLE, "OVERRIDDEN", present=False)
+    (demo_copy / "content").rename(tmp_path / "content.off")
+    wait_until(lambda: s.get(ARTICLE)[0] == 404, what="the article gone with content/")
+
+    for name in ("content", "templates", "static"):  # and back
+        (tmp_path / f"{name}.off").rename(demo_copy / name)
+    wait_until(lambda: s.get("/data.csv")[0] == 200, what="/data.csv back")
+    wait_for_page(s, ARTICLE, "OVERRIDDEN")
+    assert "Traceback" not in s.output
+
+
+def test_edits_in_an_entity_folder_named_by_digits_are_rebuilt(served, demo_copy):
+    """A folder named 2024 is no editor's probe file (vim's 4913): what is in it is watched."""
+    entities = demo_copy / "content" / "entities"
+    (entities / "places").rename(entities / "2024")
+    s = served("--no-search")
+    sudzha = entities / "2024" / "sudzha.yaml"
+    save(sudzha, sudzha.read_text(encoding="utf-8").replace("name: Sudzha", "name: Sudzha Renamed", 1))
+    wait_for_page(s, "/entities/sudzha/", "Sudzha Renamed")
+    s.wait_for_line(r"content/entities/2024/sudzha\.yaml changed; rebuilt")
+
+
+def test_editor_backups_in_content_are_passed_over_by_serve_build_and_check(served, demo_copy, tmp_path):
+    """Emacs saves x.md by renaming it x.md~ and writing x.md anew, and autosaves to #x.md#:
+    neither is an article, for serve as for `build` and `check`."""
+    s = served("--no-search")
+    events = EventStream(s.port)
+    try:
+        events.wait_for("hello")
+        text = demo_copy / "content" / "articles" / f"{SLUG}.md"
+        backup = text.with_name(text.name + "~")
+        old = text.read_text(encoding="utf-8")
+        text.rename(backup)
+        text.write_text(old + "\nSaved by Emacs.\n", encoding="utf-8")
+        (text.parent / f"#{text.name}#").write_text(old + "\nAutosaved.\n", encoding="utf-8")
+        (demo_copy / "content" / "entities" / "places" / "sudzha.yaml~").write_text("name: [old\n")
+        events.wait_for("reload")
+        wait_for_page(s, ARTICLE, "Saved by Emacs.")
+        seen = len(events.events)
+        set_title(demo_copy, "Another edit, later")  # an unrelated change: still no error
+        events.wait_for("reload", since=seen)
+        assert not any(name == "errors" for name, _ in events.events), events.events
+    finally:
+        events.close()
+    assert "error" not in s.output, s.output
+    for command in (("check", str(demo_copy)), ("build", str(demo_copy), "-o", str(tmp_path / "out"), "--no-search")):
+        result = run_cli(*command)
+        assert result.returncode == 0 and "error" not in result.stderr, result.stderr
+
+
+def test_an_edit_of_a_linked_articles_target_is_rebuilt(served, demo_copy):
+    """content/articles/x.md -> ../../drafts/x.md (inside the site, so allowed): the target's
+    folder is watched too."""
+    drafts = demo_copy / "drafts"
+    drafts.mkdir()
+    text = demo_copy / "content" / "articles" / f"{SLUG}.md"
+    text.rename(drafts / "moscow.md")
+    text.symlink_to(Path("..", "..", "drafts", "moscow.md"))
+    s = served("--no-search")
+    target = drafts / "moscow.md"
+    target.write_text(target.read_text(encoding="utf-8") + "\nEdited through the link.\n", encoding="utf-8")
+    wait_for_page(s, ARTICLE, "Edited through the link.")
+    save(target, target.read_text(encoding="utf-8") + "\nSaved over the target.\n")  # as editors save
+    wait_for_page(s, ARTICLE, "Saved over the target.")
+
+
+def test_a_folder_moved_out_and_back_in_brings_no_warning_and_sed_names_the_file(served, demo_copy, tmp_path):
+    """watchdog warns when a folder it watched comes back; `sed -i` writes through a temporary
+    file of its own: neither is news to the writer."""
+    s = served("--no-search")
+    places = demo_copy / "content" / "entities" / "places"
+    since = s.mark()
+    places.rename(tmp_path / "places")
+    s.wait_for_line(r"build failed", since)
+    since = s.mark()
+    (tmp_path / "places").rename(places)
+    s.wait_for_line(r"content/entities/places.* changed; rebuilt", since)
+    since = s.mark()
+    subprocess.run(["sed", "-i", "s/^name: .*/name: Sudzha by sed/", str(places / "sudzha.yaml")], check=True)
+    line = s.wait_for_line(r"dossier: (\S+) changed; rebuilt", since)
+    assert line.group(1) == "content/entities/places/sudzha.yaml"
+    wait_for_page(s, "/entities/sudzha/", "Sudzha by sed")
+    assert "Warning" not in s.output and "Traceback" not in s.output, s.output
+
+
+def test_pages_made_again_the_same_are_said_to_be(served, demo_copy):
+    """A change to templates/ makes every page again; if none came out different, the line says so."""
+    s = served("--no-search")
+    since = s.mark()
+    (demo_copy / "templates").mkdir()
+    save(demo_copy / "templates" / "base.html", (REPO / "dossier" / "templates" / "base.html").read_bytes())  # as it was
+    line = s.wait_for_line(r"dossier: templates\S* changed; .*", since)
+    assert re.search(r"templates(/base.html)? changed; re-rendered \d+ pages \(.*\) in \d+ ms; none changed", line.group(0)), \
+        line.group(0)
+
+
+def test_serve_goes_on_when_its_output_goes_away(demo_copy, tmp_path):
+    """`serve | head -3`: the reader goes, serve stays, rebuilds and tells the browser."""
+    port = free_port()
+    log = tmp_path / "stderr.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, str(REPO / "build.py"), "serve", str(demo_copy), "--port", str(port),
+                                 "--no-search"], cwd=REPO, stdout=subprocess.PIPE, stderr=err)
+    try:
+        for _ in range(3):  # as head -3 does, then goes
+            assert proc.stdout.readline()
+        proc.stdout.close()
+        events = EventStream(port)
+        try:
+            hello = events.wait_for("hello")
+            set_title(demo_copy, "Edited with nobody reading")
+            assert events.wait_for("reload")["build"] != hello["build"]
+            seen = len(events.events)
+            set_title(demo_copy, "Edited again with nobody reading")
+            events.wait_for("reload", since=seen)
+        finally:
+            events.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        conn.request("GET", ARTICLE)
+        assert "Edited again with nobody reading" in conn.getresponse().read().decode("utf-8")
+        conn.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in log.read_text() and "error" not in log.read_text(), log.read_text()
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+def request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request(method, path, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def test_http_as_a_static_host_answers(served, demo_copy):
+    static = demo_copy / "static"
+    (static / "media").mkdir(parents=True)
+    wav = bytes(range(256)) * 40
+    (static / "media" / "clip.wav").write_bytes(wav)
+    for name in ("clip.mp4", "clip.mp3", "font.ttf"):
+        (static / "media" / name).write_bytes(b"\0" * 100)
+    (static / "data.csv").write_text("a,b\n1,2\n")
+    (static / "notes.md").write_text("# notes\n")
+    (static / "legacy.htm").write_text("<p>old page</p>\n")
+    s = served("--no-search")
+    expected = {"/data.csv": "text/csv; charset=utf-8", "/media/clip.mp4": "video/mp4",
+                "/media/clip.mp3": "audio/mpeg", "/media/clip.wav": "audio/wav", "/media/font.ttf": "font/ttf",
+                "/notes.md": "text/markdown; charset=utf-8", "/legacy.htm": "text/html; charset=utf-8"}
+    claims_csv = next(p for p in (s.workdir / "site").rglob("*.csv") if p.name != "data.csv")
+    expected["/" + claims_csv.relative_to(s.workdir / "site").as_posix()] = "text/csv; charset=utf-8"
+    for path, ctype in expected.items():
+        status, headers, _ = request(s.port, "GET", path)
+        assert (status, headers["content-type"], headers["x-content-type-options"]) == (200, ctype, "nosniff"), path
+    assert "old page" in s.get("/legacy.htm")[2] and "/__dossier/reload.js" in s.get("/legacy.htm")[2]
+
+    # Ranges: what media players and seeking ask for.
+    for asked, start, part in (("bytes=0-9", 0, wav[:10]), ("bytes=10-", 10, wav[10:]),
+                               ("bytes=-5", len(wav) - 5, wav[-5:]), ("bytes=100-99999", 100, wav[100:])):
+        status, headers, body = request(s.port, "GET", "/media/clip.wav", {"Range": asked})
+        assert (status, body) == (206, part), asked
+        assert headers["content-range"] == f"bytes {start}-{start + len(part) - 1}/{len(wav)}", asked
+        assert headers["content-length"] == str(len(part)) and headers["content-type"] == "audio/wav"
+    status, headers, _ = request(s.port, "GET", "/media/clip.wav", {"Range": f"bytes={len(wav)}-"})
+    assert status == 416 and headers["content-range"] == f"bytes */{len(wav)}"
+    status, headers, body = request(s.port, "GET", "/media/clip.wav")
+    assert (status, body, headers["accept-ranges"]) == (200, wav, "bytes")
+    assert request(s.port, "GET", "/media/clip.wav", {"Range": "bytes=0-1,5-6"})[:3:2] == (200, wav)  # several: all
+
+    # A file is no folder.
+    for path in ("/index.html/", "/data.csv/"):
+        assert s.get(path)[0] == 404, path
+
+    # A name longer than the file system allows is not found, not a dropped connection.
+    for path in ("/" + "a" * 300, "/" + "/".join(["b" * 200] * 25), "/pagefind/" + "c" * 300, ARTICLE + "d" * 300):
+        status, headers, _ = request(s.port, "GET", path)
+        assert status == 404 and headers["content-type"].startswith("text/html"), path
+
+    # HEAD of the event stream: its headers, then the connection ends.
+    with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(f"HEAD /__dossier/events HTTP/1.1\r\nHost: 127.0.0.1:{s.port}\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(65536):  # times out (an error) if the server never closes
+            reply += chunk
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200")
+    assert b"text/event-stream" in head and rest == b""
+    assert "Traceback" not in s.output
+
+
+def test_before_a_first_good_build_pages_say_so_and_files_are_not_there(served, demo_copy, page):
+    path = sidecar(demo_copy)
+    good = path.read_text(encoding="utf-8")
+    path.write_text("title: [unclosed\n" + good, encoding="utf-8")
+    s = served("--no-search")
+    status, headers, body = s.get(ARTICLE)
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert "There is no good build yet" in body and "last good build" not in body
+    for asset in ("/assets/dossier.css", "/assets/search.js", "/pagefind/pagefind.js", "/claims.json"):
+        status, headers, body = s.get(asset)
+        assert status == 503 and headers["content-type"] == "text/plain; charset=utf-8", asset
+        assert "has not built yet" in body
+
+    page.goto(s.url + ARTICLE.lstrip("/"))
+    page.wait_for_selector("html[data-dossier-serve=live]", state="attached")
+    page.evaluate("window.__notReloaded = true; document.getElementById('dossier-overlay').dataset.served = 'yes'")
+    save(path, "title: [still unclosed\n" + good)  # broken again: the page draws the overlay anew
+    overlay = page.wait_for_selector("#dossier-overlay:not([data-served])", timeout=WAIT * 1000)
+    assert page.evaluate("window.__notReloaded") is True
+    title = overlay.query_selector(".dossier-overlay-title").inner_text()
+    assert "There is no good build yet" in title and "last good build" not in title
+    save(path, good)
+    page.wait_for_function("() => document.title !== 'Waiting for a good build' && !document.getElementById('dossier-overlay')",
+                           timeout=WAIT * 1000)
+    assert page.errors == []
+
+
+# -- many tabs ------------------------------------------------------------------------------
+
+def test_many_tabs_share_one_event_stream(served, demo_copy, page):
+    """Chromium opens 6 connections to a host at most (HTTP/1.1): a stream held by every tab
+    would leave the 7th never loading and searches stalled. Ten tabs: all load, a search works,
+    and an edit reloads every one of them."""
+    s = served()
+    s.wait_for_line(r"search index updated")
+    context = page.context
+    pages = [page] + [context.new_page() for _ in range(9)]
+    for tab in pages:
+        tab.goto(s.url + ARTICLE.lstrip("/"), timeout=WAIT * 1000)
+        tab.wait_for_selector("html[data-dossier-serve=live]", state="attached", timeout=WAIT * 1000)
+    search = context.new_page()
+    search.goto(s.url + "search/index.html", timeout=WAIT * 1000)
+    found = search.evaluate("""async () => {
+        const pagefind = await import('/pagefind/pagefind.js');
+        return (await pagefind.search('Kursk')).results.length;
+    }""")
+    assert found > 0
+    for tab in pages:
+        tab.evaluate("window.__notReloaded = true")
+    set_title(demo_copy, "Seen in every tab")
+    for tab in pages:
+        tab.wait_for_function("() => document.querySelector('h1').textContent.includes('Seen in every tab')",
+                              timeout=WAIT * 1000)
+        assert tab.evaluate("window.__notReloaded") is None
+    assert page.errors == []
+
+
+def test_what_the_watcher_passes_over_is_what_no_build_reads(tmp_path):
+    """One rule for editors' leftovers (inputs.read_by_build), and vim's 4913 probe: a file's
+    own name of digits, never a folder's."""
+    site = tmp_path / "site"
+    watcher = SiteWatcher(site, lambda rel, made: None)
+    for read in ("content/entities/2024/sudzha.yaml", "content/articles/#notes.md", "templates/2024/page.html",
+                 "static/4913"):
+        assert watcher.relevant(str(site / read)) == read, read
+    assert watcher.relevant(str(site / "content/entities/2024"), folder=True) == "content/entities/2024"
+    for noise in ("content/entities/4913", "content/articles/a.md~", "content/articles/#a.md#",
+                  "content/articles/.#a.md", "content/.hidden/a.yaml", "templates/page.html~", "templates/#page.html#"):
+        assert watcher.relevant(str(site / noise)) is None, noise
+
+
+def test_a_file_made_and_gone_within_a_batch_is_no_change(tmp_path):
+    """`sed -i` and editors write through temporary files: made, renamed away, so no change."""
+    changes = ChangeQueue(quiet=0.05, exists=lambda rel: (tmp_path / rel).exists())
+    (tmp_path / "kept.yaml").write_text("")
+    changes.push("sedAbC12", made=True)
+    changes.push("kept.yaml")
+    changes.push("removed.yaml")  # there before the batch: its removal is a change
+    assert changes.next_batch(timeout=WAIT) == {"kept.yaml", "removed.yaml"}
+    changes.push("kept.yaml")
+    changes.push("kept.yaml", made=True)  # made again after a first event: there before
+    assert changes.next_batch(timeout=WAIT) == {"kept.yaml"}
+    changes.push("4913", made=True)  # nothing but a probe: no batch at all
+    assert changes.next_batch(timeout=0.5) == set()
+
+
+def test_ranges_and_types():
+    from dossier.serve import byte_range, content_type
+    assert byte_range(None, 100) is None and byte_range("bytes=0-1, 4-5", 100) is None
+    assert byte_range("items=0-1", 100) is None and byte_range("bytes=5-2", 100) is None
+    assert byte_range("bytes=0-9", 100) == range(0, 10) and byte_range("bytes=90-200", 100) == range(90, 100)
+    assert byte_range("bytes=-10", 100) == range(90, 100) and byte_range("bytes=-200", 100) == range(0, 100)
+    assert byte_range("bytes=100-", 100) == range(0) and byte_range("bytes=-0", 100) == range(0)
+    assert byte_range("bytes=0-", 0) == range(0)
+    assert content_type(Path("a.CSV")) == "text/csv; charset=utf-8"
+    assert content_type(Path("a.html")) == content_type(Path("a.htm")) == "text/html; charset=utf-8"
+    assert content_type(Path("a.unknown")) == "application/octet-stream"
+
+
+def test_a_name_too_long_for_the_file_system_is_not_found(tmp_path):
+    class Live:
+        out = tmp_path
+        search_roots = (tmp_path,)
+
+    for path in ("/" + "a" * 300, "/" + "/".join(["b" * 250] * 20), "/pagefind/" + "c" * 300):
+        assert locate(Live, path) == (404, None), path[:20]
+    (tmp_path / "index.html").write_text("home")
+    assert locate(Live, "/index.html/") == (404, None)
+    assert locate(Live, "/index.html") == (200, tmp_path / "index.html")
+
+
+def test_without_web_locks_each_tab_listens_only_while_visible(served, demo_copy, browser):
+    """Where a browser has no Web Locks, a hidden tab lets its stream go (as mkdocs does), and
+    once visible again reloads if the site was rebuilt meanwhile."""
+    s = served("--no-search")
+    context = browser.new_context()
+    try:
+        context.add_init_script("Object.defineProperty(Navigator.prototype, 'locks', {get: () => undefined});")
+        hide = """() => {
+            window.__notReloaded = true;
+            Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }"""
+        tabs = []
+        for _ in range(8):  # more than the 6 connections a host gets: each hidden once loaded
+            tab = context.new_page()
+            tab.goto(s.url + ARTICLE.lstrip("/"), timeout=WAIT * 1000)
+            tab.wait_for_selector("html[data-dossier-serve=live]", state="attached", timeout=WAIT * 1000)
+            tab.evaluate(hide)
+            tabs.append(tab)
+        since = s.mark()
+        set_title(demo_copy, "Seen once visible")
+        s.wait_for_line(r"rebuilt \d+ pages", since)
+        for tab in tabs:  # shown one at a time, as a window's tabs are
+            tab.evaluate("""() => {
+                delete document.visibilityState;
+                document.dispatchEvent(new Event('visibilitychange'));
+            }""")
+            tab.wait_for_function("() => document.querySelector('h1').textContent.includes('Seen once visible')",
+                                  timeout=WAIT * 1000)
+            assert tab.evaluate("window.__notReloaded") is None
+            tab.wait_for_selector("html[data-dossier-serve=live]", state="attached", timeout=WAIT * 1000)
+            tab.evaluate(hide)
+    finally:
+        context.close()

@@ -97,3 +97,20 @@ def test_a_file_made_in_a_folder_made_after_the_watch_began_is_seen(watched):
     later = site / "content/articles/2024/later.md"
     later.write_text("# Later\n")
     assert watch.drain() == {"content/articles/2024/later.md"}
+
+
+@pytest.mark.parametrize("top", ["content", "static"])
+def test_a_top_folder_moved_out_and_back_means_a_full_look(watched, top: str):
+    site, package, watch = watched
+    (site / "static").mkdir(exist_ok=True)
+    (site / "static/robots.txt").write_text("User-agent: *\n")
+    assert watch.drain() is None
+    agrees(site, package, None)
+    before = inputs.fingerprint(site, package)
+    (site / top).rename(site.parent / f"{top}.off")
+    assert watch.drain() is None
+    agrees(site, package, None)
+    assert inputs.fingerprint(site, package) != before
+    (site.parent / f"{top}.off").rename(site / top)
+    assert watch.drain() is None
+    assert inputs.fingerprint(site, package) == before
