@@ -23,23 +23,10 @@ from conftest import REPO
 from dossier import build as pipeline
 from dossier import search, warm
 from dossier.cache import CACHE_FILE
-from test_search import build, edited_copy, tree_digest
+from test_search import build, demo, edited_copy, tree_digest  # noqa: F401 (demo: a fixture)
 from test_warm import assert_same_as_cold, edit, listening, runtime  # noqa: F401 (a fixture)
 
 NO_SPACE = "no space left on device"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """(site, output, stderr) for a copy of the demo dossier, built with its search index."""
-    root = tmp_path_factory.mktemp("full")
-    site = root / "site"
-    site.mkdir()
-    shutil.copy(REPO / "site.yaml", site)
-    shutil.copytree(REPO / "content", site / "content")
-    done = build(site, root / "out")
-    assert done.returncode == 0, done.stderr
-    return site, root / "out", done.stderr
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import pytest
 
 from dossier import parallel
 from fixtures.sitekit import BASIC, make_site, run, snapshot
+from test_atomic import previous  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLES = 300  # above parallel.POOL_THRESHOLD: the pages are rendered by the pool
@@ -34,15 +35,6 @@ def pool_site(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, str(REPO / "bench" / "generate.py"), str(site), "--articles", str(ARTICLES)],
                    check=True, capture_output=True, timeout=120)
     return site
-
-
-@pytest.fixture
-def previous(tmp_path) -> Path:
-    """An output from the small fixture site: what every stopped build must leave alone."""
-    out = tmp_path / "output"
-    code, _, err = run("build", str(BASIC), "-o", str(out), "--no-search")
-    assert code == 0, err
-    return out
 
 
 def build(site: Path, out: Path) -> subprocess.Popen:
