@@ -611,11 +611,17 @@ def check_templates(files: SiteFiles, diags: Diagnostics) -> None:
         rel = files.rel(path)
         if not inputs.read_by_build(rel):  # an editor's backup or autosave
             continue
+        name = rel.removeprefix("templates/")
+        if name.startswith(BUILTIN_PREFIX):  # never read: the built-ins' names
+            diags.warning(Pos(rel), f"not read: '{BUILTIN_PREFIX}' names the built-in templates "
+                          f"('{BUILTIN_PREFIX}article.html' is the built-in article.html); move it out of "
+                          f"templates/{BUILTIN_PREFIX}")
+            continue
         source = files.read(path)
         if source is None:
             continue
         try:
-            parsed[rel.removeprefix("templates/")] = env.parse(source, name=path.name)
+            parsed[name] = env.parse(source, name=path.name)
         except jinja2.TemplateSyntaxError as exc:
             diags.error(Pos(rel, exc.lineno or 1), f"template syntax: {exc.message}")
     _warn_unused_templates(parsed, diags)
@@ -634,11 +640,7 @@ def _warn_unused_templates(parsed: dict[str, jinja2.nodes.Template], diags: Diag
             return
         used |= refs
     for name in sorted(parsed):
-        if name.startswith(BUILTIN_PREFIX):
-            diags.warning(Pos(f"templates/{name}"), f"not read: '{BUILTIN_PREFIX}' names the built-in templates "
-                          f"('{BUILTIN_PREFIX}article.html' is the built-in article.html); move it out of "
-                          f"templates/{BUILTIN_PREFIX}")
-        elif name not in used:
+        if name not in used:
             diags.warning(Pos(f"templates/{name}"), "no page is made from this template, and none extends, includes "
                           f"or imports it{did_you_mean(name, builtin)}")
 
