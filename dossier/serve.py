@@ -139,11 +139,40 @@ class _Survivable:
 
 # -- the entry point ------------------------------------------------------------
 
+WORKDIR_PREFIX = "dossier-serve-"  # then the serving process's id: a folder left by one killed outright is known
+
+
+def _sweep_left_workdirs() -> None:
+    """Remove the working folders of serve processes that were killed outright (SIGKILL, a
+    crash of the machine), which could not remove their own: each holds a whole built site.
+    Removed on a thread of their own, so that serving does not wait for it."""
+    if os.name != "posix":  # os.kill(pid, 0) asks after a process here only; elsewhere it ends it
+        return
+    left = []
+    for entry in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = entry.name[len(WORKDIR_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)) and entry.is_dir() and not entry.is_symlink() \
+                and entry.stat().st_uid == os.getuid():
+            left.append(entry)
+    if left:
+        threading.Thread(target=lambda: [shutil.rmtree(f, ignore_errors=True) for f in left], daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
+
 def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     """Serve SITE until Ctrl-C. Without a port, 8000 or the next free one."""
     server, note = open_server(port)
     site = site.resolve()
-    workdir = Path(tempfile.mkdtemp(prefix="dossier-serve-"))
+    _sweep_left_workdirs()
+    workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
     restore_signals = _stop_on_signals()
     room = None
     try:

@@ -1061,3 +1061,24 @@ def test_without_web_locks_each_tab_listens_only_while_visible(served, demo_copy
             tab.evaluate(hide)
     finally:
         context.close()
+
+
+def test_the_working_folder_of_a_serve_killed_outright_goes_with_the_next(demo_copy, tmp_path):
+    """SIGKILL leaves serve no moment to remove its working folder (a whole built site): the
+    next serve removes the folders of serve processes that are gone, and only those."""
+    env = {"TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    killed = Served(demo_copy, "--no-search", env=env)
+    killed.stop(signal.SIGKILL)
+    assert killed.workdir.is_dir()
+    alive = tmp_path / "tmp" / f"dossier-serve-{os.getpid()}-x"  # a serve still running (this process)
+    alive.mkdir()
+    other = tmp_path / "tmp" / "dossier-serve-other"  # not one of ours by its name
+    other.mkdir()
+    served = Served(demo_copy, "--no-search", env=env)
+    try:
+        wait_until(lambda: not killed.workdir.exists(), what="the killed serve's folder to go")
+        assert alive.is_dir() and other.is_dir() and served.workdir.is_dir()
+    finally:
+        assert served.stop() == 0
+    assert not served.workdir.exists()
