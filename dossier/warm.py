@@ -202,7 +202,11 @@ def _wait_gone(path: Path, wait: float = 120.0) -> None:
     import fcntl
 
     deadline = time.monotonic() + wait
-    with open(path.with_suffix(".lock"), "a") as lock:
+    try:
+        lock = open(path.with_suffix(".lock"), "rb")  # not made if it is gone: so is the process
+    except FileNotFoundError:
+        return
+    with lock:
         while time.monotonic() < deadline:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -253,11 +257,14 @@ class WarmProcess:
     def run(self) -> int:
         import fcntl
 
-        with open(self.path.with_suffix(".lock"), "a") as lock:
+        lock_path = self.path.with_suffix(".lock")
+        with open(lock_path, "a") as lock:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return 0  # another one runs, or is starting: the build asks that one
+            if not _still_at(lock, lock_path):
+                return 0  # the lock of one that has just ended, removed: one starting now takes it
             lock.truncate(0)
             lock.write(f"{os.getpid()}\n")  # which process it is, for `kill`
             lock.flush()
@@ -275,6 +282,8 @@ class WarmProcess:
                 self._write_cache()
                 listener.close()
                 self.path.unlink(missing_ok=True)
+                _remove_if_empty(self.path.with_suffix(".log"))  # a log with something in it is kept
+                lock_path.unlink(missing_ok=True)  # while held: none is left for every site ever warm
         return 0
 
     def _on_signal(self, signum, frame) -> None:
@@ -373,6 +382,20 @@ class WarmProcess:
             print(f"dossier: warning: {failed}", file=sys.stderr, flush=True)
             return failed
         return None
+
+
+def _still_at(f, path: Path) -> bool:
+    """Whether the open file `f` is still the one at `path` (not removed, nor replaced)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            path.unlink()
 
 
 def _send(conn: socket.socket, kind: str, value) -> None:

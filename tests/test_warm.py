@@ -93,6 +93,7 @@ def test_builds_handed_to_the_warm_process_give_what_a_cold_build_gives(demo_cop
     stopped = dossier("stop", str(site), "-o", str(out))
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not listening(site, out) and (out / CACHE_FILE).is_file()
+    assert [p.name for p in runtime.rglob("*") if not p.is_dir()] == []  # no socket, lock or empty log left
     again = dossier("build", str(site), "-o", str(out), "--no-search")  # in this process: from the cache left
     assert again.returncode == 0 and "0 rendered" in again.stdout and "inputs unchanged" in again.stdout, again.stdout
     assert dossier("stop", str(site), "-o", str(out)).stdout.startswith("dossier: no warm process runs")
