@@ -172,13 +172,30 @@ _renderer.register("table_cell", _table_cell)
 
 _SANITIZER_OPTIONS = dict(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, link_rel=None,
                           generic_attribute_prefixes={"data-"}, url_schemes={"http", "https", "mailto"})
+
+
+def _data_images_only(element: str, attribute: str, value: str) -> str | None:
+    """A data: address is kept as a picture's (which the pages' policy lets show), never as a link's."""
+    if value[:5].lower() == "data:" and attribute in ("href", "src"):
+        return value if element == "img" and attribute == "src" and value[5:11].lower() == "image/" else None
+    return value
+
+
+# With data: pictures: asked of each attribute in Python, so only for a fragment that has "data:".
+_WITH_DATA_IMAGES = dict(_SANITIZER_OPTIONS, url_schemes={"http", "https", "mailto", "data"},
+                         attribute_filter=_data_images_only)
 # Built once: nh3.clean() builds its sanitizer from the options on every call, which
 # costs more than cleaning a claim's note. (Older nh3 has no Cleaner.)
-_cleaner = nh3.Cleaner(**_SANITIZER_OPTIONS) if hasattr(nh3, "Cleaner") else None
+_cleaners = ({False: nh3.Cleaner(**_SANITIZER_OPTIONS), True: nh3.Cleaner(**_WITH_DATA_IMAGES)}
+             if hasattr(nh3, "Cleaner") else None)
 
 
 def sanitize(fragment: str) -> str:
-    cleaned = nh3.clean(fragment, **_SANITIZER_OPTIONS) if _cleaner is None else _cleaner.clean(fragment)
+    data = "data:" in fragment
+    if _cleaners is None:
+        cleaned = nh3.clean(fragment, **(_WITH_DATA_IMAGES if data else _SANITIZER_OPTIONS))
+    else:
+        cleaned = _cleaners[data].clean(fragment)
     return without_remote_images(cleaned)
 
 
