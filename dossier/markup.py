@@ -43,13 +43,13 @@ class _Renderer(mistune.HTMLRenderer):
     def link(self, text: str, url: str, title=None) -> str:
         if is_harmful(url):
             return f'<span class="removed-link">{text}</span>'
-        return super().link(_REMOTE_IMAGE_LINK.sub(_as_span, text), url, title)  # links do not nest
+        return super().link(text, url, title)  # a link to a remote image in it: see _unnested
 
     def image(self, text: str, url: str, title=None) -> str:
         if is_harmful(url):
             return f'<span class="removed-link">{escape(mistune.util.striptags(text))}</span>'
-        if is_remote(url):
-            return remote_image(self.safe_url(url), mistune.util.striptags(text))
+        if is_remote(url):  # `text` is escaped already: remote_image escapes what it is given
+            return remote_image(self.safe_url(url), unescape(mistune.util.striptags(text)))
         return super().image(text, url, title)
 
 
@@ -75,11 +75,32 @@ def remote_image(href: str, alt: str) -> str:
     return f'<a class="remote-image" href="{href}">[{escape(label, quote=False)}]</a>'
 
 
-_REMOTE_IMAGE_LINK = re.compile(r'<a class="remote-image" href="[^"]*">(.*?)</a>')
+_REMOTE_IMAGE_LINK = re.compile(r'<a class="remote-image" href="[^"]*">([^<]*)</a>')
+# The stand-in for a remote image, or a link's start or end tag, in HTML not yet sanitized.
+_LINK_OR_STAND_IN = re.compile(r'(?P<stand_in><a class="remote-image" href="[^"]*">[^<]*</a>)|(?P<open><a\b[^>]*>)|</a>',
+                               re.I)
 
 
 def _as_span(link: re.Match) -> str:
-    return f'<span class="remote-image">{link.group(1)}</span>'
+    return f'<span class="remote-image">{_REMOTE_IMAGE_LINK.fullmatch(link.group()).group(1)}</span>'
+
+
+def _unnested(html: str) -> str:
+    """HTML in which a remote image's stand-in inside a link (a Markdown one or the article's
+    own <a>) is its words alone: links do not nest, and the sanitizer would end the outer one
+    where the inner one starts."""
+    if 'class="remote-image"' not in html:
+        return html
+    depth = 0
+
+    def replace(tag: re.Match) -> str:
+        nonlocal depth
+        if tag.group("stand_in"):
+            return _as_span(tag) if depth > 0 else tag.group()
+        depth = depth + 1 if tag.group("open") else max(0, depth - 1)
+        return tag.group()
+
+    return _LINK_OR_STAND_IN.sub(replace, html)
 
 
 # A raw <img> as the sanitizer writes it (attributes in double quotes, values escaped).
@@ -100,7 +121,7 @@ def without_remote_images(html: str) -> str:
             continue
         depth += sum(1 if t == "<a" else -1 for t in _LINK_TAGS.findall(html, done, tag.start()))
         stand_in = remote_image(attrs["src"], unescape(attrs.get("alt", "")))
-        out += [html[done:tag.start()], _REMOTE_IMAGE_LINK.sub(_as_span, stand_in) if depth > 0 else stand_in]
+        out += [html[done:tag.start()], _as_span(_REMOTE_IMAGE_LINK.fullmatch(stand_in)) if depth > 0 else stand_in]
         done = tag.end()
     return "".join(out) + html[done:] if out else html
 
@@ -175,10 +196,15 @@ _SANITIZER_OPTIONS = dict(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, link_rel=
 
 
 def _data_images_only(element: str, attribute: str, value: str) -> str | None:
-    """A data: address is kept as a picture's (which the pages' policy lets show), never as a link's."""
-    if value[:5].lower() == "data:" and attribute in ("href", "src"):
-        return value if element == "img" and attribute == "src" and value[5:11].lower() == "image/" else None
+    """A data: address is kept as a picture's (which the pages' policy lets show), never as a link's.
+    Read as a browser reads it: spaces and controls before it, and tabs and line ends in it, ignored."""
+    address = _URL_IGNORED.sub("", value.lstrip("".join(map(chr, range(33))))).lower()
+    if address.startswith("data:") and attribute in ("href", "src"):
+        return value if element == "img" and attribute == "src" and address.startswith("data:image/") else None
     return value
+
+
+_URL_IGNORED = re.compile(r"[\t\n\r]")
 
 
 # With data: pictures: asked of each attribute in Python, so only for a fragment that has "data:".
@@ -191,7 +217,8 @@ _cleaners = ({False: nh3.Cleaner(**_SANITIZER_OPTIONS), True: nh3.Cleaner(**_WIT
 
 
 def sanitize(fragment: str) -> str:
-    data = "data:" in fragment
+    fragment = _unnested(fragment)
+    data = "data:" in fragment.lower()
     if _cleaners is None:
         cleaned = nh3.clean(fragment, **(_WITH_DATA_IMAGES if data else _SANITIZER_OPTIONS))
     else:

@@ -169,6 +169,10 @@ def test_unsafe_markdown_links_keep_their_text_and_lose_the_link():
     ('<a href="https://x.example/"><b><img src="HTTP://maps.example/a.png"></b></a>',
      '<a href="https://x.example/"><b><span class="remote-image">[image]</span></b></a>'),
     ("![A map](maps/a.png)", '<img src="maps/a.png" alt="A map">'),  # the site's own: as it is
+    ('![Tom & "Jerry"](http://x.example/y.png)', '<a class="remote-image" href="http://x.example/y.png">[image: Tom &amp; "Jerry"]</a>'),
+    # in the article's own link: its words alone, and the link whole
+    ('<a href="https://l.example/">see ![x](https://a.example/y.png) here</a>',
+     '<a href="https://l.example/">see <span class="remote-image">[image: x]</span> here</a>'),
 ])
 def test_an_image_on_another_site_is_a_link_in_its_place(text, html):
     assert markup.markdown(text).strip() in (f"<p>{html}</p>", html)  # raw HTML alone is a block of its own
@@ -180,6 +184,8 @@ def test_an_image_on_another_site_is_a_link_in_its_place(text, html):
     # not a picture, or not in a picture: dropped, as any harmful address
     ('<img src="DATA:text/html,x" alt="t">', '<img alt="t">'),
     ('<a href="data:text/html,x">a</a>', "<p><a>a</a></p>"),
+    ('<a href=" data:text/html,x">a</a>', "<p><a>a</a></p>"),  # as a browser reads it: spaces before ignored
+    ('<img src="DATA:image/png;base64,iVBORw0KGgo=" alt="x">', '<img src="DATA:image/png;base64,iVBORw0KGgo=" alt="x">'),
 ])
 def test_a_picture_written_into_the_page_shows_and_no_other_data_address_stays(text, html):
     """data: pictures are what the pages' policy lets show (img-src 'self' data:); the sanitizer
