@@ -68,21 +68,22 @@ def is_remote(url: str) -> bool:
     return url.strip().lower().startswith(("http://", "https://", "//"))
 
 
-def remote_image(href: str, alt: str) -> str:
-    """What stands for an image on another site: a link to it, named by its description.
-    `href` is escaped already, `alt` not."""
+def remote_image(href: str, alt: str, in_link: bool = False) -> str:
+    """What stands for an image on another site: a link to it, named by its description; in a
+    link, the words alone (links do not nest). `href` is escaped already, `alt` not."""
     label = f"image: {alt.strip()}" if alt.strip() else "image"
-    return f'<a class="remote-image" href="{href}">[{escape(label, quote=False)}]</a>'
+    return _stand_in(f"[{escape(label, quote=False)}]", None if in_link else href)
 
 
-_REMOTE_IMAGE_LINK = re.compile(r'<a class="remote-image" href="[^"]*">([^<]*)</a>')
+def _stand_in(words: str, href: str | None) -> str:
+    if href is None:
+        return f'<span class="remote-image">{words}</span>'
+    return f'<a class="remote-image" href="{href}">{words}</a>'
+
+
 # The stand-in for a remote image, or a link's start or end tag, in HTML not yet sanitized.
-_LINK_OR_STAND_IN = re.compile(r'(?P<stand_in><a class="remote-image" href="[^"]*">[^<]*</a>)|(?P<open><a\b[^>]*>)|</a>',
-                               re.I)
-
-
-def _as_span(link: re.Match) -> str:
-    return f'<span class="remote-image">{_REMOTE_IMAGE_LINK.fullmatch(link.group()).group(1)}</span>'
+_LINK_OR_STAND_IN = re.compile(r'(?P<stand_in><a class="remote-image" href="[^"]*">(?P<words>[^<]*)</a>)'
+                               r'|(?P<open><a\b[^>]*>)|</a>', re.I)
 
 
 def _unnested(html: str) -> str:
@@ -96,7 +97,7 @@ def _unnested(html: str) -> str:
     def replace(tag: re.Match) -> str:
         nonlocal depth
         if tag.group("stand_in"):
-            return _as_span(tag) if depth > 0 else tag.group()
+            return _stand_in(tag.group("words"), None) if depth > 0 else tag.group()
         depth = depth + 1 if tag.group("open") else max(0, depth - 1)
         return tag.group()
 
@@ -120,8 +121,7 @@ def without_remote_images(html: str) -> str:
         if not is_remote(unescape(attrs.get("src", ""))):
             continue
         depth += sum(1 if t == "<a" else -1 for t in _LINK_TAGS.findall(html, done, tag.start()))
-        stand_in = remote_image(attrs["src"], unescape(attrs.get("alt", "")))
-        out += [html[done:tag.start()], _as_span(_REMOTE_IMAGE_LINK.fullmatch(stand_in)) if depth > 0 else stand_in]
+        out += [html[done:tag.start()], remote_image(attrs["src"], unescape(attrs.get("alt", "")), in_link=depth > 0)]
         done = tag.end()
     return "".join(out) + html[done:] if out else html
 
