@@ -12,7 +12,6 @@ entity file, a static page), else at the built page, `output/<page>`.
 from __future__ import annotations
 
 import html
-import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 from urllib.parse import unquote, urlsplit
 
-from .diagnostics import Diagnostics, link_pos
+from .diagnostics import Diagnostics, link_pos, within
 from .inputs import PACKAGE, copied_files
 from .model import Pos
 
@@ -558,11 +557,11 @@ def _add_copied(checker: LinkChecker, copied: list[tuple[Path, str]], site_dir: 
         inside = folder.resolve().is_relative_to(site_dir.resolve()) and not folder.resolve().is_relative_to(PACKAGE)
         files, odd = copied_files(folder, within=site_dir if inside else None)
         for path, message in odd if inside else ():
-            diags.error(Pos(_in_site(path, site_dir)), message)
+            diags.error(Pos(within(str(path), site_dir)), message)
         for file_rel, path in files:
             rel = posixpath.join(prefix, file_rel)
             if inside:
-                users.append((rel, _in_site(path, site_dir)))
+                users.append((rel, within(str(path), site_dir)))
             else:
                 made.append(rel)
             if path.suffix == ".html":
@@ -572,11 +571,6 @@ def _add_copied(checker: LinkChecker, copied: list[tuple[Path, str]], site_dir: 
             else:
                 checker.add_file(rel)
     return users
-
-
-def _in_site(path: Path, site_dir: Path) -> str:
-    """A path under the site relative to it, as listed (not through links): the site may be given as '.'."""
-    return Path(os.path.abspath(path)).relative_to(os.path.abspath(site_dir)).as_posix()
 
 
 def report_clashes(made: Iterable[str], made_folders: Iterable[str], copied: list[tuple[str, str]],
