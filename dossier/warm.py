@@ -263,7 +263,7 @@ class WarmProcess:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 return 0  # another one runs, or is starting: the build asks that one
-            if not _still_at(lock, lock_path):
+            if not still_at(lock, lock_path):
                 return 0  # the lock of one that has just ended, removed: one starting now takes it
             lock.truncate(0)
             lock.write(f"{os.getpid()}\n")  # which process it is, for `kill`
@@ -384,7 +384,7 @@ class WarmProcess:
         return None
 
 
-def _still_at(f, path: Path) -> bool:
+def still_at(f, path: Path) -> bool:
     """Whether the open file `f` is still the one at `path` (not removed, nor replaced)."""
     try:
         return os.stat(path).st_ino == os.fstat(f.fileno()).st_ino

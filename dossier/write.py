@@ -89,6 +89,8 @@ def output_lock(out: Path, waiting: Callable[[], None] = lambda: None):
 def _locked(path: Path, fcntl, waiting: Callable[[], None]):
     """The lock file at `path`, opened and locked. The holder before may have removed it as it
     let go (output_lock): a lock on that file, no longer at `path`, locks nothing; so again."""
+    from .warm import still_at
+
     told = False
     while True:
         f = open(path, "a")
@@ -99,11 +101,8 @@ def _locked(path: Path, fcntl, waiting: Callable[[], None]):
                 waiting()
                 told = True
             fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            if os.stat(path).st_ino == os.fstat(f.fileno()).st_ino:
-                return f
-        except FileNotFoundError:
-            pass
+        if still_at(f, path):
+            return f
         f.close()
 
 
