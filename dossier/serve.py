@@ -614,6 +614,7 @@ class SiteWatcher:
     def follow_link(self, rel: str) -> None:
         """If the file at `rel` is a link within the site, watch its target too: the kernel tells
         of an edit of the target in the target's folder, not in the link's."""
+        self.forget_link(rel)  # led elsewhere before, maybe
         path = os.path.join(self.site, rel)
         if not os.path.islink(path):
             return
@@ -630,6 +631,20 @@ class SiteWatcher:
                                                                   event_filter=WATCHED_EVENTS)
         except OSError:
             pass  # gone meanwhile: the link leads nowhere, which the build reports
+
+    def forget_link(self, rel: str) -> None:
+        """`rel` leads nowhere now (removed, or about to be followed anew): an edit of its old
+        target is no news, and a folder watched for targets alone is let go once none is left."""
+        for target in [t for t, links in self._links.items() if rel in links]:
+            self._links[target].discard(rel)
+            if not self._links[target]:
+                del self._links[target]
+        held = {os.path.dirname(t) for t in self._links}
+        for folder in [f for f in self._target_watches if f not in held]:
+            try:
+                self.observer.unschedule(self._target_watches.pop(folder))
+            except (KeyError, OSError):
+                pass  # gone with its folder
 
     def links_to(self, path: str) -> set[str]:
         """The links (site-relative) whose target is at this real path."""
@@ -690,6 +705,8 @@ class _Handler(FileSystemEventHandler):
             self.watcher.notify(rel, made)
             if not event.is_directory and (made or path == dest):
                 self.watcher.follow_link(rel)  # a new link: watch where it leads
+            elif not event.is_directory and event.event_type in ("deleted", "moved"):
+                self.watcher.forget_link(rel)
             if rel in WATCHED_DIRS and event.is_directory:
                 if made or path == dest:
                     self.watcher.watch_folder(rel)  # content/ etc. (re)created: watch inside it

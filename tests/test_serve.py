@@ -785,6 +785,32 @@ def test_an_edit_of_a_linked_articles_target_is_rebuilt(served, demo_copy):
     wait_for_page(s, ARTICLE, "Saved over the target.")
 
 
+def test_a_link_led_elsewhere_no_longer_rebuilds_for_its_old_target(served, demo_copy):
+    """ln -sf to another draft: an edit of the draft it led to before is no news to the site."""
+    drafts = demo_copy / "drafts"
+    drafts.mkdir()
+    text = demo_copy / "content" / "articles" / f"{SLUG}.md"
+    old, new = drafts / "first.md", drafts / "second.md"
+    old.write_text(text.read_text(encoding="utf-8"), encoding="utf-8")
+    new.write_text(text.read_text(encoding="utf-8") + "\nThe second draft.\n", encoding="utf-8")
+    text.unlink()
+    text.symlink_to(Path("..", "..", "drafts", "first.md"))
+    s = served("--no-search")
+    since = s.mark()
+    text.unlink()
+    text.symlink_to(Path("..", "..", "drafts", "second.md"))
+    wait_for_page(s, ARTICLE, "The second draft.")
+    s.wait_for_line(rf"{SLUG}\.md.* changed; rebuilt", since)
+    since = s.mark()
+    old.write_text(old.read_text(encoding="utf-8") + "\nNo longer linked.\n", encoding="utf-8")
+    time.sleep(1)  # serve waits 0.15 s of quiet before it rebuilds
+    new.write_text(new.read_text(encoding="utf-8") + "\nStill linked.\n", encoding="utf-8")
+    wait_for_page(s, ARTICLE, "Still linked.")
+    s.wait_for_line(r"changed; rebuilt", since)
+    rebuilds = [line for line in s.lines[since:] if "changed; rebuilt" in line]
+    assert len(rebuilds) == 1, rebuilds
+
+
 def test_a_folder_moved_out_and_back_in_brings_no_warning_and_sed_names_the_file(served, demo_copy, tmp_path):
     """watchdog warns when a folder it watched comes back; `sed -i` writes through a temporary
     file of its own: neither is news to the writer."""
