@@ -44,7 +44,7 @@ import warnings
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from watchdog.events import (DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
                              FileDeletedEvent, FileModifiedEvent, FileMovedEvent, FileSystemEventHandler)
@@ -503,10 +503,18 @@ def _short(page: str) -> str:
 
 
 def _changed_words(changed: set[str]) -> str:
-    names = sorted(changed)
+    """What the line names: a folder made with its files in one batch is one change, not many."""
+    names = sorted(n for n in changed if not any(parent in changed for parent in _parents(n)))
     if len(names) == 1:
         return f"{names[0]} changed"
     return f"{names[0]} and {len(names) - 1} more changed"
+
+
+def _parents(rel: str) -> Iterator[str]:
+    """content/a/b.md -> content/a, content"""
+    while "/" in rel:
+        rel = rel.rpartition("/")[0]
+        yield rel
 
 
 def describe_crash(exc: Exception, site: Path) -> str:

@@ -23,6 +23,7 @@ import pytest
 from conftest import REPO, run_cli
 from dossier.build import build
 from dossier.serve import ChangeQueue, LiveState, SiteWatcher, WritingRoom, locate, open_server
+from dossier.serve import _changed_words as changed_words
 from dossier.serve import _stop_on_signals as serve_stop_on_signals
 
 pytestmark = pytest.mark.timeout(120)
@@ -828,6 +829,17 @@ def test_a_folder_moved_out_and_back_in_brings_no_warning_and_sed_names_the_file
     assert line.group(1) == "content/entities/places/sudzha.yaml"
     wait_for_page(s, "/entities/sudzha/", "Sudzha by sed")
     assert "Warning" not in s.output and "Traceback" not in s.output, s.output
+
+
+@pytest.mark.parametrize("changed, line", [
+    ({"templates", "templates/base.html"}, "templates changed"),
+    ({"content/entities/new", "content/entities/new/a.yaml", "content/entities/new/b.yaml"},
+     "content/entities/new changed"),
+    ({"templates", "templates-old/base.html", "templates/base.html"}, "templates and 1 more changed"),
+    ({"content/articles/a.md", "content/articles/a.yaml"}, "content/articles/a.md and 1 more changed"),
+])
+def test_a_folder_made_with_its_files_is_named_as_one_change(changed, line):
+    assert changed_words(changed) == line
 
 
 def test_pages_made_again_the_same_are_said_to_be(served, demo_copy):
