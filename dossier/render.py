@@ -14,6 +14,7 @@ page would come out the same without rendering it again.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class SpecGroup:
 
 # What a group's inputs are drawn from, each a digest a build can tell has changed:
 #   "article:<slug>"  the article's two files, and what analysing them gave (with the names autolinked);
-#   "card:<slug>"     the article but its text (see build._know_article);
+#   "card:<slug>"     the article but its text (see build._know_article): its title, its place among the
+#                     articles, its publisher and authors (whose pages list it);
 #   "hits:<slug>"     the article's mentions, each with its context, and what places it among the articles;
 #   "claims:<slug>"   the article's claims, and what places it among the articles (resolve.article_order);
 #   "entity:<id>"     the entity's file.
@@ -556,6 +558,8 @@ class SiteRenderer:
         elif kind == "entity" and key in self.r.entities:
             reached.add(source)
             reached.update(f"entity:{rel.entity.id}" for rel in self.r.entities[key].relations)
+        elif kind == "card" and key in self._by_slug:  # the pages listing the article (those that did: by the last sources)
+            reached.update(f"entity:{e}" for e in _credited(self._by_slug[key]) if e in self.r.entities)
         return reached
 
     def _other_pages(self, articles: list[Article]) -> Iterator[PageSpec]:
@@ -622,18 +626,22 @@ class SiteRenderer:
         hits = tuple(sorted(self.r.hits.get(e.id, ()), key=lambda h: self._rank[h.article]))
         claims_by = tuple(self._sorted_claims(self.r.claims_by.get(e.id, [])))
         claims_about = tuple(self._sorted_claims(self.r.claims_about.get(e.id, [])))
-        relations_in = tuple(sorted(self.r.relations_in.get(e.id, [])))
-        related = tuple((self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities)
+        articles_by = tuple(self._articles_by.get(e.id, ()))
+        # Names are listed as a reader looks them up (by name, not by the ids the reader never sees).
+        relations_in = tuple(sorted(self.r.relations_in.get(e.id, []), key=lambda x: (self._name_order(x[0]), x[1])))
+        related = tuple(sorted(((self.r.entities[x], n) for x, n in self.r.related.get(e.id, []) if x in self.r.entities),
+                               key=lambda pair: (-pair[1], alphabetical(pair[0].name), pair[0].id)))
 
         def make() -> Iterator[PageSpec]:
             by_article: dict[str, list] = {}
             for h in hits:
                 by_article.setdefault(h.article, []).append(h)
-            lists = [chunks(list(claims_by)), chunks(list(claims_about)), chunks(list(by_article.items()))]
+            lists = [chunks(list(claims_by)), chunks(list(claims_about)), chunks(list(by_article.items())),
+                     chunks(list(articles_by))]
             count = max(len(parts) for parts in lists)
             for pager in pagers(entity_path(e.id), count):
-                by_part, about_part, mention_part = (parts[pager.number - 1] if pager.number <= len(parts) else []
-                                                     for parts in lists)
+                by_part, about_part, mention_part, articles_by_part = (
+                    parts[pager.number - 1] if pager.number <= len(parts) else [] for parts in lists)
                 yield PageSpec(pager.path, "entity.html", dict(
                     e=e, type=self.site.entity_type(e.type), pager=pager,
                     relations_out=[(rel.role, rel.entity.id) for rel in e.relations],
@@ -641,13 +649,30 @@ class SiteRenderer:
                     claims_by=by_part, claims_by_total=len(claims_by),
                     claims_about=about_part, claims_about_total=len(claims_about),
                     mentions=mention_part, mention_total=len(hits), related=list(related),
+                    articles_by=articles_by_part, articles_by_total=len(articles_by),
                 ))
 
         sources = (self._named("hits", (h.article for h in hits))
                    | self._named("claims", (c.article for c in (*claims_by, *claims_about)))
+                   | self._named("card", articles_by)
                    | self._named("entity", (e.id, *(x for x, _ in relations_in), *(x.id for x, _ in related))))
-        return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related), make,
+        return SpecGroup(f"entity:{e.id}", (e, hits, claims_by, claims_about, relations_in, related, articles_by), make,
                          frozenset(sources))
+
+    @functools.cached_property
+    def _articles_by(self) -> dict[str, list[str]]:
+        """Entity id -> the slugs of the articles it published or wrote, as the home page lists them:
+        the other way of an article's link to its publisher's and authors' pages."""
+        found: dict[str, list[str]] = {}
+        for a in self._in_order:
+            for e in _credited(a):
+                if e in self.r.entities:
+                    found.setdefault(e, []).append(a.slug)
+        return found
+
+    def _name_order(self, entity_id: str) -> tuple:
+        e = self.r.entities.get(entity_id)
+        return (*alphabetical(e.name if e else entity_id), entity_id)
 
     def _sorted_claims(self, ids) -> list[Claim]:
         order = {s.key: i for i, s in enumerate(self.site.claim_statuses)}
@@ -698,6 +723,11 @@ class SiteRenderer:
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + urls + "</urlset>\n")
         _last_sitemap[:] = [listed, text]
         return text
+
+
+def _credited(article: Article) -> dict[str, None]:
+    """The publisher and authors of an article, each once, in order (those that are entity ids link to their pages)."""
+    return dict.fromkeys(filter(None, (article.source.publisher, *article.source.authors)))
 
 
 # The last sitemap made in this process, with what it lists: 12,000 links at 10,000 articles,

@@ -149,3 +149,64 @@ def test_a_free_page_may_not_take_a_page_number(demo_copy: Path):
     proc = run_cli("check", str(demo_copy))
     assert proc.returncode == 1
     assert "content/pages/page-2.md:1:1: error:" in proc.stderr
+
+
+def edge_site(root: Path, articles: int) -> Path:
+    """`articles` articles, each published by River Agency and mentioning it once."""
+    from fixtures.sitekit import write
+
+    write(root, "site.yaml", "title: Edge\n")
+    write(root, "content/entities/river-agency.yaml", "name: River Agency\ntype: organization\n")
+    for n in range(articles):
+        write(root, f"content/articles/a{n:03d}.md", f"River Agency report {n}.\n")
+        write(root, f"content/articles/a{n:03d}.yaml",
+              f"title: Report {n:03d}\nsource: {{publisher: river-agency, published: 2024-01-{1 + n % 28:02d}}}\n")
+    return root
+
+
+@pytest.mark.parametrize("articles", [SIZE, SIZE + 1, 2 * SIZE + 1])
+def test_a_publishers_articles_and_mentions_go_on_over_pages_at_exactly_the_page_size(tmp_path, articles):
+    """At PAGE_SIZE items one page, at one more two: each article once among the publisher's
+    articles and once among its mentions, in the home page's order, with the full count on every page."""
+    saved, render.PAGE_SIZE = render.PAGE_SIZE, SIZE
+    try:
+        result = build(edge_site(tmp_path / "site", articles), tmp_path / "out", search=False)
+    finally:
+        render.PAGE_SIZE = saved
+    assert result.ok, result.diagnostics.sorted()
+    out = tmp_path / "out"
+    paths = pages_of(out, "entities/river-agency/index.html")
+    assert len(paths) == -(-articles // SIZE)
+    published, mentioned = [], []
+    for path in paths:
+        html = (out / path).read_text()
+        assert f"Articles by River Agency ({articles})" in html and f"Mentions ({articles})" in html
+        section = html.split('aria-labelledby="articles-by"')[1].split("</section>")[0]
+        published += items(section, r'href="[./]*articles/([a-z0-9-]+)/index\.html"')
+        mentioned += items(html, r'<h3 class="mention-source"><a href="[./]*articles/([a-z0-9-]+)/index\.html"')
+    home = items((out / "index.html").read_text(), r'<a class="title" href="articles/([a-z0-9-]+)/index\.html"')
+    assert published == mentioned == home[:SIZE] + [a for p in pages_of(out, "index.html")[1:] for a in
+                                                      items((out / p).read_text(), r'<a class="title" href="[./]*articles/([a-z0-9-]+)/index\.html"')]
+    assert len(set(published)) == articles
+
+
+def test_an_unmentioned_entitys_empty_state_is_said_once_on_its_first_page(tmp_path):
+    """A claimant never named in the text, with claims over two pages: the mentions' empty
+    state belongs with the rest of what is said of it once, on the first page."""
+    from fixtures.sitekit import write
+
+    site = tmp_path / "site"
+    write(site, "site.yaml", "title: Edge\n")
+    write(site, "content/entities/river-agency.yaml", "name: River Agency\ntype: organization\n")
+    for n in range(SIZE + 1):
+        write(site, f"content/articles/a{n}.md", f"The bridge holds {n}.\n")
+        write(site, f"content/articles/a{n}.yaml", f"title: Report {n}\nclaims:\n"
+                                                   f"  - {{id: c{n}, quote: bridge holds {n}, claimant: river-agency}}\n")
+    saved, render.PAGE_SIZE = render.PAGE_SIZE, SIZE
+    try:
+        assert build(site, tmp_path / "out", search=False).ok
+    finally:
+        render.PAGE_SIZE = saved
+    paths = pages_of(tmp_path / "out", "entities/river-agency/index.html")
+    said = ["Not mentioned in any article yet." in (tmp_path / "out" / p).read_text() for p in paths]
+    assert said == [True, False]

@@ -255,3 +255,171 @@ def test_a_template_no_build_uses_is_a_warning(tmp_path, files, expected):
     """A misspelt override, one under dossier/ (the built-ins' prefix), or a base.html without
     the block the page scripts go in is never read, or drops scripts: said."""
     assert warnings_of(make_site(tmp_path / "s", files)) == expected
+
+
+# -- what the default pages say, read as a fact-checker reads them -------------------------------
+
+BASIC_SIDECAR = (Path(__file__).parent / "fixtures/basic/content/articles/bridge-closed.yaml").read_text("utf-8")
+REOPENED_SIDECAR = (Path(__file__).parent / "fixtures/basic/content/articles/bridge-reopened.yaml").read_text("utf-8")
+
+
+def text_of(element) -> str:
+    return " ".join(element.text().split())
+
+
+def footnote(out: Path, page: str, claim_id: str):
+    return parse((out / page).read_text("utf-8")).find("li", id=f"fn-{claim_id}")
+
+
+def source_list(out: Path, page: str) -> dict[str, str]:
+    """An article's account of its original: label -> what it says."""
+    dl = parse((out / page).read_text("utf-8")).find("dl", class_="source")
+    return {text_of(dt): text_of(dd) for dt, dd in zip(dl.find_all("dt"), dl.find_all("dd"))}
+
+
+def test_an_articles_source_names_its_publisher_and_says_whose_each_date_is(tmp_path):
+    """The page is the dossier's copy: its dates are the original's publication and its capture,
+    said as such; the publisher is in the citation, not only in the kicker; a date the source does
+    not give is said to be missing, not left out unseen."""
+    site = make_site(tmp_path / "s", {"content/articles/bridge-closed.yaml": (
+        BASIC_SIDECAR.replace("  authors: [Mila Horvat]\n", "  authors: [Mila Horvat, anna-kovac]\n  retrieved: 2024-03-03\n"
+                              "  archive_url: https://archive.example/bridge-closed\n"))})
+    out = built(site, tmp_path / "out")
+    assert source_list(out, ARTICLE) == {
+        "Publisher": "Daily Courier", "Originally published": "2 March 2024", "By": "Mila Horvat, Anna Kovač",
+        "Original": "https://example.com/courier/bridge-closed", "Archived copy": "https://archive.example/bridge-closed",
+        "Retrieved for the dossier": "3 March 2024"}
+    page = parse((out / ARTICLE).read_text("utf-8"))
+    links = {a.get("href") for a in page.find("dl", class_="source").find_all("a")}
+    assert {"../../entities/daily-courier/index.html", "../../entities/anna-kovac/index.html"} <= links
+    assert source_list(out, "articles/alpha-note/index.html") == {"Originally published": "not given in the source"}
+
+
+def test_a_contradiction_both_claims_declare_is_listed_once_in_each_footnote(tmp_path):
+    site = make_site(tmp_path / "s", {"content/articles/bridge-reopened.yaml":
+                                      REOPENED_SIDECAR + "    contradicts: [six-weeks]\n"})
+    out = built(site, tmp_path / "out")
+    for page, claim_id, other in ((ARTICLE, "six-weeks", "reopened-early"),
+                                  ("articles/bridge-reopened/index.html", "reopened-early", "six-weeks")):
+        note = footnote(out, page, claim_id)
+        hrefs = [a.get("href") for p in note.find_all("p", class_="links") for a in p.find_all("a")]
+        assert sum(h.endswith(f"#claim-{other}") for h in hrefs) == 1, (claim_id, hrefs)
+
+
+def test_a_footnote_gives_the_status_and_claimant_of_each_claim_it_links_to(tmp_path):
+    """A claim backed by a refuted one is not backed: the other claim's status and who made it
+    are said beside it, in both directions."""
+    out = built(make_site(tmp_path / "s"), tmp_path / "out")
+    contradicts = text_of(footnote(out, ARTICLE, "six-weeks").find("p", class_="links"))
+    assert contradicts == ("Contradicts: “reopened after only four weeks” (Confirmed · claimed by River Agency · "
+                           "in North Bridge reopens early)")
+    supported_by = text_of(footnote(out, ARTICLE, "structural-damage").find("p", class_="links"))
+    assert supported_by == ("Supported by: “reopened after only four weeks” (Confirmed · claimed by River Agency · "
+                            "in North Bridge reopens early)")
+
+
+def test_a_claim_without_a_claimant_is_said_to_be_unattributed_wherever_it_is_listed(tmp_path):
+    site = make_site(tmp_path / "s", {"content/articles/bridge-reopened.yaml": REOPENED_SIDECAR + (
+        "  - {id: smaller-damage, quote: the damage was smaller than first thought, about: [north-bridge],"
+        " date: 2024-05-09}\n")})
+    out = built(site, tmp_path / "out")
+    line = parse((out / "claims/index.html").read_text("utf-8")).find("li", id="c-smaller-damage")
+    assert "Unverified · unattributed, claimed on 9 May 2024 · in North Bridge reopens early" in text_of(line)
+    about = parse((out / "entities/north-bridge/index.html").read_text("utf-8")).find("li", id="about-c-smaller-damage")
+    assert "unattributed" in text_of(about)
+    assert "Unverified · Unattributed, claimed on 9 May 2024" in text_of(
+        footnote(out, "articles/bridge-reopened/index.html", "smaller-damage").find("p", class_="claim-meta"))
+
+
+def test_a_listed_claim_says_when_it_was_made_apart_from_when_its_article_came_out(tmp_path):
+    out = built(make_site(tmp_path / "s"), tmp_path / "out")
+    line = text_of(parse((out / "claims/index.html").read_text("utf-8")).find("li", id="c-closed-monday"))
+    assert line.endswith("Confirmed · claimed by Anna Kovač on 2 March 2024 · in North Bridge closed for repairs "
+                         "(Daily Courier, published 2 March 2024)"), line
+
+
+def test_a_publishers_or_authors_page_lists_the_articles_it_published_or_wrote(tmp_path):
+    """An article links its publisher's page, and its authors' given by entity ids: those pages
+    link the article back, newest first, each saying which it was."""
+    site = make_site(tmp_path / "s", {"content/articles/bridge-reopened.yaml": REOPENED_SIDECAR.replace(
+        "publisher: Evening Post", "publisher: daily-courier\n  authors: [anna-kovac, daily-courier]")})
+    out = built(site, tmp_path / "out")
+
+    def listed(entity: str):
+        section = parse((out / f"entities/{entity}/index.html").read_text("utf-8")).find("section", aria_labelledby="articles-by")
+        return section and (text_of(section.find("h2")), [text_of(li) for li in section.find_all("li")],
+                            [a.get("href") for a in section.find_all("a")])
+
+    assert listed("daily-courier") == (
+        "Articles by Daily Courier (2)",
+        ["North Bridge reopens early author and publisher · published 10 May 2024",
+         "North Bridge closed for repairs publisher · published 2 March 2024"],
+        ["../../articles/bridge-reopened/index.html", "../../articles/bridge-closed/index.html"])
+    assert listed("anna-kovac")[:2] == ("Articles by Anna Kovač (1)", ["North Bridge reopens early author · published 10 May 2024"])
+    assert listed("river-agency") is None
+
+
+def test_names_on_an_entity_page_come_in_the_order_of_their_names_not_of_their_ids(tmp_path):
+    """Entities often mentioned alongside (as many articles: by name) and those related to it."""
+    site = make_site(tmp_path / "s", {
+        "content/entities/a-zed.yaml": "name: Zed Ferries\ntype: organization\n"
+                                       "relations: [{entity: north-bridge, role: runs boats under}]\n",
+        "content/entities/z-abe.yaml": "name: Abe Tugs\ntype: organization\n"
+                                       "relations: [{entity: north-bridge, role: tows under}]\n",
+        "content/articles/bridge-reopened.md": "The North Bridge reopened after only four weeks, the River Agency "
+                                               "said on Friday. Zed Ferries and Abe Tugs stop.\n"})
+    out = built(site, tmp_path / "out")
+    page = parse((out / "entities/north-bridge/index.html").read_text("utf-8"))
+    related = [text_of(li) for li in page.find("ul", class_="related").find_all("li")]
+    assert related == ["Abe Tugs (1 article)", "Anna Kovač (1 article)", "Daily Courier (1 article)",
+                       "River Agency (1 article)", "Zed Ferries (1 article)"]  # by id, Zed Ferries (a-zed) came first
+    relations = [text_of(li) for li in page.find("ul", class_="relations").find_all("li")]
+    assert relations == ["Abe Tugs tows under North Bridge", "Zed Ferries runs boats under North Bridge"]
+
+
+def test_the_pages_of_an_articles_publisher_and_authors_follow_it_through_rebuilds(tmp_path):
+    """Their lists are drawn from the articles' sidecars: an edit of a publisher, an author, a date
+    or a title rebuilds the pages it concerns, those it named and those it names, as a cold build makes them."""
+    site = make_site(tmp_path / "s")
+    reopened = site / "content/articles/bridge-reopened.yaml"
+    edits = [("publisher: Evening Post", "publisher: daily-courier\n  authors: [anna-kovac]"),
+             ("published: 2024-05-10", "published: 2024-01-10"),
+             ("title: North Bridge reopens early", "title: A bridge reopens"),
+             ("publisher: daily-courier", "publisher: river-agency"),
+             ("authors: [anna-kovac]", "authors: [Mila Horvat]"),
+             ("publisher: river-agency", "publisher: Evening Post")]
+    built(site, tmp_path / "out")
+    for n, (old, new) in enumerate(edits):
+        reopened.write_text(reopened.read_text("utf-8").replace(old, new), "utf-8")
+        rebuilt = snapshot(built(site, tmp_path / "out"))
+        cold = snapshot(built(site, tmp_path / f"cold-{n}"))
+        assert {k: v for k, v in rebuilt.items() if not k.startswith(".dossier")} == \
+            {k: v for k, v in cold.items() if not k.startswith(".dossier")}, new
+
+
+def test_the_claims_index_says_in_what_order_it_lists_a_statuss_claims(tmp_path):
+    """Grouped by status, then newest article first (the home page's order): said, and so."""
+    site = make_site(tmp_path / "s", {"content/articles/bridge-reopened.yaml": REOPENED_SIDECAR.replace(
+        "status: confirmed", "status: unverified")})
+    out = built(site, tmp_path / "out")
+    page = parse((out / "claims/index.html").read_text("utf-8"))
+    assert "within each status, the newest article first" in text_of(page.find("p", class_="lede"))
+    unverified = page.find("section", aria_labelledby="status-unverified")
+    assert [li.get("id") for li in unverified.find_all("li")] == ["c-reopened-early", "c-structural-damage"]
+
+
+def test_an_empty_dossiers_home_page_says_it_has_nothing_yet(tmp_path):
+    write(tmp_path / "s", "site.yaml", "title: Empty\n")
+    (tmp_path / "s/content/articles").mkdir(parents=True)
+    page = parse((built(tmp_path / "s", tmp_path / "out") / "index.html").read_text("utf-8"))
+    counts = page.find("section", class_="counts")
+    assert [text_of(div) for div in counts.find_all("div")] == ["0 articles", "Entities None yet.", "0 claims"]
+    assert text_of(page.find("section", aria_labelledby="articles-title")) == "Articles, newest first No articles yet."
+    assert not [ul for ul in page.find("main").find_all(pred=lambda e: e.tag in ("ul", "ol")) if not ul.find("li")]
+
+
+def test_the_home_pages_line_for_an_article_without_a_publisher_starts_with_what_it_has(tmp_path):
+    page = parse((built(make_site(tmp_path / "s"), tmp_path / "out") / "index.html").read_text("utf-8"))
+    lines = {text_of(li.find("a")): text_of(li.find("span", class_="meta")) for li in page.find("ol").find_all("li")}
+    assert lines["Alpha note"] == "undated · 0 claims"
+    assert lines["North Bridge closed for repairs"] == "Daily Courier · 2 March 2024 · 3 claims"
