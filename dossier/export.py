@@ -31,7 +31,7 @@ from .urls import article_path, entity_path
 
 # dossier.json's format: the major number changes when a field changes
 # meaning or goes away; the minor one when fields are added.
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"  # 1.1: a claim's `reviewed`
 SCHEMA = Path(__file__).parent / "schema" / "dossier.schema.json"
 SCHEMA_NAME = "dossier.schema.json"
 FEED_LIMIT = 50  # newest articles in feed.xml
@@ -49,7 +49,7 @@ AGENT_TYPES = frozenset({
 })
 LIST_SEPARATOR = "; "  # between ids in one CSV cell
 CSV_COLUMNS = ("id", "status", "status_label", "rating", "quote", "claimant", "claimant_name", "about",
-               "date", "note", "supports", "contradicts", "article", "article_title", "publisher",
+               "date", "reviewed", "note", "supports", "contradicts", "article", "article_title", "publisher",
                "published", "source_url", "page", "url")
 
 
@@ -314,7 +314,7 @@ def _claim_data(c: Claim, number: int, resolved: Resolved) -> dict:
         "about": [r.id for r in c.about],
         "status": c.status, "status_label": status.label if status else c.status,
         "rating": status.rating if status else None,
-        "date": _iso(c.date), "note": c.note,
+        "date": _iso(c.date), "reviewed": _iso(c.reviewed), "note": c.note,
         "supports": [r.id for r in c.supports], "contradicts": [r.id for r in c.contradicts],
         "anchor": f"claim-{c.id}", "footnote": number or None,
         "path": page, "url": _absolute(site, page),
@@ -466,7 +466,7 @@ def _atom_entry(a: Article, resolved: Resolved, fallback: dt.date) -> str:
     parts.append(f"    <updated>{_atom_time(day)}</updated>")
     if a.source.published:
         parts.append(f"    <published>{_atom_time(a.source.published)}</published>")
-    parts += [f"    <author><name>{xml_escape(name)}</name></author>" for name in a.source.authors]
+    parts += [f"    <author><name>{xml_escape(_named(resolved, name))}</name></author>" for name in a.source.authors]
     parts += [f"    <category term={quoteattr(tag)}/>" for tag in a.tags]
     if a.summary:
         parts.append(f"    <summary>{xml_escape(a.summary)}</summary>")
@@ -474,6 +474,12 @@ def _atom_entry(a: Article, resolved: Resolved, fallback: dt.date) -> str:
         parts.append(f"    <source><title>{xml_escape(publisher.name if publisher else a.source.publisher)}</title></source>")
     parts.append("  </entry>")
     return "\n".join(parts)
+
+
+def _named(resolved: Resolved, name: str) -> str:
+    """A byline as the page shows it: an entity's id is that entity's name."""
+    e = resolved.entities.get(name)
+    return e.name if e else name
 
 
 # -- JSON-LD --------------------------------------------------------------
@@ -523,8 +529,11 @@ class LinkedData:
         return {"@type": "WebSite", "@id": self.link(root, "index.html#site"), "name": self.site.title,
                 "url": self.link(root, "index.html")}
 
-    def _reviewer(self, root: str) -> dict:
-        return {"@type": "Organization", "name": self.site.title, "url": self.link(root, "index.html")}
+    def _dossier_node(self, root: str) -> dict:
+        """The dossier as the organization that publishes its pages and reviews the claims: described
+        once in a page's graph, named by this @id elsewhere, the same on every page."""
+        return {"@type": "Organization", "@id": self.link(root, "index.html#dossier"), "name": self.site.title,
+                "url": self.link(root, "index.html")}
 
     def entity_node(self, root: str, e: Entity, full: bool = False) -> dict:
         node = {"@type": schema_type(self.site, e.type), "@id": self.link(root, entity_path(e.id) + "#entity"),
@@ -560,8 +569,9 @@ class LinkedData:
         kind = {"index.html": "CollectionPage", "entities/index.html": "CollectionPage",
                 "claims/index.html": "CollectionPage",
                 "search/index.html": "SearchResultsPage"}.get(listing or path, "WebPage")
-        return {"@context": "https://schema.org", "@type": kind, "name": title or self.site.title,
-                "description": description, "url": self.link(root, path), "inLanguage": self.site.language,
+        url = self.link(root, path)
+        return {"@context": "https://schema.org", "@type": kind, "@id": url, "name": title or self.site.title,
+                "description": description, "url": url, "inLanguage": self.site.language,
                 "isPartOf": site_node}
 
     def entity_page(self, root: str, e: Entity) -> dict:
@@ -572,31 +582,46 @@ class LinkedData:
     def article_page(self, root: str, article: Article, claims: list[Claim], publisher: Optional[Entity]) -> dict:
         path = article_path(article.slug)
         original = self._original(root, article, publisher)
+        dossier = self._dossier_node(root)
         # The page is the dossier's annotated copy: the dossier publishes it; who wrote and
         # published the original, and when, are said of the original alone (isBasedOn). The
         # page's own date of publication is not known (a build's date is not it).
         node = _compact({
             "@type": "NewsArticle", "@id": self.link(root, path + "#article"), "headline": article.title,
             "name": article.title, "description": article.summary, "url": self.link(root, path),
-            "mainEntityOfPage": self.link(root, path), "publisher": self._reviewer(root),
+            "mainEntityOfPage": self.link(root, path), "publisher": _reference(dossier),
             "keywords": list(article.tags), "inLanguage": self.site.language, "isPartOf": self._site_node(root),
             "isBasedOn": original,
         })
-        reviews = [self.claim_review(root, c, article, _reference(original)) for c in claims]
-        return {"@context": "https://schema.org", "@graph": [node, *reviews]}
+        reviews = [self.claim_review(root, c, article, _reference(original), _reference(dossier)) for c in claims]
+        return {"@context": "https://schema.org", "@graph": [node, dossier, *reviews]}
 
     def _original(self, root: str, article: Article, publisher: Optional[Entity]) -> dict:
         """The article as its publisher put it out, of which the page is an annotated copy."""
         src = article.source
+        by = self._party(root, publisher.id if publisher else "", src.publisher)
         return _compact({
             "@type": "NewsArticle", "@id": self.link(root, article_path(article.slug) + "#original"),
             "headline": article.title, "url": src.url, "datePublished": _iso(src.published),
-            "author": [{"@type": "Person", "name": name} for name in src.authors],
-            "publisher": self._party(root, publisher.id if publisher else "", src.publisher),
+            "author": [n for name in src.authors if (n := self._author(root, name, src.publisher, publisher, by))],
+            "publisher": by,
             "archivedAt": src.archive_url,
         })
 
-    def claim_review(self, root: str, c: Claim, article: Article, appearance: dict) -> dict:
+    def _author(self, root: str, name: str, publisher_text: str, publisher: Optional[Entity],
+                by: Optional[dict]) -> Optional[dict]:
+        """One byline of the original, typed by what the dossier says of it: the publisher's own name
+        (a byline such as "Reuters" on a Reuters story) is the publisher; an entity's id is that
+        entity (a person or an organization; none if another, as _party). A name alone says nothing
+        of its type, and bylines are people ("Olena Marchuk") and organizations ("Reuters",
+        "Staff") alike: it is not guessed from the name but typed Thing, which every byline is."""
+        if by is not None and name in (publisher_text, publisher.name if publisher else None):
+            return by
+        if self.entity(name) is not None:
+            return self._party(root, name)
+        return {"@type": "Thing", "name": name}
+
+    def claim_review(self, root: str, c: Claim, article: Article, appearance: dict, reviewer: dict) -> dict:
         status = self.site.claim_status(c.status)
         rating = {"@type": "Rating", "alternateName": (status.alternate_name or status.label) if status else c.status}
         if status and status.rating:
@@ -612,10 +637,19 @@ class LinkedData:
         })
         url = self.link(root, f"{article_path(article.slug)}#claim-{c.id}")
         return _compact({
-            "@type": "ClaimReview", "@id": url, "url": url, "claimReviewed": c.selector.quote,
+            "@type": "ClaimReview", "@id": url, "url": url, "datePublished": _iso(review_date(c)),
+            "claimReviewed": c.selector.quote,
             "itemReviewed": claim, "reviewRating": rating, "reviewBody": plain(c.note),
-            "author": self._reviewer(root),
+            "author": reviewer,
         })
+
+
+def review_date(c: Claim) -> Optional[dt.date]:
+    """When the dossier published its review of a claim (its status and note): ClaimReview's
+    datePublished. Only the date the sidecar gives for it (`reviewed:`) will do: not the claim's
+    `date` (when the claimant made it), not the article's capture, and not the build's day,
+    which would be no one's and make every build differ."""
+    return c.reviewed
 
 
 def _reference(node: dict) -> dict:

@@ -43,7 +43,7 @@ RELATION_KEYS = ("entity", "role")
 SIDECAR_KEYS = ("title", "source", "summary", "tags", "mentions", "claims", "autolink")
 SOURCE_KEYS = ("publisher", "url", "published", "authors", "retrieved", "archive_url")
 MENTION_KEYS = ("entity", "quote", "prefix", "suffix")
-CLAIM_KEYS = ("id", "quote", "prefix", "suffix", "claimant", "about", "status", "date",
+CLAIM_KEYS = ("id", "quote", "prefix", "suffix", "claimant", "about", "status", "date", "reviewed",
               "note", "supports", "contradicts")
 PAGE_KEYS = ("title", "description")
 LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
@@ -521,7 +521,8 @@ def _claim(r: MapReader, slug: str, site: Site) -> Optional[Claim]:
     # Every field is read, and so checked, even without an id: all of a claim's errors in one run.
     fields = dict(selector=_selector(r, "the claim"), status=status, claimant=r.ident("claimant"),
                   about=r.ident_list("about"), date=r.date("date"), note=r.text("note"),
-                  supports=r.ident_list("supports"), contradicts=r.ident_list("contradicts"))
+                  supports=r.ident_list("supports"), contradicts=r.ident_list("contradicts"),
+                  reviewed=r.date("reviewed"))
     return Claim(id=ref.id, article=slug, pos=ref.pos, **fields) if ref is not None else None
 
 

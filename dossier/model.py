@@ -161,6 +161,7 @@ class Claim:
     note: str = ""
     supports: tuple[Ref, ...] = ()
     contradicts: tuple[Ref, ...] = ()
+    reviewed: Optional[dt.date] = None  # when the dossier last reviewed it (its status and note)
 
 
 @dataclass(frozen=True)

@@ -1322,7 +1322,8 @@ def test_a_claims_digest_changes_with_each_of_its_fields():
     at = Pos("content/articles/a.yaml", 12, 5)
     claim = Claim("a-1", "a", Selector("the quote", at, "before ", " after"), at, "disputed",
                   claimant=Ref("someone", at), about=(Ref("else", at),), date=dt.date(2024, 8, 6),
-                  note="A note.", supports=(Ref("b-1", at),), contradicts=(Ref("c-1", at),))
+                  note="A note.", supports=(Ref("b-1", at),), contradicts=(Ref("c-1", at),),
+                  reviewed=dt.date(2024, 9, 1))
     other = {str: "other", Pos: Pos("content/articles/a.yaml", 13, 5), Selector: Selector("another quote", at),
              Ref: Ref("nobody", at), tuple: (), dt.date: dt.date(2024, 8, 7)}
     digests = {cache_module.claim_digest(claim)}

@@ -455,8 +455,10 @@ def test_the_original_articles_facts_belong_to_the_original_and_are_said_once(sp
     original = page["isBasedOn"]
     # the dossier's page: its own address, published by the dossier, not by the original's publisher
     assert page["url"] == "https://example.org/speakers/articles/a/index.html"
-    assert page["publisher"] == {"@type": "Organization", "name": "Speakers",
+    assert page["publisher"] == {"@type": "Organization", "@id": "https://example.org/speakers/index.html#dossier",
                                  "url": "https://example.org/speakers/index.html"}
+    (dossier,) = [n for n in speakers if n["@id"] == page["publisher"]["@id"]]
+    assert dossier["name"] == "Speakers"
     assert "author" not in page and "datePublished" not in page and "archivedAt" not in page
     # the captured original: its address, date, authors, publisher and archive copy
     assert original["@type"] == "NewsArticle" and original["@id"] != page["@id"]
@@ -483,7 +485,165 @@ def test_a_publisher_that_is_a_place_is_not_given_as_publisher(tmp_path):
     site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, sidecar, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
     code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
     assert code == 0, err
-    (page,) = [n for n in nodes(json_ld((tmp_path / "out/articles/a/index.html").read_text("utf-8")))
-               if n["@type"] == "NewsArticle"]
+    graph = nodes(json_ld((tmp_path / "out/articles/a/index.html").read_text("utf-8")))
+    (page,) = [n for n in graph if n["@type"] == "NewsArticle"]
     assert "publisher" not in page["isBasedOn"]
-    assert page["publisher"]["name"] == "Speakers"
+    (dossier,) = [n for n in graph if n["@id"] == page["publisher"]["@id"]]
+    assert dossier["name"] == "Speakers"
+
+
+# -- the JSON-LD as a graph: every node named once, every reference resolved ------------------
+
+REFERENCE_KEYS = {"@id", "@type", "url"}  # what a node named again by its @id carries (export._reference)
+
+
+def every_node(value) -> list[dict]:
+    """Every node of a JSON-LD block, nested ones too, in document order."""
+    if isinstance(value, list):
+        return [n for v in value for n in every_node(v)]
+    if not isinstance(value, dict):
+        return []
+    return [value] + [n for k, v in value.items() if k != "@context" for n in every_node(v)]
+
+
+def graph_problems(blocks: list[dict]) -> list[str]:
+    """What makes a page's JSON-LD wrong as a graph: a reference to an @id the page does not
+    describe, two descriptions of one @id that disagree, a node with an address of its own
+    (a url) but no @id, so that its repeats cannot be told to be one thing."""
+    found = every_node(blocks)
+    described: dict[str, dict] = {}
+    problems = []
+    for node in found:
+        if "@id" not in node:
+            if "url" in node:
+                problems.append(f"no @id: {node}")
+            continue
+        if set(node) <= REFERENCE_KEYS:
+            continue
+        for key, value in node.items():
+            if key in described.get(node["@id"], {}) and described[node["@id"]][key] != value:
+                problems.append(f"{node['@id']} says two things of {key}")
+        described.setdefault(node["@id"], {}).update(node)
+    for node in found:
+        if "@id" in node and set(node) <= REFERENCE_KEYS and node["@id"] not in described:
+            problems.append(f"refers to {node['@id']}, not described on the page")
+    return problems
+
+
+def test_every_pages_json_ld_is_a_graph_whose_references_all_resolve(published, plain_build):
+    """Parsed as JSON, each block a node or an @graph; every @id named is described on the page,
+    never two ways; anything with an address has an @id (without base_url too: ids are relative)."""
+    for out in (published[1], plain_build):
+        for path in published_pages(out):
+            rel = path.relative_to(out).as_posix()
+            if rel.startswith("pagefind/") or rel == "404.html":
+                continue
+            blocks = json_ld(path.read_text("utf-8"))
+            assert blocks and all(b["@context"] == "https://schema.org" for b in blocks), rel
+            assert graph_problems(blocks) == [], rel
+
+
+def test_the_dossier_is_one_organization_with_an_id_the_same_on_every_page(published):
+    """The dossier publishes each page and reviews each claim: one node, described once per page
+    and named by its @id elsewhere, the same @id on every page (so its repeats are one thing)."""
+    _, out = published
+    data = json.loads((out / "dossier.json").read_text())
+    ids = set()
+    for article in data["articles"]:
+        graph = nodes(json_ld((out / article["path"]).read_text("utf-8")))
+        (page,) = [n for n in graph if n.get("@id", "").endswith("#article")]
+        (dossier,) = [n for n in every_node(graph) if n.get("name") == data["site"]["title"] and n["@type"] == "Organization"]
+        assert dossier["@id"] == page["publisher"]["@id"] and dossier["url"] == BASE + "index.html"
+        for review in (n for n in graph if n["@type"] == "ClaimReview"):
+            assert review["author"]["@id"] == dossier["@id"]
+        ids.add(dossier["@id"])
+    assert len(ids) == 1 and ids.pop().startswith(BASE)
+
+
+AUTHORS_SIDECAR = SPEAKERS_SIDECAR.replace("publisher: river-agency", "publisher: Harbour Times").replace(
+    "authors: [Mila Horvat, Ivo Petrić]", "authors: [Mila Horvat, anna-kovac, river-agency, Harbour Times, north-bridge]")
+
+
+def test_an_authors_type_is_what_the_dossier_says_of_it_never_guessed_from_the_name(tmp_path):
+    """A byline is a person ("Mila Horvat") or an organization ("Reuters", "Staff"): the format
+    does not say which, so a name alone is a Thing, which both are. An entity's id says (a person,
+    an organization, or neither: a place is left out, as for a claimant); a byline that is the
+    publisher's own name is the publisher."""
+    from fixtures.sitekit import run, tiny_site
+
+    site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, AUTHORS_SIDECAR, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, err
+    graph = nodes(json_ld((tmp_path / "out/articles/a/index.html").read_text("utf-8")))
+    (original,) = [n["isBasedOn"] for n in graph if n.get("@id", "").endswith("#article")]
+    base = "https://example.org/speakers/entities/"
+    assert original["author"] == [
+        {"@type": "Thing", "name": "Mila Horvat"},
+        {"@type": "Person", "@id": base + "anna-kovac/index.html#entity", "name": "Anna Kovač",
+         "url": base + "anna-kovac/index.html"},
+        {"@type": "Organization", "@id": base + "river-agency/index.html#entity", "name": "River Agency",
+         "url": base + "river-agency/index.html"},
+        original["publisher"],
+    ]
+    assert original["publisher"] == {"@type": "Organization", "name": "Harbour Times"}
+    assert graph_problems(graph) == []
+
+
+def test_an_article_page_gives_no_publication_date_of_its_own(published):
+    """OpenGraph's article:published_time is when the article at og:url, the dossier's annotated
+    page, was first published: not known (the original's date is the original's, in the JSON-LD's
+    isBasedOn, and on the page as such)."""
+    _, out = published
+    for path in (out / "articles").glob("*/index.html"):
+        html = path.read_text("utf-8")
+        assert '<meta property="og:type" content="article">' in html
+        assert "article:published_time" not in html
+        (page,) = [n for n in nodes(json_ld(html)) if n.get("@id", "").endswith("#article")]
+        assert "datePublished" not in page and "dateCreated" not in page
+
+
+def test_a_claim_review_is_dated_by_the_day_the_dossier_reviewed_the_claim_never_by_the_claims_own(tmp_path):
+    """ClaimReview.datePublished is when the fact check came out: a claim's `reviewed:` date; the
+    claim's `date` is when the claimant made it (the Claim's datePublished), and a build's day is
+    no one's: without a review date, none is given. dossier.json and the footnote say it too."""
+    from fixtures.sitekit import run, tiny_site
+
+    sidecar = SPEAKERS_SIDECAR.replace(
+        "status: disputed}", "status: disputed, date: 2024-03-01, reviewed: 2024-04-02}")
+    site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, sidecar, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, err
+    html = (tmp_path / "out/articles/a/index.html").read_text("utf-8")
+    reviews = {n["@id"].rpartition("#claim-")[2]: n for n in nodes(json_ld(html)) if n.get("@type") == "ClaimReview"}
+    assert reviews["by-person"]["datePublished"] == "2024-04-02"
+    assert reviews["by-person"]["itemReviewed"]["datePublished"] == "2024-03-01"
+    assert "datePublished" not in reviews["by-place"]
+    exported = {c["id"]: c for c in json.loads((tmp_path / "out/dossier.json").read_text("utf-8"))["claims"]}
+    assert exported["by-person"]["reviewed"] == "2024-04-02" and "reviewed" not in exported["by-place"]
+    with open(tmp_path / "out/claims.csv", newline="", encoding="utf-8") as f:
+        assert {r["id"]: r["reviewed"] for r in csv.DictReader(f)} == {
+            "by-place": "", "by-person": "2024-04-02", "by-unit": "", "by-event": ""}
+    footnote = re.search(r'<li id="fn-by-person".*?</li>', html, re.S).group(0)
+    assert "2 April 2024" in re.sub(r"<[^>]+>", "", footnote), footnote
+
+
+def test_a_review_date_that_is_no_date_is_an_error_at_its_line(tmp_path):
+    from fixtures.sitekit import error_lines, run, tiny_site
+
+    sidecar = SPEAKERS_SIDECAR.replace("status: disputed}", "status: disputed, reviewed: soon}")
+    site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, sidecar, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    line = 1 + sidecar.splitlines().index(next(l for l in sidecar.splitlines() if "reviewed: soon" in l))
+    assert code == 1 and [l.split(": error: ")[0] for l in error_lines(err)] == [
+        f"content/articles/a.yaml:{line}:{sidecar.splitlines()[line - 1].index('soon') + 1}"], err
+
+
+def test_the_feed_names_an_author_given_by_an_entity_id_as_the_page_does(tmp_path):
+    from fixtures.sitekit import run, tiny_site
+
+    site = tiny_site(tmp_path / "site", SPEAKERS_TEXT, AUTHORS_SIDECAR, entities=SPEAKERS_ENTITIES, site_yaml=SPEAKERS_SITE)
+    code, _, err = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    assert code == 0, err
+    (entry,) = ET.parse(tmp_path / "out/feed.xml").getroot().findall(f"{ATOM}entry")
+    assert [a.find(f"{ATOM}name").text for a in entry.findall(f"{ATOM}author")] == [
+        "Mila Horvat", "Anna Kovač", "River Agency", "Harbour Times", "North Bridge"]
