@@ -3,7 +3,8 @@
 An article is parsed once into mistune's token tree. Its text leaves, in
 reading order, are joined into one string (`ReaderText.raw`) and every leaf
 remembers where it sits in it. Matching runs on a normalised copy (white
-space runs -> one space, curly quotes -> straight) with a map back to raw
+space runs -> one space, curly quotes -> straight, dashes -> hyphens, "…" ->
+"...", "ﬁ" -> "fi", characters nobody sees dropped) with a map back to raw
 offsets, so a match lands on the exact characters that are then wrapped.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import hashlib
 import html
 import re
@@ -24,16 +26,53 @@ import mistune
 from .model import Article, Selector
 
 WS_RUN = re.compile(r"\s+")
-# The runs normalize() changes: longer than one space, or not a plain space. Single
-# spaces between words are most of a text's white space and are skipped in C.
-_COLLAPSIBLE = re.compile(r" \s+|[^\S ]\s*")
-# Typographic quotation marks and apostrophes -> straight ones, one character for one: English
-# ‘ ’ “ ”, and those of other languages (« » „ ‚ ‹ › ‟ ‛, and the modifier letter ʼ of Ukrainian).
-QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
-                        "\u02bc": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"',
-                        "\u00bb": '"'})
+# Characters a reader does not see and nobody types into a quote, though captured pages and wire
+# copy are full of them: soft hyphen, combining grapheme joiner, Arabic letter mark, Mongolian
+# variation selectors, zero-width space, non-joiner and joiner, left-to-right and right-to-left
+# marks and embeddings, word joiner and invisible operators, bidi isolates, variation selectors,
+# byte order mark (zero-width no-break space).
+INVISIBLE = ("\u00ad\u034f\u061c\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f"
+             "\ufe00-\ufe0f\ufeff")
+# One character for one: typographic quotation marks and apostrophes -> straight ones, English
+# ‘ ’ “ ”, those of other languages (« » „ ‚ ‹ › ‟ ‛), the modifier letters ʼ of Ukrainian and ʻ of
+# Uzbek, primes ′ ″ and an acute accent typed for an apostrophe; hyphens, dashes and the minus
+# sign -> "-".
+LOOK_ALIKES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2039": "'", "\u203a": "'",
+               "\u02bc": "'", "\u02bb": "'", "\u2032": "'", "\u2035": "'", "\u00b4": "'",
+               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"',
+               "\u2033": '"', "\u2036": '"',
+               **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-")}
+_SIMILAR = re.escape("".join(LOOK_ALIKES))
+_DASHES = re.escape("".join(c for c, ascii in LOOK_ALIKES.items() if ascii == "-") + "-")
+# One character for several: "…" -> "...", and the ligatures of text copied from a PDF.
+SPELLED_OUT = {"\u2026": "...", "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+               "\ufb05": "st", "\ufb06": "st"}
+_SPELLED = re.escape("".join(SPELLED_OUT))
+# What normalize() changes. Every edit starts with one of a few characters, which the regex engine
+# finds in C (a pattern starting with named groups would be tried at every character, and
+# str.translate() looks each character up in a dict: both twice as slow); the lookbehind on that
+# first character says which edit it is.
+_EDIT = re.compile(
+    rf"[\s{INVISIBLE}{_SIMILAR}{_SPELLED}-](?:"
+    rf"(?<= )[\s{INVISIBLE}]+"  # a run of white space -> " " (a single plain space is left alone)
+    rf"|(?<=[^\S ])[\s{INVISIBLE}]*"
+    rf"|(?<=[{_DASHES}])[{_DASHES}]+"  # two or more dashes, as "--" is typed for "—" -> "-"
+    rf"|(?<=[{INVISIBLE}])[{INVISIBLE}]*(?P<white>\s[\s{INVISIBLE}]*)?"  # -> "", or " " if white space follows
+    rf"|(?<=[{_SIMILAR}{_SPELLED}]))")  # one look-alike -> its ASCII form; "…" -> "..."
+_REPLACEMENT = {"-": "-", **LOOK_ALIKES, **SPELLED_OUT}
+# In ASCII text without "--" (most quotes, and articles without typographic marks) only white
+# space changes, and this shorter pattern, tried at every character, finds it faster.
+_ASCII_EDIT = re.compile(r" \s+|[^\S ]\s*")
 INLINE = frozenset({"emphasis", "strong", "link", "strikethrough", "mark", "superscript", "subscript"})
-HIDDEN_HTML = re.compile(r"<(/?)(?:script|style)\b", re.I)  # nh3 drops their content
+# Raw elements whose text cannot hold a mark or a link: the sanitizer drops the content of some
+# (of <svg> and <math>, all but loose text), and reads that of others as characters, tags and all
+# (so a mark there shows as "<mark ...>" and its footnote links nowhere).
+HIDDEN_HTML = re.compile(r"<(/?)(script|style|template|svg|math|textarea|title|xmp|iframe|noembed|noframes"
+                         r"|noscript|plaintext)\b", re.I)
+# Raw tags that set the words either side apart, on lines or in boxes of their own.
+BREAKING_HTML = re.compile(r"</?(?:br|hr|p|div|li|dd|dt|h[1-6]|blockquote|pre|table|caption|tr|td|th|ul|ol|dl"
+                           r"|section|article|aside|header|footer|nav|main|figure|figcaption|address|details"
+                           r"|summary)\b", re.I)
 RAW_LINK = re.compile(r"<(/?)a(?:\s[^>]*)?>\Z", re.I | re.S)  # an <a> or </a> tag, alone
 PLUGINS = ("strikethrough", "table", "footnotes")
 
@@ -86,30 +125,44 @@ def _speed_up_text_runs() -> None:
 _speed_up_text_runs()
 
 
-def normalize(s: str) -> tuple[str, list[int], list[int]]:
-    """Normalised text, plus where its collapsed white space runs sit.
+def normalize(s: str) -> tuple[str, list[int], list[int], list[int]]:
+    """Normalised text, plus where its edits sit, to map offsets back to `s`.
 
-    Returns (norm, run_pos, shift): run_pos[k] is the normalised offset of
-    the k-th collapsed run, shift[k] the raw characters dropped before it.
+    Returns (norm, at, after, dropped): the k-th edit that changes the length
+    (a run replaced by one character or by none, "…" by three) starts at
+    normalised offset at[k] and ends at after[k]; dropped[k + 1] is the raw
+    characters dropped up to its end (fewer than none where "…" grew).
     """
-    parts, run_pos, shift = [], [], [0]
-    last = dropped = 0
-    for m in _COLLAPSIBLE.finditer(s):
+    parts, at, after, dropped = [], [], [], [0]
+    last = 0
+    for m in _edits(s).finditer(s):
         a, b = m.span()
-        if b - a == 1 and s[a] == " ":
-            continue
-        parts += (s[last:a], " ")
-        run_pos.append(a - dropped)
-        dropped += b - a - 1
-        shift.append(dropped)
+        new = _replacement(m)
+        parts += (s[last:a], new)
         last = b
+        if b - a != len(new):  # else one character for one: nothing to map
+            at.append(a - dropped[-1])
+            after.append(a - dropped[-1] + len(new))
+            dropped.append(dropped[-1] + b - a - len(new))
     parts.append(s[last:])
-    return "".join(parts).translate(QUOTES), run_pos, shift
+    return "".join(parts), at, after, dropped
 
 
 def norm_text(s: str) -> str:
-    """normalize(s)'s text alone: the same runs replaced, in one pass in C."""
-    return _COLLAPSIBLE.sub(" ", s).translate(QUOTES)
+    """normalize(s)'s text alone."""
+    return _edits(s).sub(_replacement, s)
+
+
+def _edits(s: str) -> re.Pattern:
+    return _EDIT if not s.isascii() or "--" in s else _ASCII_EDIT
+
+
+def _replacement(edit: re.Match) -> str:
+    first = edit.group()[0]
+    new = _REPLACEMENT.get(first)
+    if new is None:  # white space, or invisible characters: gone unless white space follows
+        new = " " if first.isspace() or edit.group("white") is not None else ""
+    return new
 
 
 @dataclass(slots=True)  # tens of thousands per 1,000 articles
@@ -133,18 +186,26 @@ class ReaderText:
     raw: str
     leaves: list[Leaf]
     norm: str = ""
-    run_pos: list[int] = field(default_factory=list)
-    shift: list[int] = field(default_factory=list)
+    edit_at: list[int] = field(default_factory=list)
+    edit_after: list[int] = field(default_factory=list)
+    dropped: list[int] = field(default_factory=list)
 
     def __post_init__(self):
-        self.norm, self.run_pos, self.shift = normalize(self.raw)
+        self.norm, self.edit_at, self.edit_after, self.dropped = normalize(self.raw)
         self._starts = [leaf.start for leaf in self.leaves]
 
-    def to_raw(self, j: int) -> int:
-        return j + self.shift[bisect.bisect_left(self.run_pos, j)]
-
     def raw_span(self, a: int, b: int) -> tuple[int, int]:
-        return self.to_raw(a), self.to_raw(b - 1) + 1
+        """The raw span of norm[a:b]: from its first character (past characters dropped before
+        it) to the end of its last (not characters dropped after it)."""
+        return self._raw(a)[0], self._raw(b - 1)[1]
+
+    def _raw(self, j: int) -> tuple[int, int]:
+        """The raw span norm[j] stands for: a whole run; all of "…" for any of its dots."""
+        k = bisect.bisect_right(self.edit_at, j) - 1
+        if k >= 0 and j < self.edit_after[k]:
+            return self.edit_at[k] + self.dropped[k], self.edit_after[k] + self.dropped[k + 1]
+        i = j + self.dropped[bisect.bisect_right(self.edit_after, j)]
+        return i, i + 1
 
     def leaf_at(self, i: int) -> Optional[Leaf]:
         k = bisect.bisect_right(self._starts, i) - 1
@@ -190,12 +251,14 @@ def reader_text(tokens: list[dict]) -> ReaderText:
 
     def walk(tokens: list[dict], outer_link: bool, outer_linkable: bool) -> None:
         joins = False  # the previous token was text or a line break: join it
-        hidden = False  # inside raw <script> or <style>, whose text the sanitizer drops
+        hidden = 0  # raw <script>, <svg>, <textarea>... open here (see HIDDEN_HTML): no reader text
         raw_links = 0  # raw HTML <a> open here: text there is in a link like [text](url)
         for tok in tokens:
             kind = tok["type"]
-            if kind == "inline_html" and (tag := HIDDEN_HTML.match(tok["raw"])):
-                hidden = not tag.group(1)
+            if kind == "inline_html":
+                hidden = _hidden_after(tok["raw"], hidden)
+                if not hidden and BREAKING_HTML.match(tok["raw"]):
+                    add("\n")  # a capture's <br> or <p>: the words either side are not one
             if kind == "inline_html" and (tag := RAW_LINK.match(tok["raw"].strip())):
                 raw_links = max(0, raw_links - 1) if tag.group(1) else raw_links + 1
             raw_link = raw_links > 0
@@ -203,7 +266,7 @@ def reader_text(tokens: list[dict]) -> ReaderText:
                 continue
             in_link, linkable = outer_link or raw_link, outer_linkable and not raw_link
             if kind in ("text", "softbreak", "linebreak"):
-                text = html.unescape(tok["raw"]) if kind == "text" else "\n"
+                text = decoded(tok["raw"]) if kind == "text" else "\n"
                 running_text(tok, text, in_link, linkable, joins)
                 joins = True
                 continue
@@ -225,6 +288,32 @@ def reader_text(tokens: list[dict]) -> ReaderText:
 
     walk(tokens, False, True)
     return ReaderText("".join(parts), leaves)
+
+
+# An entity or character reference as CommonMark reads one: ended by a semicolon. (Python's
+# html.unescape() also reads HTML's old names without one, `&reg` in `?a=1&region=2`.)
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def decoded(text: str) -> str:
+    """A text token's characters, its entities read."""
+    return _ENTITY.sub(_character, text) if "&" in text else text
+
+
+def _character(entity: re.Match) -> str:
+    return html.unescape(entity.group())
+
+
+def _hidden_after(tag: str, depth: int) -> int:
+    """How many hidden elements (see HIDDEN_HTML) are open after a raw tag."""
+    found = HIDDEN_HTML.match(tag)
+    if not found:
+        return depth
+    if found.group(1):
+        return max(0, depth - 1)
+    if found.group(2).lower() in ("svg", "math") and tag.rstrip().endswith("/>"):
+        return depth  # <svg/>: foreign elements may close themselves
+    return depth + 1
 
 
 def find(rt: ReaderText, sel: Selector) -> list[tuple[int, int]]:
@@ -278,9 +367,23 @@ def _one_word(a: str, b: str) -> bool:
 
 
 def _folded(text: str) -> str:
-    """The text in lower case, character for character (offsets stay those of `text`)."""
+    """The text in lower case and without accents, character for character (offsets stay those
+    of `text`): a quote typed without them still finds its words."""
     lower = text.lower()
-    return lower if len(lower) == len(text) else "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    if len(lower) != len(text):
+        lower = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    return lower.translate(_base_letters())
+
+
+@functools.cache  # made when a quote is not found, not as every build starts
+def _base_letters() -> dict[int, int]:
+    """Accented letters of the Latin, Greek and Cyrillic alphabets -> the letters without accents."""
+    table = {}
+    for n in (*range(0xC0, 0x250), *range(0x370, 0x530), *range(0x1E00, 0x1F00)):
+        parts = unicodedata.normalize("NFD", chr(n))
+        if len(parts) > 1 and all(unicodedata.combining(c) for c in parts[1:]):
+            table[n] = ord(parts[0])
+    return table
 
 
 def _likeliest_stretch(text: str, quote: str) -> tuple[int, int]:

@@ -45,6 +45,13 @@ class _Renderer(mistune.HTMLRenderer):
             return f'<span class="removed-link">{text}</span>'
         return super().link(text, url, title)  # a link to a remote image in it: see _unnested
 
+    # mistune takes a code block's language from its info string with entities decoded, and fails
+    # (IndexError) when that leaves only white space, as "```&nbsp;" does.
+    def block_code(self, code: str, info=None) -> str:
+        if info is not None and not mistune.util.safe_entity(info.strip()).split():
+            info = None
+        return super().block_code(code, info)
+
     def image(self, text: str, url: str, title=None) -> str:
         if is_harmful(url):
             return f'<span class="removed-link">{escape(mistune.util.striptags(text))}</span>'

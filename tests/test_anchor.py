@@ -111,6 +111,9 @@ def test_markdown_syntax_in_a_quote_does_not_match(tmp_path):
      "repairs would take six weeks"),
     ("Alice Smith said the sky is green.", "zzzz qqqq", ""),
     ("Alice Smith said the sky is green.", "missing text", ""),
+    # A quote typed without its accents: the passage with them is found.
+    ("Then Anna Kovač spoke at length.", "Kovac", "Kovač"),
+    ("Le président a dit non.", "president", "président"),
     # Written without spaces: each character is a word, the passage ends where the likeness does.
     ("乌克兰军队在库尔斯克州俘虏了数百名俄罗斯士兵。随后双方开始谈判。", "在库尔斯克州俘获了数百名俄罗斯士兵",
      "在库尔斯克州俘虏了数百名俄罗斯士兵"),
@@ -177,7 +180,7 @@ def test_hard_line_break_inside_a_quote_stays_in_one_mark(tmp_path):
 
 def test_normalised_match_lands_on_the_exact_raw_span():
     raw = "a\u00a0 b \u201cc\u201d\n\n d  e"
-    norm_text, _, _ = anchor.normalize(raw)
+    norm_text = anchor.normalize(raw)[0]
     assert norm_text == 'a b "c" d e'
     rt = anchor.ReaderText(raw, [])
     for quote in ("b \"c\" d", "d e", "a b"):
@@ -185,6 +188,103 @@ def test_normalised_match_lands_on_the_exact_raw_span():
         a, b = rt.raw_span(start, start + len(quote))
         assert norm(raw[a:b]) == quote
         assert not raw[a].isspace() and not raw[b - 1].isspace()
+
+
+def matched(text: str, quote: str, **kw) -> list[str]:
+    """The raw text of each place a quote matches in an article's Markdown."""
+    rt = anchor.reader_text(anchor.parse(Article("a", "A", text, "md", "a.md", "a.yaml")))
+    return [rt.raw[a:b] for a, b in anchor.find(rt, Selector(quote=quote, pos=Pos("a.yaml"), **kw))]
+
+
+# Characters a reader does not see: soft hyphen, zero-width space, non-joiner and joiner, word
+# joiner, a byte order mark inside the text, left-to-right and right-to-left marks, bidi isolates,
+# a variation selector. Pages and wire copy carry them; nobody types them into a quote.
+INVISIBLE = ["\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f", "\u2066", "\u2069",
+             "\ufe0f"]
+
+
+@pytest.mark.parametrize("char", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_characters_a_reader_does_not_see_are_ignored_and_stay_in_the_mark(char):
+    text = f"The inter{char}national court, said {char}the agency{char}, ruled."
+    assert matched(text, "international court") == [f"inter{char}national court"]
+    # Around the quote they stay outside the mark; a quote copied with them matches text without.
+    assert matched(text, "the agency") == ["the agency"]
+    assert matched(text, f"said {char} the") == [f"said {char}the"]
+    assert matched("The international court ruled.", f"inter{char}national") == ["international"]
+
+
+@pytest.mark.parametrize("text,quote", [
+    ("a non\u2011binding deal", "a non-binding deal"),  # non-breaking hyphen
+    ("the Kyiv\u2010Moscow talks", "the Kyiv-Moscow talks"),  # hyphen
+    ("in 2022\u20132024 it", "in 2022-2024 it"),  # en dash
+    ("the war \u2014 which began", "the war - which began"),  # em dash
+    ("the war\u2014which began", "the war--which began"),
+    ("the war---which began", "the war\u2014which began"),
+    ("it was \u22125 degrees", "it was -5 degrees"),  # minus sign
+    ("he is 6\u2032 2\u2033 tall", "he is 6' 2\" tall"),  # prime and double prime
+    ("it don\u00b4t matter", "it don't matter"),  # an acute accent typed for an apostrophe
+    ("O\u02bbzbekiston said", "O'zbekiston said"),  # Uzbek's turned comma
+    ("and so\u2026 nothing", "and so... nothing"),
+    ("and so... nothing", "and so\u2026 nothing"),
+    ("the \ufb01nal \ufb02ight o\ufb00 course", "the final flight off course"),  # ligatures, as copied from a PDF
+])
+def test_dashes_primes_ellipses_and_ligatures_compare_equal_to_what_a_keyboard_types(text, quote):
+    assert matched(text, quote) == [text]
+
+
+def test_a_quote_ending_in_an_ellipsis_marks_all_of_it():
+    assert matched("He said... then left.", "He said\u2026") == ["He said..."]
+    assert matched("He said\u2026 then left.", "said...") == ["said\u2026"]
+    assert matched("He said\u2026 then left.", "He said.") == ["He said\u2026"]  # as "He said." in "He said..."
+    assert matched("He said... then left.", "then", prefix="said\u2026") == ["then"]
+
+
+def test_normalised_match_around_removed_characters_lands_on_the_exact_raw_span():
+    raw = "\ufeffa\u00ad\u00adb \u200b c\u2026\u200bd\u2014\u2014e\u00ad"
+    norm_text = anchor.normalize(raw)[0]
+    assert norm_text == "ab c...d-e"
+    rt = anchor.ReaderText(raw, [])
+    for quote, want in [("ab", "a\u00ad\u00adb"), ("a", "a"), ("b", "b"), ("c...", "c\u2026"), ("c.", "c\u2026"),
+                        (".d", "\u2026\u200bd"), (".", "\u2026"), ("d-e", "d\u2014\u2014e"), ("e", "e"),
+                        ("-", "\u2014\u2014"), ("ab c", "a\u00ad\u00adb \u200b c")]:
+        start = norm_text.index(quote)
+        a, b = rt.raw_span(start, start + len(quote))
+        assert raw[a:b] == want, quote
+
+
+def test_closest_text_shows_no_invisible_characters():
+    text = "The inter\u00adnational court ruled."
+    rt = anchor.reader_text(anchor.parse(Article("a", "A", text, "md", "a.md", "a.yaml")))
+    assert anchor.closest(rt, "the international courts ruled") == "The international court ruled"
+
+
+def test_names_are_autolinked_across_characters_a_reader_does_not_see(tmp_path):
+    body, _ = build(tmp_path, "Then Anna Ko\u00advač and the River\u00a0\u200bAgency spoke.\n", "title: A\n")
+    assert [(a.get("data-entity"), a.text()) for a in body.find_all("a", class_="mention")] == [
+        ("anna-kovac", "Anna Ko\u00advač"), ("river-agency", "River\u00a0\u200bAgency")]
+
+
+@pytest.mark.parametrize("markdown", [
+    "Said Anna Kovač<br>in a statement.",
+    "Said Anna Kovač<br/>in a statement.",
+    "Said Anna Kovač<BR />in a statement.",
+    "Said Anna Kovač</p><p>in a statement.",
+    "Said Anna Kovač<div>in a statement.</div>",
+])
+def test_raw_line_breaks_and_block_tags_part_the_words_beside_them(tmp_path, markdown):
+    """A capture's <br> or <p> between two words shows them on two lines, not run together."""
+    body, _ = build(tmp_path, markdown + "\n", claim_yaml(("c", "Anna Kovač in a")))
+    assert norm(mark_text(body, "c")) == "Anna Kovačin a"  # the line break between is no text of a mark
+    assert [a.text() for a in body.find_all("a", class_="mention")] == ["Anna Kovač"]
+
+
+def test_text_the_page_does_not_show_is_not_reader_text():
+    """The sanitizer drops what is inside <template>, and inside an element of inline <svg>
+    (an icon's title): a quote must not land there, where its mark would vanish."""
+    text = ("Share <svg viewBox='0 0 9 9'><title>on Facebook</title><path d='M0 0'/></svg> this <svg/> story "
+            "<template><p>hidden words</p></template>now.")
+    rt = anchor.reader_text(anchor.parse(Article("a", "A", text, "md", "a.md", "a.yaml")))
+    assert anchor.WS_RUN.sub(" ", rt.raw).strip() == "Share this story now."
 
 
 # -- prefix and suffix ------------------------------------------------------------------------
@@ -349,6 +449,20 @@ def test_text_inside_raw_script_or_style_is_not_reader_text(tmp_path):
     site = tiny_site(tmp_path / "b", text, claim_yaml(("c", "secret words")), entities={})
     code, _, stderr = run("check", str(site))
     assert code == 1 and "quote not found in the article" in stderr
+
+
+@pytest.mark.parametrize("tag", ["textarea", "title", "noscript", "iframe", "xmp", "noembed", "noframes"])
+def test_text_inside_raw_elements_read_as_characters_is_not_reader_text(tmp_path, tag):
+    """The sanitizer reads what is inside these as characters, tags and all: a link or mark woven
+    there would show as `<a ...>` text and the links to it would go nowhere (the build failed)."""
+    text = f"Anna Kovač said <{tag}>Anna Kovač wrote</{tag}> it.\n"
+    body, _ = build(tmp_path / "a", text, "title: A\n")
+    assert [a.text() for a in body.find_all("a", class_="mention")] == ["Anna Kovač"]
+    assert "<" not in body.text()
+    site = tiny_site(tmp_path / "b", text, claim_yaml(("c", "Kovač wrote")))
+    code, _, stderr = run("build", str(site), "-o", str(tmp_path / "out"), "--no-search")
+    [line] = error_lines(stderr)
+    assert code == 1 and line.startswith("content/articles/a.yaml:4:12: error: quote not found in the article;")
 
 
 def test_an_articles_own_footnotes_never_share_an_id_with_a_claims(tmp_path):

@@ -106,7 +106,8 @@ MD_PIECES = ["*", "**", "_", "__", "`", "``", "[", "]", "](", ")", "(https://exa
              "---", "```\n", "<b>", "</b>", "<em>", "<script>alert(1)</script>", "<a href='javascript:x'>", "&amp;",
              "&#x27;", "&nbsp;", "[^1]", "[^1]: note\n", "<!-- c -->", "North Bridge", "Anna Kovač", "Kovač",
              "River Agency", "the", "bridge", "said", "closed", " ", "  ", "\u00a0", "\u201c", "\u201d", "\u2019",
-             "'", '"', ".", ",", "é", "😀", "\r\n"]
+             "'", '"', ".", ",", "é", "😀", "\r\n", "\u00ad", "\u200b", "...", "\u2026", "\u2014", "--", "<br>",
+             "<svg><title>t</title></svg>"]
 
 markdown_soup = st.lists(st.sampled_from(MD_PIECES), min_size=1, max_size=80).map("".join)
 
@@ -149,8 +150,10 @@ def test_claims_on_random_markdown_mark_exactly_their_quote(data, text):
                 continue
             assert pieces and pieces[0].get("id") == f"claim-fuzz-{n}"
             joined = "".join(p.text(skip=lambda e: "fnref" in e.classes) for p in pieces)
-            # Marks cannot span the gap between two blocks; inside blocks every character is marked.
-            assert re.sub(r"\s", "", norm(joined)) == re.sub(r"\s", "", norm(quote)), (quote, joined)
-            assert norm(joined) in norm(quote) or len(pieces) > 1 or norm(joined) == norm(quote)
+            # Marks cannot span the gap between two blocks; inside blocks every character is marked
+            # (invisible ones at the quote's ends aside, and "--" is one dash however it is cut).
+            seen, typed = norm(anchor.norm_text(joined)), norm(anchor.norm_text(quote))
+            assert re.sub(r"\s", "", seen) == re.sub(r"\s", "", typed), (quote, joined)
+            assert seen in typed or len(pieces) > 1
         for ref in body.find_all("sup", class_="fnref"):
             assert not [a for a in ref.ancestors() if a.tag in ("mark", "a")]

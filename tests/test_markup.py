@@ -98,6 +98,38 @@ def test_image_alt_and_raw_html_are_not_reader_text():
     assert "hidden" not in reader("<div>\nhidden\n</div>\n\nShown.\n")
 
 
+@pytest.mark.parametrize("text", ["```&nbsp;\nx = 1\n```\n", "```&#32;\nx = 1\n```\n",
+                                  "~~~&#x2003;python\nx = 1\n~~~\n"])
+def test_a_code_block_whose_language_is_an_entity_of_white_space_renders(text):
+    """mistune decodes the info string's entities, then takes its first word as the language:
+    there was none, and a note, description or page holding such a block failed the build."""
+    assert parse(markup.markdown(text)).find("code").text() == "x = 1\n"
+    assert parse(body_html(text)).find("code").text() == "x = 1\n"
+
+
+def test_a_claim_across_a_raw_line_break_is_marked_either_side_of_it():
+    text = "Said Anna<br>Kovač today."
+    rt = reader(text)
+    assert rt.strip() == "Said Anna\nKovač today."
+    tree = parse(body_html(text, [claim(rt, "Anna\nKovač")]))
+    assert [m.text() for m in tree.find_all("mark")] == ["Anna", "Kovač"]
+    assert [c if isinstance(c, str) else c.tag for c in tree.find("p").children][:4] == ["Said ", "mark", "br", "mark"]
+
+
+@pytest.mark.parametrize("text,seen", [
+    ("see https://example.org/?a=1&region=2 now", "see https://example.org/?a=1&region=2 now"),
+    ("Terms&notice apply", "Terms&notice apply"),
+    ("&copy 2024 &#65 x", "&copy 2024 &#65 x"),
+    ("&copy; 2024 &#65; &#x42; &nbsp;x", "\u00a9 2024 A B \u00a0x"),
+    ("&ThisIsNotAnEntity; &amp;copy;", "&ThisIsNotAnEntity; &copy;"),
+])
+def test_only_entities_ended_by_a_semicolon_are_read_as_characters(text, seen):
+    """As CommonMark reads them. Python's html.unescape also reads `&reg` in `?a=1&region=2`, so
+    the page showed `?a=1®ion=2` and a quote of what the article says was not found."""
+    assert reader(text).strip() == seen
+    assert parse(body_html(text)).text().strip() == seen
+
+
 def test_mentions_inside_a_claim_and_claims_outside_mentions():
     text = "Then Anna Kovač spoke."
     rt = reader(text)
