@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO, published_pages, run_cli
 from dossier import build as pipeline
 from dossier.render import Pager, SiteRenderer, text_direction
+from fixtures.htmltree import parse
 from fixtures.sitekit import BASIC, make_site
 
 
@@ -188,13 +189,246 @@ def test_a_right_to_left_site_is_laid_out_right_to_left_and_an_english_one_as_be
     assert layouts["ar"] == {key: {p: v[::-1] for p, v in props.items()} for key, props in expected.items()}
 
 
+def pager_links(site: Path, number: int, count: int) -> list:
+    """The links of a listing's pager, made by the site's templates."""
+    renderer = SiteRenderer(pipeline.check(site).resolved, site)
+    html = renderer.env.from_string('{% from "macros.html" import pager with context %}{{ pager(p) }}').render(
+        root="", p=Pager(number, "index.html", count))
+    return parse(html).find_all("a")
+
+
 def test_the_pager_arrows_point_where_previous_and_next_stand(by_language):
     """A listing's pager runs from the right in a right-to-left page: Previous is on the right."""
-    shown = {}
-    for language, out in by_language.items():
-        site = out.parent / language
-        renderer = SiteRenderer(pipeline.check(site).resolved, site)
-        html = renderer.env.from_string('{% from "macros.html" import pager with context %}{{ pager(p) }}').render(
-            root="", p=Pager(2, "index.html", 3))
-        shown[language] = re.findall(r'<a rel="(?:prev|next)"[^>]*>([^<]*)</a>', html)
+    shown = {language: [a.text() for a in pager_links(out.parent / language, 2, 3) if a.get("rel")]
+             for language, out in by_language.items()}
     assert shown == {"en": ["← Previous", "Next →"], "ar": ["→ Previous", "Next ←"]}
+
+
+def test_a_screen_reader_names_the_pagers_links_without_their_arrows(by_language):
+    links = pager_links(by_language["en"].parent / "en", 3, 5)
+    named = [a.text(skip=lambda e: e.get("aria-hidden") == "true").strip() for a in links]
+    assert named == ["Previous", "First", "Last", "Next"]
+
+
+# -- readers who read differently: keyboard, screen readers, narrow screens, forced colours, print ---------
+
+WIDE_TEXT = """\
+The agency put its figures at https://example.org/figures/a/very/long/path/that/goes/on/and/on/without/a/break/2024-03-02.pdf for all.
+
+The mayor said the crossing was closed because of the flood and the repairs, and the town agreed with her.
+
+The Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichenherstellungsbetrieb was not affected.
+
+| Crossing | Monday | Tuesday | Wednesday | Thursday | Friday | Saturday | Sunday | All week |
+|----------|-------:|--------:|----------:|---------:|-------:|---------:|-------:|---------:|
+| The old ford | 12000 | 12500 | 13000 | 13500 | 14000 | 14500 | 15000 | 94500 |
+"""
+WIDE_SIDECAR = """\
+title: Wide things on a narrow screen
+source:
+  publisher: daily-courier
+  url: https://example.com/courier/an-address-far-too-long-for-a-phone-held-upright-2024-03-05-closure
+  published: 2024-03-05
+tags: [a-tag, atagthatnobodywouldwriteandthatnolineholdsthatgoesonforever]
+claims:
+  - id: outer-claim
+    quote: the crossing was closed because of the flood and the repairs
+    claimant: anna-kovac
+    status: confirmed
+  - id: inner-claim
+    quote: because of the flood
+    claimant: anna-kovac
+    status: refuted
+    note: "[The agency's notice](https://example.org/notice) says otherwise; so does https://example.org/another/very/long/address/in/a/note/2024-03-06.html"
+"""
+LONG_ENTITY = """\
+name: Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichenherstellungsbetriebsbrücke
+type: place
+description: "Described at https://example.org/a/long/address/of/a/description/that/does/not/break/by/itself.html and [by its operator](https://example.org/operator)."
+links: {website: "https://example.org/bridge"}
+"""
+WIDE = "articles/wide-things/index.html"
+LONG_NAMED = "entities/long-bridge/index.html"
+
+
+@pytest.fixture(scope="module")
+def wide_out(tmp_path_factory) -> Path:
+    """The basic fixture with what runs wide (long addresses, words, names and tags, a table) and a claim inside a claim."""
+    root = tmp_path_factory.mktemp("wide")
+    site = make_site(root / "site", {"content/articles/wide-things.md": WIDE_TEXT,
+                                     "content/articles/wide-things.yaml": WIDE_SIDECAR,
+                                     "content/entities/places/long-bridge.yaml": LONG_ENTITY})
+    done = run_cli("build", str(site), "-o", str(root / "out"))
+    assert done.returncode == 0, done.stderr
+    return root / "out"
+
+
+PAGE_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+
+
+@pytest.mark.parametrize("width", [320, 640], ids=["400%-zoom", "200%-zoom"])
+def test_no_page_scrolls_sideways_on_a_narrow_screen_or_zoomed_in(wide_out, http_root, page, width):
+    """A 1280 px wide window zoomed to 400% is 320 CSS px wide: long addresses, words, names and tags
+    wrap (in the search filters too), and a wide table scrolls in its own box, never the page."""
+    base = http_root(wide_out)
+    page.set_viewport_size({"width": width, "height": 700})
+    overflowing = {}
+    for rel in (WIDE, LONG_NAMED, "entities/index.html", "claims/index.html", "index.html", "search/index.html?q=bridge"):
+        page.goto(base + rel)
+        if rel.startswith("search/"):
+            page.locator(".search-results > *").first.wait_for()
+            page.locator(".search-filter-box").evaluate("fold => { fold.open = true; }")
+            assert page.locator(".filter-tag").get_by_text("atagthatnobody").is_visible()
+        if (over := page.evaluate(PAGE_OVERFLOW)) > 0:
+            overflowing[rel] = over
+    assert overflowing == {}
+
+
+def test_a_wide_table_scrolls_in_its_own_box_and_is_still_a_table(wide_out, page):
+    page.set_viewport_size({"width": 320, "height": 700})
+    page.goto((wide_out / WIDE).as_uri())
+    table = page.locator(".body table")
+    assert page.evaluate(PAGE_OVERFLOW) <= 0
+    assert table.evaluate("t => t.scrollWidth > t.clientWidth && getComputedStyle(t).overflowX === 'auto'")
+    tree = table.aria_snapshot()
+    assert tree.startswith("- table") and 'columnheader "All week"' in tree and 'cell "94500"' in tree
+    # Its numbers have no link to stop at: the box itself takes the focus, and the arrow keys scroll it.
+    page.focus("#fnref-outer-claim")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.tagName") == "TABLE"
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.body table').scrollLeft > 0")
+
+
+# The marks of a claim quoted inside another claim's quote: what tells them apart, colours aside.
+NESTED = """() => {
+    const shape = m => { const s = getComputedStyle(m);
+        return [s.borderBottomStyle, s.borderBottomWidth, s.textDecorationLine, s.textDecorationStyle, s.fontWeight, s.fontStyle]; };
+    const inner = document.querySelector("mark[data-claim='inner-claim']");
+    return [shape(inner.parentElement.closest('mark')), shape(inner)];
+}"""
+
+
+@pytest.mark.parametrize("media", [{}, {"forced_colors": "active"}, {"media": "print"}],
+                         ids=["screen", "forced-colours", "print"])
+def test_a_claim_quoted_inside_another_is_told_apart_without_colour(wide_out, page, media):
+    """On screen the inner quote was only a darker yellow; Windows' high contrast and paper have no yellows."""
+    page.emulate_media(**media)
+    page.goto((wide_out / WIDE).as_uri())
+    outer, inner = page.evaluate(NESTED)
+    assert outer != inner
+    assert "none" not in (outer[0], inner[0]), "each is underlined"
+
+
+def test_following_a_footnote_and_its_back_link_moves_the_focus_and_keeps_the_claim_in_view(demo_out, page):
+    """The footnote takes the focus (a screen reader reads it; the next Tab is its back link); the back
+    link returns it to the reference, scrolled so that the claim's quote before it is on screen too."""
+    article = demo_out / "articles/ukraine-says-909-captured/index.html"
+    claim = "ukraine-909-captured"
+    for width, height in ((1000, 700), (320, 560)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(article.as_uri())
+        page.focus(f"#fnref-{claim}")
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => location.hash === '#fn-{claim}'")
+        focused = page.evaluate("() => [document.activeElement.id, document.activeElement.matches(':focus-visible'), "
+                                "document.activeElement.getBoundingClientRect().top]")
+        assert focused[:2] == [f"fn-{claim}", True] and 0 <= focused[2] < height / 2, focused
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.getAttribute('role')") == "doc-backlink"
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"() => location.hash === '#fnref-{claim}'")
+        assert page.evaluate("document.activeElement.id") == f"fnref-{claim}"
+        quote_top = page.evaluate(f"document.getElementById('claim-{claim}').getBoundingClientRect().top")
+        assert 0 <= quote_top < height, (width, quote_top)
+
+
+def test_the_footnote_landed_on_is_outlined_without_colour(demo_out, page):
+    """Forced colours (Windows' high contrast) drop its background and border colour; an outline stays."""
+    page.emulate_media(forced_colors="active")
+    page.goto((demo_out / "articles/ukraine-says-909-captured/index.html").as_uri() + "#fn-hundreds-defenders-home")
+    look = "li => { const s = getComputedStyle(li); return [s.outlineStyle, s.borderInlineStartStyle, s.borderInlineStartWidth]; }"
+    landed = page.locator("#fn-hundreds-defenders-home").evaluate(look)
+    other = page.locator("#fn-ukraine-909-captured").evaluate(look)
+    assert landed != other and landed[0] != "none"
+
+
+def contrast(rgb_a: str, rgb_b: str) -> float:
+    """WCAG contrast ratio of two computed colours (rgb(...) strings)."""
+    def luminance(rgb):
+        channels = [int(v) / 255 for v in re.findall(r"[\d.]+", rgb)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    light, dark = sorted((luminance(rgb_a), luminance(rgb_b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+INKS = """sel => [...document.querySelectorAll(sel)].filter(e => e.getClientRects().length).map(e => {
+    const s = getComputedStyle(e); return [e.className, s.color, s.borderBottomColor]; })"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_printed_page_is_dark_ink_on_white_paper_in_either_colour_scheme(demo_out, page, scheme):
+    """Browsers print no backgrounds unless asked: a badge's light text of the dark scheme would vanish."""
+    page.emulate_media(media="print", color_scheme=scheme)
+    white = "rgb(255, 255, 255)"
+    faint = []
+    for rel in ("articles/ukraine-says-909-captured/index.html", "claims/index.html"):
+        page.goto((demo_out / rel).as_uri())
+        for selector in (".badge", "mark.claim", "main p", "a"):
+            for cls, ink, edge in page.evaluate(INKS, selector):
+                if contrast(ink, white) < 4.5 or (selector == "mark.claim" and contrast(edge, white) < 3):
+                    faint.append((rel, selector, cls, ink, edge))
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == white
+    assert faint == []
+
+
+AFTER_LINKS = """() => [...document.querySelectorAll('main a')].filter(a => a.getClientRects().length).map(a =>
+    [a.textContent.trim(), a.getAttribute('href'), getComputedStyle(a, '::after').content])"""
+
+
+def test_a_printed_page_gives_the_address_of_each_link_to_another_site_once(wide_out, page):
+    """On paper a link is its address: those of links in a note or a description too, never an address
+    the link's own words already are, nor a path within the dossier that means nothing on paper."""
+    page.emulate_media(media="print")
+    missing, extra = [], []
+    for rel in (WIDE, LONG_NAMED, "entities/river-agency/index.html"):
+        page.goto((wide_out / rel).as_uri())
+        for text, href, after in page.evaluate(AFTER_LINKS):
+            wanted = href.startswith(("http:", "https:")) and text != href
+            if wanted and href not in after:
+                missing.append((rel, text, href))
+            if not wanted and after not in ("none", "normal"):
+                extra.append((rel, text, after))
+    assert missing == [] and extra == []
+
+
+def test_the_results_are_a_few_keys_from_the_search_box_however_many_filters(wide_out, http_root, page):
+    """Each filter is a checkbox to Tab through, dozens in a real dossier: a link shown when focused skips them."""
+    page.set_viewport_size({"width": 1200, "height": 800})  # wide: the filters unfolded, beside the results
+    page.goto(http_root(wide_out) + "search/index.html?q=bridge")
+    page.locator(".search-results > *").first.wait_for()
+    assert page.locator(".search-filters input").count() > 10
+    page.focus("#search-query")
+    for _ in range(4):  # past the Search button and the order
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.matches('a[href]') && /results/.test(document.activeElement.textContent)"):
+            break
+    else:
+        pytest.fail("no link to the results within four key presses of the search box")
+    skip = page.evaluate("() => document.activeElement.getBoundingClientRect().toJSON()")
+    assert skip["width"] > 50 and 0 <= skip["top"] < 800, skip  # seen when focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('.search-result') !== null")
+
+
+@pytest.mark.parametrize("rel, current", [("index.html", "Articles"), ("entities/index.html", "Entities"),
+                                          ("claims/index.html", "Claims"), ("about/index.html", "About this dossier"),
+                                          ("articles/ukraine-says-909-captured/index.html", None)])
+def test_the_sections_menu_says_which_page_the_reader_is_on(demo_out, rel, current):
+    """A screen reader says "current page" of the menu's link to the page itself (and it is drawn bold)."""
+    nav = parse((demo_out / rel).read_text("utf-8")).find("nav", aria_label="Sections")
+    marked = [a.text() for a in nav.find_all("a") if a.get("aria-current")]
+    assert marked == ([current] if current else [])
+    assert all(a.get("aria-current") in (None, "page") for a in nav.find_all("a"))
