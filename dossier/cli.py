@@ -81,14 +81,14 @@ def main(argv: Optional[list[str]] = None, **build_options) -> int:
         parser().print_usage(sys.stderr)
         return EXIT_USAGE
     site = Path(args.site)
-    if not site.is_dir():
-        print(f"dossier: error: {site} is not a folder", file=sys.stderr)
-        return EXIT_USAGE
     out = Path(args.output) if getattr(args, "output", None) else site / "output"
-    if args.command == "stop":
+    if args.command == "stop":  # whether the site is still there or not: one moved or removed is stopped too
         told = "stopped" if warm.stop(site, out) else "no warm process runs for"
         print(f"dossier: {told} the build of {site} into {out}")
         return EXIT_OK
+    if not site.is_dir():
+        print(f"dossier: error: {site} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "build" and not build_options and _can_write(site, out):
         code = warm.hand_over(argv, site, out, start=args.warm)
         if code is not None:

@@ -15,10 +15,12 @@ cache into the output: a build in a new process goes on from there.
 the same, to hold it from the start.
 
 It stops after IDLE seconds without a build, on `stop`, on SIGTERM, SIGINT
-or SIGHUP, or when a build asks with other code of Dossier (an upgrade) or
-another Python, or once a library it uses was upgraded: that build starts a
-new one if it has --warm. If another process writes the output meanwhile,
-its next build reads the output's cache again instead of trusting memory.
+or SIGHUP, once its site's folder is gone (moved or removed), or when a build
+asks with other code of Dossier (an upgrade, another copy of it) or another
+Python, or once a library it uses was upgraded: that build starts a new one
+if it has --warm. Builds that come as it stops are told to ask again. If
+another process writes the output meanwhile, its next build reads the
+output's cache again instead of trusting memory.
 
 This module is imported by every command, before the pipeline: the part that
 hands a build over imports nothing heavy, so a handed-over build pays little
@@ -31,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import signal
 import socket
 import stat
@@ -38,14 +41,37 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Optional
 
-IDLE = float(os.environ.get("DOSSIER_WARM_IDLE", 30 * 60))  # seconds without a build before it stops
+DEFAULT_IDLE = 30 * 60.0
+
+
+def _idle_seconds(value: Optional[str]) -> Optional[float]:
+    """DOSSIER_WARM_IDLE as seconds (`inf`: never idle); None if it is no number of seconds."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None  # (not NaN either)
+
+
+def _idle() -> float:
+    """Seconds without a build before it stops: DOSSIER_WARM_IDLE, or half an hour (also if that is
+    no number of seconds: every command imports this module, and none fails for it)."""
+    given = _idle_seconds(os.environ.get("DOSSIER_WARM_IDLE"))
+    return DEFAULT_IDLE if given is None else given
+
+
+IDLE = _idle()
 START_WAIT = 15.0  # seconds a build waits for a warm process it started to listen
 REQUEST_WAIT = 5.0  # seconds the warm process waits for a build that connected to say what it wants
+SAY_WAITING = 1.0  # seconds a build handed over waits for the warm process to take it before it says it waits
+SITE_LOOK = 60.0  # seconds between two looks, while idle, at whether the site's folder is still there
 PACKAGE = Path(__file__).parent
-_RESTART = "restart"  # its answer to a build with other code: it stops, the build starts a new one
+_RESTART = "restart"  # its answer to a build with other code, or that came as it stopped: ask again
+_TAKEN = "taken"  # its first answer to a build it makes (or a `stop`): the build is no longer waiting
 
 
 def code_digest() -> str:
@@ -76,8 +102,11 @@ def library_versions() -> str:
 
 
 def _running_code() -> str:
-    """Dossier's code and the Python that runs it (another environment may hold other libraries)."""
-    return f"{code_digest()} {sys.executable} {sys.version}"
+    """Dossier's code, where it lies (another copy of the same code may hold other templates and
+    assets, which the warm process would not read), the Python that runs it (another
+    environment may hold other libraries) and the search binary it is told to run."""
+    search = os.environ.get("PAGEFIND_BINARY_PATH")
+    return f"{code_digest()} {PACKAGE.resolve()} {sys.executable} {sys.version} {search}"
 
 
 def socket_path(site: Path, out: Path) -> Optional[Path]:
@@ -118,25 +147,41 @@ def hand_over(argv: list[str], site: Path, out: Path, start: bool) -> Optional[i
             print("dossier: warning: no warm process here (no private folder for its socket); "
                   "building in this process", file=sys.stderr)
         return None
-    request = {"code": _running_code(), "argv": argv, "cwd": os.getcwd(),
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the folder it runs in was removed: the warm process could not go there
+        return None
+    request = {"code": _running_code(), "argv": argv, "cwd": cwd, "tty": _is_terminal(sys.stderr),
                "site": str(site.resolve()), "out": str(out.resolve())}
-    for _ in range(3):  # a warm process with other code stops first: then one more try
-        conn = _connect(path)
-        if conn is None and start:
-            conn = _connect(path, wait=START_WAIT, starting=_start(site, out, path))
-            if conn is None:
-                print(f"dossier: warning: the warm process did not start (see {path.with_suffix('.log')}); "
-                      "building in this process", file=sys.stderr)
+    for _ in range(3):  # a warm process with other code, or one stopping, ends first: then one more try
+        conn = _reach(path, site, out, start)
         if conn is None:
             return None
         answer = _ask(conn, request)
-        if answer is None:
-            print("dossier: warning: the warm process stopped during the build; building in this process",
-                  file=sys.stderr)
-        if answer != _RESTART:
-            return answer
-        _wait_gone(path)
+        if answer == _RESTART:
+            _wait_gone(path)
+            continue
+        if answer is None:  # it ended as it made this build (a bug; kill -9): made here, once it is gone
+            _wait_gone(path)
+            _clear_left_behind(path)
+            print(f"dossier: warning: the warm process stopped during the build{_see_log(path)}; "
+                  "building in this process", file=sys.stderr)
+        return answer
     return None
+
+
+def _reach(path: Path, site: Path, out: Path, start: bool) -> Optional[socket.socket]:
+    """A connection to the warm process at `path`, started first if `start` and none runs."""
+    conn = _connect(path)
+    if conn is None and _clear_left_behind(path):
+        print("dossier: warning: the warm process of this build had been killed, and what it held in memory "
+              "with it", file=sys.stderr)
+    if conn is None and start:
+        conn = _connect(path, wait=START_WAIT, starting=_start(site, out, path))
+        if conn is None:
+            print(f"dossier: warning: the warm process did not start{_see_log(path)}; building in this process",
+                  file=sys.stderr)
+    return conn
 
 
 def stop(site: Path, out: Path) -> bool:
@@ -148,6 +193,23 @@ def stop(site: Path, out: Path) -> bool:
     _ask(conn, {"code": _running_code(), "stop": True, "site": str(site.resolve()), "out": str(out.resolve())})
     _wait_gone(path)
     return True
+
+
+def _is_terminal(stream) -> bool:
+    """Whether `stream` is a terminal: what the build prints there (its progress) is made for one."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
+
+
+def _see_log(path: Path) -> str:
+    """Where the warm process at `path` said why it failed, if it said anything."""
+    log = path.with_suffix(".log")
+    try:
+        return f" (see {log})" if log.stat().st_size else ""
+    except OSError:
+        return ""
 
 
 def _connect(path: Path, wait: float = 0.0, starting: Optional[subprocess.Popen] = None) -> Optional[socket.socket]:
@@ -166,8 +228,32 @@ def _connect(path: Path, wait: float = 0.0, starting: Optional[subprocess.Popen]
         time.sleep(0.02)
 
 
+def _clear_left_behind(path: Path) -> bool:
+    """Remove the socket and lock (and empty log) left by a warm process that could not remove
+    them as it stopped (kill -9, the system out of memory); True if there were such. Its lock,
+    which the process holds as long as it runs, tells: one that is starting has it already."""
+    import fcntl
+
+    lock_path = path.with_suffix(".lock")
+    try:
+        with open(lock_path, "rb") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if not path.exists() or not still_at(lock, lock_path):
+                return False
+            path.unlink()
+            _remove_if_empty(path.with_suffix(".log"))
+            lock_path.unlink()  # while held: one starting meanwhile finds it gone, and takes the next
+            return True
+    except OSError:  # none, or held: its process runs
+        return False
+
+
 def _start(site: Path, out: Path, path: Path) -> subprocess.Popen:
     """Start a warm process, on its own: it outlives this one and the terminal."""
+    given = os.environ.get("DOSSIER_WARM_IDLE")
+    if given is not None and _idle_seconds(given) is None:
+        print(f"dossier: warning: DOSSIER_WARM_IDLE={given!r} is no number of seconds; the warm process "
+              f"stops after {DEFAULT_IDLE / 60:g} minutes without a build", file=sys.stderr)
     log = path.with_suffix(".log")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))}
     with open(log, "ab") as err:
@@ -177,24 +263,37 @@ def _start(site: Path, out: Path, path: Path) -> subprocess.Popen:
 
 
 def _ask(conn: socket.socket, request: dict):
-    """Send a request and relay what the warm process prints; its exit status, _RESTART, or
-    None if it stopped before saying (the build is then made here)."""
+    """Send a request and relay what the warm process prints; its exit status, _RESTART (it
+    stopped before it took this request: ask again), or None if it stopped as it made the build."""
+    taken = False
     with conn, conn.makefile("rb") as replies:
-        conn.sendall(json.dumps(request).encode() + b"\n")
         try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            if not select.select([conn], [], [], SAY_WAITING)[0]:  # as a build waits for the output's lock
+                print(f"dossier: waiting for another build into {request.get('out')} to finish", file=sys.stderr)
             for line in replies:
                 kind, value = json.loads(line)
                 if kind == "exit":
                     return value
                 if kind == _RESTART:
                     return _RESTART
-                stream = sys.stdout if kind == "out" else sys.stderr
-                stream.write(value)
-                stream.flush()
+                taken = True
+                if kind != _TAKEN:
+                    _relay(sys.stdout if kind == "out" else sys.stderr, value)
         except KeyboardInterrupt as exc:  # Ctrl-C, or another signal the command line takes so (cli.Stopped)
             print("\ndossier: interrupted; the warm process finishes the build it began", file=sys.stderr)
             return 128 + getattr(exc, "signum", signal.SIGINT)
-    return None
+        except (OSError, ValueError):  # cut off: it stopped
+            pass
+    return None if taken else _RESTART
+
+
+def _relay(stream, text: str) -> None:
+    """Print what the warm process printed; a pipe closed early (`| head`) or a full disk under
+    `> file` does not stop the build, as they do not stop a build of this process (cli.report)."""
+    with contextlib.suppress(OSError):
+        stream.write(text)
+        stream.flush()
 
 
 def _wait_gone(path: Path, wait: float = 120.0) -> None:
@@ -221,8 +320,8 @@ def _wait_gone(path: Path, wait: float = 120.0) -> None:
 class _Relay:
     """A text stream whose writes go to the build that handed this one over."""
 
-    def __init__(self, conn: socket.socket, kind: str):
-        self.conn, self.kind = conn, kind
+    def __init__(self, conn: socket.socket, kind: str, tty: bool = False):
+        self.conn, self.kind, self.tty = conn, kind, tty
 
     def write(self, text: str) -> int:
         with contextlib.suppress(OSError):  # that build was interrupted: this one goes on
@@ -233,7 +332,7 @@ class _Relay:
         pass
 
     def isatty(self) -> bool:
-        return False
+        return self.tty  # that build's stream is a terminal: its progress is shown as there
 
 
 class _Stop(Exception):
@@ -250,61 +349,84 @@ class WarmProcess:
 
         self.watch = site_watch(site, PACKAGE)  # None where there is no inotify: stamps tell instead
         self.pending: Optional[set[str]] = None  # files changed since the last look at them (None: unknown)
-        self.building = self.built = False  # building now; built in answer to the last request
+        self.busy = self.built = False  # building or stopping now (a signal waits); built for the last request
         self.stopping = False
         self.pid = os.getpid()
 
     def run(self) -> int:
-        import fcntl
-
         lock_path = self.path.with_suffix(".lock")
-        with open(lock_path, "a") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                return 0  # another one runs, or is starting: the build asks that one
-            if not still_at(lock, lock_path):
-                return 0  # the lock of one that has just ended, removed: one starting now takes it
+        lock = _take_lock(lock_path)
+        if lock is None:
+            return 0  # another one runs, or is starting: the build asks that one
+        code = 0
+        with lock:
             lock.truncate(0)
             lock.write(f"{os.getpid()}\n")  # which process it is, for `kill`
             lock.flush()
             self.path.unlink(missing_ok=True)  # left by one that was killed
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(str(self.path))
-            listener.listen(8)
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 signal.signal(signum, self._on_signal)
             try:
+                listener.bind(str(self.path))
+                listener.listen(8)
                 self._serve(listener)
+            except _Stop:
+                pass
+            except Exception:  # a bug: told in the log, which is kept; the build is made by its command
+                traceback.print_exc()
+                code = 1
             finally:
+                self.busy = True  # a signal now cuts nothing short
                 # Before it stops listening and lets go of its lock: a build that comes meanwhile
-                # waits, then finds the output with its cache.
+                # waits, then is told to ask again, and finds the output with its cache.
                 self._write_cache()
+                _turn_away(listener)
                 listener.close()
                 self.path.unlink(missing_ok=True)
+                sys.stderr.flush()
                 _remove_if_empty(self.path.with_suffix(".log"))  # a log with something in it is kept
                 lock_path.unlink(missing_ok=True)  # while held: none is left for every site ever warm
-        return 0
+        return code
 
     def _on_signal(self, signum, frame) -> None:
         if os.getpid() != self.pid:  # a build's forked worker, told to stop by its pool
             os._exit(128 + signum)
         self.stopping = True
-        if not self.building:
+        if not self.busy:
             raise _Stop
 
     def _serve(self, listener: socket.socket) -> None:
-        last_build = time.monotonic()
+        # The build that started it comes first, however short the idle time.
+        deadline = time.monotonic() + max(IDLE, START_WAIT)
+        listener.setblocking(False)
         while not self.stopping:
-            listener.settimeout(max(0.0, last_build + IDLE - time.monotonic()))  # idle: no build, not no knock
-            try:
-                conn, _ = listener.accept()
-            except (socket.timeout, _Stop):
+            conn = self._next(listener, deadline)
+            if conn is None:
                 return
             with conn:
                 if not self._answer(conn):
                     return
-            last_build = time.monotonic() if self.built else last_build
+            if self.built:  # idle is without a build, not without a knock
+                deadline = time.monotonic() + IDLE
+
+    def _next(self, listener: socket.socket, deadline: float) -> Optional[socket.socket]:
+        """The next request's connection; None once `deadline` has passed without one, or once the
+        site's folder is gone (no build comes for it). What the kernel tells of the site's files
+        meanwhile wakes it: it is kept for the next build, and the folder looked at."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not os.path.isdir(self.site):
+                return None
+            watched = [self.watch.fd] if self.watch is not None else []
+            ready = select.select([listener, *watched], [], [], min(left, SITE_LOOK))[0]
+            if listener in ready:
+                with contextlib.suppress(BlockingIOError):  # gone already
+                    conn = listener.accept()[0]
+                    conn.setblocking(True)  # not the listener's way, where a system passes that on
+                    return conn
+            elif ready:
+                self._changes()
 
     def _answer(self, conn: socket.socket) -> bool:
         """Answer one request; False once this process is to stop."""
@@ -316,6 +438,8 @@ class WarmProcess:
             conn.settimeout(None)
         except (OSError, ValueError):
             return True
+        self.busy = True  # a signal now waits until it is answered
+        _send(conn, _TAKEN, None)  # at once: that build waits behind no other
         if (request.get("code") != self.code or request.get("site") != str(self.site)
                 or request.get("out") != str(self.out) or library_versions() != self.libraries):
             _send(conn, _RESTART, None)
@@ -326,11 +450,11 @@ class WarmProcess:
                 _send(conn, "err", f"dossier: warning: {failed}\n")
             _send(conn, "exit", 0)
             return False
-        self.building = self.built = True
+        self.built = True
         try:
             _send(conn, "exit", self._build(conn, request))
         finally:
-            self.building = False
+            self.busy = False
         return not self.stopping
 
     def _build(self, conn: socket.socket, request: dict) -> int:
@@ -347,7 +471,8 @@ class WarmProcess:
         hold = not ours and args.command == "build" and args.warm and args.no_search
         changed, look = self._changes(), inputs.last_look(self.site)
         os.chdir(request["cwd"])
-        with contextlib.redirect_stdout(_Relay(conn, "out")), contextlib.redirect_stderr(_Relay(conn, "err")):
+        err = _Relay(conn, "err", tty=bool(request.get("tty")))
+        with contextlib.redirect_stdout(_Relay(conn, "out")), contextlib.redirect_stderr(err):
             code = cli.main(request["argv"], persist=not ours, changed=changed, by_stamps=True, always=hold)
         os.chdir("/")
         if inputs.last_look(self.site) != look:  # the build looked at them (it may have stopped before)
@@ -382,6 +507,36 @@ class WarmProcess:
             print(f"dossier: warning: {failed}", file=sys.stderr, flush=True)
             return failed
         return None
+
+
+def _take_lock(path: Path):
+    """The lock at `path`, open and held; None if another process holds it."""
+    import fcntl
+
+    for _ in range(3):  # one that has just ended removes its lock: the one at `path` then is taken
+        lock = open(path, "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            return None
+        if still_at(lock, path):
+            return lock
+        lock.close()
+    return None
+
+
+def _turn_away(listener: socket.socket) -> None:
+    """Tell each build that came as this process stops to ask again: it then starts another
+    warm process, or builds itself, once this one has written its cache."""
+    listener.setblocking(False)
+    while True:
+        try:
+            conn = listener.accept()[0]
+        except OSError:  # none left (or none listened)
+            return
+        with conn:
+            _send(conn, _RESTART, None)
 
 
 def still_at(f, path: Path) -> bool:

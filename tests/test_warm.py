@@ -3,6 +3,7 @@ handed to it over its socket, `stop`, idleness and SIGTERM end it. Real processe
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -261,3 +262,202 @@ def test_a_signal_while_a_build_is_handed_over_exits_with_its_number():
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         theirs.close()
+
+
+def knock(site: Path, out: Path):
+    """A connection to the warm process that says nothing: it holds the process (which waits
+    warm.REQUEST_WAIT for what it wants) as a build would."""
+    conn = warm._connect(warm.socket_path(site, out))
+    assert conn is not None
+    return conn
+
+
+def started(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(REPO / "build.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+
+
+def read_until(stream, text: str) -> str:
+    seen = ""
+    while text not in seen:
+        line = stream.readline()
+        assert line, f"ended before {text!r}: {seen}"
+        seen += line
+    return seen
+
+
+def test_a_build_handed_over_from_a_terminal_shows_its_progress_as_in_a_terminal(demo_copy: Path, tmp_path: Path,
+                                                                                  runtime):
+    import pty
+
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    edit(site, ".md", "\n\n", "\n\nSeen in a terminal.\n\n")
+    master, terminal = pty.openpty()
+    try:
+        handed = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out),
+                                 "--no-search"], stdout=subprocess.PIPE, stderr=terminal, timeout=60)
+        os.close(terminal)
+        shown = b""
+        with contextlib.suppress(OSError):  # EIO once all is read
+            while chunk := os.read(master, 65536):
+                shown += chunk
+    finally:
+        os.close(master)
+    assert handed.returncode == 0
+    assert re.search(rb"\rdossier: rendered (\d+)/\1 pages\x1b\[K", shown), shown  # in place, as in a terminal
+
+
+def test_a_build_from_another_copy_of_dossier_is_made_by_that_copy(demo_copy: Path, tmp_path: Path, runtime):
+    """Two installations whose Python code is the same may differ in their templates: a warm process
+    of one makes no build for the other."""
+    site, out = demo_copy, tmp_path / "out"
+    copies = {}
+    for name in ("one", "other"):
+        copies[name] = tmp_path / name
+        shutil.copytree(REPO / "dossier", copies[name] / "dossier", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(REPO / "build.py", copies[name])
+    base = copies["other"] / "dossier/templates/base.html"
+    base.write_text(base.read_text().replace("</body>", "<!-- the other copy --></body>"))
+
+    def build_with(name: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(copies[name] / "build.py"), "build", str(site), "-o", str(out),
+                               "--no-search", *args], capture_output=True, text=True, timeout=120)
+
+    assert build_with("one", "--warm").returncode == 0 and listening(site, out)
+    assert build_with("other").returncode == 0
+    assert "<!-- the other copy -->" in (out / "index.html").read_text()
+
+
+def test_a_build_run_from_a_folder_since_removed_builds(demo_copy: Path, tmp_path: Path, runtime):
+    site, out, gone = demo_copy, tmp_path / "out", tmp_path / "gone"
+    script = ("import os, sys\nfrom dossier.cli import run\n"
+              f"os.mkdir({str(gone)!r}); os.chdir({str(gone)!r}); os.rmdir({str(gone)!r})\nrun()\n")
+    for warmed in (False, True):
+        done = subprocess.run([sys.executable, "-c", script, "build", str(site), "-o", str(out), "--no-search"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+        assert_same_as_cold(site, out, tmp_path)
+        if not warmed:
+            assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+            edit(site, ".md", "\n\n", "\n\nFrom nowhere.\n\n")
+
+
+# Started in the warm process only (whose program is warm.py): the pipeline, as it is imported,
+# fails as a bug in it would. The command that handed the build over is not touched.
+BUG_IN_THE_WARM_PROCESS = """
+import sys
+class BugOnImport:
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "dossier.build" and sys.argv[0].endswith("warm.py"):
+            raise RuntimeError("a bug met in the warm process")
+        return None
+sys.meta_path.insert(0, BugOnImport)
+"""
+
+
+def test_a_warm_process_that_fails_keeps_its_log_and_the_build_is_made_in_the_command(demo_copy: Path,
+                                                                                      tmp_path: Path, runtime):
+    site, out, bug = demo_copy, tmp_path / "out", tmp_path / "bug"
+    bug.mkdir()
+    (bug / "sitecustomize.py").write_text(BUG_IN_THE_WARM_PROCESS)
+    done = dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env={"PYTHONPATH": str(bug)})
+    assert done.returncode == 0 and "built into" in done.stdout, done.stderr
+    log = warm.socket_path(site, out).with_suffix(".log")
+    assert f"the warm process stopped during the build (see {log})" in done.stderr, done.stderr
+    assert "RuntimeError: a bug met in the warm process" in log.read_text()
+    assert not listening(site, out)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_any_idle_time_given_is_taken_without_a_failure(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    checked = dossier("check", str(site), env={"DOSSIER_WARM_IDLE": "soon"})  # not a number: not every command's end
+    assert checked.returncode == 0 and "Traceback" not in checked.stderr, checked.stderr
+    never = dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env={"DOSSIER_WARM_IDLE": "inf"})
+    assert never.returncode == 0 and never.stderr == "" and listening(site, out), never.stderr
+    assert dossier("stop", str(site), "-o", str(out)).returncode == 0
+    at_once = dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env={"DOSSIER_WARM_IDLE": "0"})
+    assert at_once.returncode == 0 and at_once.stderr == "", at_once.stderr  # made by it, which then stops
+    wait_until(lambda: not warm.socket_path(site, out).exists())
+    assert not list(runtime.rglob("*.log"))  # it did not fail
+
+
+def test_a_build_handed_over_while_another_is_made_says_it_waits(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    with knock(site, out):  # the warm process is busy with it
+        waiting = started("build", str(site), "-o", str(out), "--no-search")
+        said = read_until(waiting.stderr, "\n")
+    assert said == f"dossier: waiting for another build into {out.resolve()} to finish\n"
+    stdout, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and "built into" in stdout and stderr == "", stderr
+
+
+def test_a_build_that_comes_as_the_warm_process_stops_is_made_all_the_same(demo_copy: Path, tmp_path: Path,
+                                                                          runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    edit(site, ".md", "\n\n", "\n\nAs it stops.\n\n")
+    with knock(site, out):
+        waiting = started("build", str(site), "-o", str(out), "--no-search")
+        read_until(waiting.stderr, "waiting for another build")  # in its queue
+        os.kill(warm_pid(site, out), signal.SIGTERM)
+        stdout, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and "built into" in stdout, stderr
+    assert "Traceback" not in stderr and "warning" not in stderr, stderr
+    assert not listening(site, out)
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_it_stops_once_its_site_folder_is_moved_or_removed(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    site.rename(tmp_path / "moved")
+    wait_until(lambda: not warm.socket_path(site, out).exists(), seconds=10)  # not after 30 minutes
+    stopped = dossier("stop", str(site), "-o", str(out))  # no error: there is none to stop, wherever the site is
+    assert stopped.returncode == 0 and stopped.stdout.startswith("dossier: no warm process runs"), stopped.stderr
+    assert dossier("build", str(tmp_path / "moved"), "-o", str(out), "--no-search", "--warm").returncode == 0
+    shutil.rmtree(tmp_path / "moved")
+    wait_until(lambda: not warm.socket_path(tmp_path / "moved", out).exists(), seconds=10)
+
+
+def test_a_build_after_the_warm_process_was_killed_says_so_once_and_builds(demo_copy: Path, tmp_path: Path,
+                                                                          runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    edit(site, ".md", "\n\n", "\n\nKilled after.\n\n")
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    os.kill(warm_pid(site, out), signal.SIGKILL)
+    wait_until(lambda: not listening(site, out))
+    after = dossier("build", str(site), "-o", str(out), "--no-search")
+    assert after.returncode == 0 and "built into" in after.stdout, after.stderr
+    assert after.stderr == ("dossier: warning: the warm process of this build had been killed, and what it held "
+                            "in memory with it\n")
+    assert [p.name for p in runtime.rglob("*") if not p.is_dir()] == []  # its socket and lock cleared away
+    assert dossier("build", str(site), "-o", str(out), "--no-search").stderr == ""  # said once
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_handed_build_whose_report_cannot_be_printed_still_succeeds(demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    edit(site, ".md", "\n\n", "\n\nPrinted nowhere.\n\n")
+    with open("/dev/full", "w") as full:  # as a plain build, whose report() takes it so
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out),
+                               "--no-search"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert_same_as_cold(site, out, tmp_path)
+
+
+def test_a_build_with_another_search_binary_is_not_made_by_a_warm_process_started_with_another(
+        demo_copy: Path, tmp_path: Path, runtime):
+    site, out = demo_copy, tmp_path / "out"
+    missing = {"PAGEFIND_BINARY_PATH": str(tmp_path / "no-pagefind")}  # set, say, to try another one
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm", env=missing).returncode == 0
+    plain = {k: v for k, v in os.environ.items() if k != "PAGEFIND_BINARY_PATH"}
+    searched = subprocess.run([sys.executable, str(REPO / "build.py"), "build", str(site), "-o", str(out)],
+                              capture_output=True, text=True, timeout=120, env=plain)
+    assert searched.returncode == 0, searched.stderr  # with the packaged binary, as a build of its own
+    assert (out / "pagefind" / "pagefind-entry.json").is_file()
