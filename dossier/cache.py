@@ -95,6 +95,14 @@ class Fingerprints:
         self._keep: list[object] = []  # holds memoised values, so no id is reused
         self._fields: dict[type, tuple[str, ...]] = {}
         self.builds = 0  # builds that used these: a process that builds again goes on with them
+        self._first = 0  # values held once the first of those builds was done
+
+    def outgrown(self) -> bool:
+        """Whether these hold half as many values again as the first build left: they hold every
+        value digested, old versions too, and a build that reads every article again (site.yaml
+        edited in serve) adds a whole dossier's worth (some 35 MB at 1,000 articles)."""
+        self._first = self._first or len(self._keep)
+        return 2 * len(self._keep) > 3 * self._first
 
     def knows(self, value: object) -> bool:
         return id(value) in self._memo

@@ -298,8 +298,13 @@ class WritingRoom:
         self.threads.append(thread)
 
     def _rebuild_on_change(self) -> None:
-        while (changed := self.changes.next_batch()) is not None:
-            self.builder.rebuild(changed)
+        built = True  # since the last tidy-up (the first build too)
+        while (changed := self.changes.next_batch(pipeline.TIDY_AFTER if built else None)) is not None:
+            if changed:
+                self.builder.rebuild(changed)
+            else:  # quiet since the last build
+                pipeline.tidy()
+            built = bool(changed)
 
     def stop(self) -> None:
         self.watcher.stop()

@@ -350,6 +350,7 @@ class WarmProcess:
         self.watch = site_watch(site, PACKAGE)  # None where there is no inotify: stamps tell instead
         self.pending: Optional[set[str]] = None  # files changed since the last look at them (None: unknown)
         self.busy = self.built = False  # building or stopping now (a signal waits); built for the last request
+        self.untidy = False  # built since the last tidy-up (build.tidy)
         self.stopping = False
         self.pid = os.getpid()
 
@@ -419,7 +420,11 @@ class WarmProcess:
             if left <= 0 or not os.path.isdir(self.site):
                 return None
             watched = [self.watch.fd] if self.watch is not None else []
-            ready = select.select([listener, *watched], [], [], min(left, SITE_LOOK))[0]
+            ready = select.select([listener, *watched], [], [], min(left, self._tidy_after()))[0]
+            if not ready and self.untidy:  # quiet since the last build: what it left is freed now
+                from .build import tidy
+                tidy()
+                self.untidy = False
             if listener in ready:
                 with contextlib.suppress(BlockingIOError):  # gone already
                     conn = listener.accept()[0]
@@ -427,6 +432,14 @@ class WarmProcess:
                     return conn
             elif ready:
                 self._changes()
+
+    def _tidy_after(self) -> float:
+        """Seconds to wait for a request before looking at the site (or tidying up after a build)."""
+        if not self.untidy:
+            return SITE_LOOK
+        from .build import TIDY_AFTER  # imported by the build made
+
+        return TIDY_AFTER
 
     def _answer(self, conn: socket.socket) -> bool:
         """Answer one request; False once this process is to stop."""
@@ -450,7 +463,7 @@ class WarmProcess:
                 _send(conn, "err", f"dossier: warning: {failed}\n")
             _send(conn, "exit", 0)
             return False
-        self.built = True
+        self.built = self.untidy = True
         try:
             _send(conn, "exit", self._build(conn, request))
         finally:

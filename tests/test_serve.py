@@ -842,6 +842,43 @@ def test_a_folder_made_with_its_files_is_named_as_one_change(changed, line):
     assert changed_words(changed) == line
 
 
+def test_serve_frees_what_its_builds_left_once_no_change_comes(monkeypatch):
+    """Builds run with the collector paused; what they leave in cycles (templates' contexts) is
+    freed once serve is idle, not at the next full collection the interpreter seldom makes."""
+    import gc
+    import types
+    import weakref
+
+    from dossier import build as pipeline
+
+    monkeypatch.setattr(pipeline, "TIDY_AFTER", 0.2)
+    left: list[weakref.ref] = []
+
+    class Cycle:
+        pass
+
+    class Builder:
+        def rebuild(self, changed):
+            with pipeline._collector_paused():  # as a build leaves its garbage: in the oldest generation
+                cycle = Cycle()
+                cycle.me = cycle
+                left.append(weakref.ref(cycle))
+
+    room = types.SimpleNamespace(changes=ChangeQueue(quiet=0.01), builder=Builder())
+    was = gc.isenabled()
+    gc.disable()  # no collection of the test's own making
+    thread = threading.Thread(target=WritingRoom._rebuild_on_change, args=(room,))
+    thread.start()
+    try:
+        room.changes.push("content/articles/a.md")
+        wait_until(lambda: left and left[0]() is None, timeout=5, what="the build's cycle freed")
+    finally:
+        room.changes.close()
+        thread.join(timeout=5)
+        if was:
+            gc.enable()
+
+
 def test_pages_made_again_the_same_are_said_to_be(served, demo_copy):
     """A change to templates/ makes every page again; if none came out different, the line says so."""
     s = served("--no-search")

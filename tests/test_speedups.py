@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +310,57 @@ def test_a_build_without_search_never_imports_asyncio(demo_copy, tmp_path):
                            str(tmp_path / "out"), "--no-search"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "imported:"
+
+
+# -- memory of a process that builds again and again (serve, the warm process) -------------
+
+def _edit_title(site: Path, title: str) -> None:
+    text = (site / "site.yaml").read_text(encoding="utf-8")
+    (site / "site.yaml").write_text(re.sub(r"(?m)^title: .*$", f"title: {title}", text), encoding="utf-8")
+
+
+def test_a_process_that_builds_again_and_again_lets_go_of_each_builds_dossier(tmp_path):
+    """Without the collector (paused while builds run, and seldom making a full collection on its
+    own), the dossier of a build is freed once the next build has replaced it: no cycle holds it."""
+    import gc
+    import weakref
+
+    from dossier.build import build
+    from fixtures.sitekit import make_site
+
+    site, out = make_site(tmp_path / "site"), tmp_path / "out"
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        first = build(site, out, search=False, persist=False)
+        assert first.ok
+        gone = weakref.ref(first.resolved)
+        del first
+        for n in range(2):  # every article read again, every page made again
+            _edit_title(site, f"Edited {n}")
+            assert build(site, out, search=False, persist=False, changed={"site.yaml"}).ok
+        assert gone() is None
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_the_digests_a_process_keeps_between_builds_never_grow_past_twice_the_first_builds(tmp_path):
+    """Fingerprints hold every value they digested, old versions too: a process that reads every
+    article again and again (site.yaml edited in serve) renews them before they grow further."""
+    from dossier import cache as cache_module
+    from dossier.build import build
+    from fixtures.sitekit import make_site
+
+    site, out = make_site(tmp_path / "site"), tmp_path / "out"
+
+    def kept() -> int:
+        return len(cache_module.kept_unwritten(out).fingerprints._keep)
+
+    assert build(site, out, search=False, persist=False).ok
+    sizes = [kept()]
+    for n in range(5):
+        _edit_title(site, f"Edited {n}")
+        assert build(site, out, search=False, persist=False, changed={"site.yaml"}).ok
+        sizes.append(kept())
+    assert max(sizes) <= 2 * sizes[0], sizes
