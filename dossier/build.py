@@ -302,8 +302,9 @@ def _collector_paused():
 
 
 # Seconds without a change after a build before a process that builds again and again (serve,
-# the warm process) collects what its builds left (see tidy).
-TIDY_AFTER = 2.0
+# the warm process) collects what its builds left (see tidy): long enough that a writer saving
+# as they go seldom has a rebuild wait for the collection.
+TIDY_AFTER = 5.0
 
 
 def tidy() -> None:
