@@ -507,13 +507,19 @@ class WarmProcess:
     def _write_cache(self) -> Optional[str]:
         """Leave the cache in the output, for a build in a new process, if the output is still ours;
         if it cannot be written (a full disk), why, also said in one line of the log."""
-        if self.owned is None or self.owned != _identity(self.out):
+        if self.owned is None:  # nothing built, or written already
             return None
         from . import build
+        from .write import output_lock
 
-        self.owned = None  # tried once: not again as the process ends
         try:
-            build.write_kept_cache(self.site, self.out)  # all or nothing: no part of a file is left
+            # Under the output's lock: a build of another process that began before might
+            # otherwise swap in its output between the look and the write, under this cache.
+            with output_lock(self.out):
+                if self.owned is None or self.owned != _identity(self.out):
+                    return None
+                self.owned = None  # tried once: not again as the process ends
+                build.write_kept_cache(self.site, self.out)  # all or nothing: no part of a file is left
         except OSError as exc:
             failed = (f"the cache could not be written into {exc.filename or self.out}: {exc.strerror or exc}; "
                       "the next build will be a full one")

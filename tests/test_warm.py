@@ -461,3 +461,23 @@ def test_a_build_with_another_search_binary_is_not_made_by_a_warm_process_starte
                               capture_output=True, text=True, timeout=120, env=plain)
     assert searched.returncode == 0, searched.stderr  # with the packaged binary, as a build of its own
     assert (out / "pagefind" / "pagefind-entry.json").is_file()
+
+
+def test_stop_writes_its_cache_only_into_an_output_no_other_build_wrote_meanwhile(demo_copy: Path, tmp_path: Path,
+                                                                                  runtime):
+    """A build of another process holding the output when `stop` comes: the warm process waits for
+    it, then finds the output no longer its own, and leaves that build's cache as it is."""
+    from dossier.write import output_lock
+
+    site, out = demo_copy, tmp_path / "out"
+    assert dossier("build", str(site), "-o", str(out), "--no-search", "--warm").returncode == 0
+    edit(site, ".md", "\n\n", "\n\nOne more.\n\n")
+    assert dossier("build", str(site), "-o", str(out), "--no-search").returncode == 0
+    assert not (out / CACHE_FILE).exists()  # kept in the warm process's memory
+    with output_lock(out):  # as another build holds it
+        stopping = started("stop", str(site), "-o", str(out))
+        time.sleep(1)
+        assert stopping.poll() is None and not (out / CACHE_FILE).exists()  # it waits
+        (out / CACHE_FILE).write_bytes(b"the other build's cache")  # that build ends, leaving its own
+    assert stopping.wait(timeout=60) == 0
+    assert (out / CACHE_FILE).read_bytes() == b"the other build's cache"
