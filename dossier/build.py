@@ -491,8 +491,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     # A cache this process kept holds the very objects it digested: their digests stand. They
     # also hold every value they digested, old versions of edited articles too: renewed now and then.
     carried = previous.fingerprints
-    renew = carried is None or carried.builds >= CARRIED_BUILDS or carried.outgrown()
-    fingerprints = Fingerprints() if renew else carried
+    fingerprints = carried if carried is not None and carried.builds < CARRIED_BUILDS else Fingerprints()
     fingerprints.builds += 1
     run = _Run(previous, BuildCache(), fingerprints, progress, file_digests=inputs.digests_seen(site))
     run.cache.fingerprints = fingerprints
@@ -558,6 +557,8 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
         clock = time.perf_counter()
         # Not persisted, the output must hold no cache: one an earlier build left would no longer describe it.
         staged.commit(last=CACHE_FILE, drop=() if persist else CACHE_FILES)
+    if fingerprints.outgrown():  # the last dossier's values with this one's: not kept for the next build
+        run.cache.fingerprints = None
     run.cache.remember(out, persist)
     result.timings["commit"] = time.perf_counter() - clock  # the swap, and the old output cleared away
     return result

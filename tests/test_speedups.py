@@ -345,9 +345,10 @@ def test_a_process_that_builds_again_and_again_lets_go_of_each_builds_dossier(tm
             gc.enable()
 
 
-def test_the_digests_a_process_keeps_between_builds_never_grow_past_twice_the_first_builds(tmp_path):
+def test_the_digests_a_process_keeps_between_builds_never_hold_two_dossiers(tmp_path):
     """Fingerprints hold every value they digested, old versions too: a process that reads every
-    article again and again (site.yaml edited in serve) renews them before they grow further."""
+    article again and again (site.yaml edited in serve) lets them go once a build has read a
+    whole dossier again, not the build after (at 10,000 articles, 0.45 GB more till then)."""
     from dossier import cache as cache_module
     from dossier.build import build
     from fixtures.sitekit import make_site
@@ -355,7 +356,8 @@ def test_the_digests_a_process_keeps_between_builds_never_grow_past_twice_the_fi
     site, out = make_site(tmp_path / "site"), tmp_path / "out"
 
     def kept() -> int:
-        return len(cache_module.kept_unwritten(out).fingerprints._keep)
+        carried = cache_module.kept_unwritten(out).fingerprints
+        return 0 if carried is None else len(carried._keep)
 
     assert build(site, out, search=False, persist=False).ok
     sizes = [kept()]
@@ -363,4 +365,4 @@ def test_the_digests_a_process_keeps_between_builds_never_grow_past_twice_the_fi
         _edit_title(site, f"Edited {n}")
         assert build(site, out, search=False, persist=False, changed={"site.yaml"}).ok
         sizes.append(kept())
-    assert max(sizes) <= 2 * sizes[0], sizes
+    assert max(sizes) <= sizes[0] * 3 // 2, sizes
