@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import collections
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import hashlib
@@ -314,8 +315,14 @@ def tidy() -> None:
     collector is paused while they run (_collector_paused), only a full collection frees it,
     which the interpreter seldom makes on its own: serve would grow by some 15 MB at 1,000
     articles with each edit of site.yaml. A full collection walks every object: 0.8 s at 10,000
-    articles, hence only when no change is waiting."""
+    articles, hence only when no change is waiting. What is freed is then handed back to the
+    system: the C library keeps it otherwise, and the process would stay at its highest (after a
+    site.yaml edit at 10,000 articles, 1.04 GB; 0.84 GB once handed back)."""
     gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # glibc's; elsewhere there is nothing to call
+    except (OSError, AttributeError):
+        pass
 
 
 def _check(site: Path, run: _Run, look: Optional[tuple] = None) -> BuildResult:

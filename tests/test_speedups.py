@@ -366,3 +366,20 @@ def test_the_digests_a_process_keeps_between_builds_never_hold_two_dossiers(tmp_
         assert build(site, out, search=False, persist=False, changed={"site.yaml"}).ok
         sizes.append(kept())
     assert max(sizes) <= sizes[0] * 3 // 2, sizes
+
+
+def test_tidying_up_hands_the_memory_freed_back_to_the_system():
+    """What builds freed in the middle of the heap (a dossier replaced by the next) is given back,
+    not kept by the C library at the process's highest."""
+    from dossier.build import tidy
+
+    def resident_mib() -> int:
+        return int(re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) // 1024
+
+    blocks = [bytes(2000) + n.to_bytes(4, "little") for n in range(100_000)]  # some 200 MB
+    kept = blocks[::50]  # the heap now holds freed memory between blocks still in use
+    del blocks
+    before = resident_mib()
+    tidy()
+    assert resident_mib() < before - 100, (before, resident_mib())
+    assert len(kept) == 2000
