@@ -34,8 +34,15 @@ ALLOWED_ATTRS = {
 
 
 class _Renderer(mistune.HTMLRenderer):
+    def __init__(self, heading_shift: int = 0, **options):
+        super().__init__(**options)
+        self.heading_shift = heading_shift
+
     def dossier_html(self, text: str) -> str:
         return text
+
+    def heading(self, text: str, level: int, **attrs) -> str:
+        return super().heading(text, min(level + self.heading_shift, 6), **attrs)
 
     # A URL mistune finds harmful (javascript:, vbscript:, data: other than
     # images...) is dropped, not turned into a link to "#harmful-link" that
@@ -191,11 +198,25 @@ def _footnote_item(renderer, text: str, key: str, index: int) -> str:
     return f'<li id="note-{index}">{text}</li>\n'
 
 
-_renderer = _Renderer(escape=False)
-mistune.create_markdown(renderer=_renderer, plugins=list(PLUGINS))  # registers plugin renderers
-_renderer.register("footnote_ref", _footnote_ref)
-_renderer.register("footnote_item", _footnote_item)
-_renderer.register("table_cell", _table_cell)
+def _made_renderer(heading_shift: int = 0) -> _Renderer:
+    renderer = _Renderer(heading_shift=heading_shift, escape=False)
+    mistune.create_markdown(renderer=renderer, plugins=list(PLUGINS))  # registers plugin renderers
+    renderer.register("footnote_ref", _footnote_ref)
+    renderer.register("footnote_item", _footnote_item)
+    renderer.register("table_cell", _table_cell)
+    return renderer
+
+
+_renderer = _made_renderer()
+# An article's own headings sit under its page's title, the page's one <h1>: an article whose
+# sections begin with "# Section" has them as <h2>, and the rest one level down (one whose
+# sections begin with "##", as most captures do, keeps them as written: no level is skipped).
+_shifted_renderer = _made_renderer(heading_shift=1)
+
+
+def _body_renderer(tokens: list[dict]) -> _Renderer:
+    titled = any(tok["type"] == "heading" and tok["attrs"]["level"] == 1 for tok in tokens)
+    return _shifted_renderer if titled else _renderer
 
 
 _SANITIZER_OPTIONS = dict(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRS, link_rel=None,
@@ -266,7 +287,7 @@ def woven_html(tokens: list[dict], rt: ReaderText, spans: list[Span], entity_hre
             leaf_html.update((id(tok), ("", [])) for tok in leaf.more)  # woven into the first
     raw_html: list[dict] = []
     body, _ = _replace(tokens, leaf_html, in_link=False, raw_html=raw_html)
-    return _renderer(body, BlockState()), raw_html
+    return _body_renderer(body)(body, BlockState()), raw_html
 
 
 # HTML that the sanitizer gives back as it is: only tags and attributes it keeps, values in

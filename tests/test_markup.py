@@ -141,6 +141,22 @@ def test_mentions_inside_a_claim_and_claims_outside_mentions():
     assert link.get("href") == "../../entities/anna-kovac/index.html" and link.text() == "Anna Kovač"
 
 
+@pytest.mark.parametrize("text, headings", [
+    ("# Section\n\nText.\n\n## Sub\n\n##### Five\n\n###### Six\n",
+     [("h2", "Section"), ("h3", "Sub"), ("h6", "Five"), ("h6", "Six")]),
+    ("## Section\n\nText.\n\n### Sub\n", [("h2", "Section"), ("h3", "Sub")]),  # as most captures are
+])
+def test_an_articles_headings_sit_under_its_pages_title(text, headings):
+    """The page's title is its one <h1>: an article's "# Section" is an <h2>, and so on down to <h6>;
+    one whose sections begin at "##" keeps them, so no level is skipped."""
+    html = body_html(text)
+    assert [(el.tag, el.text()) for el in parse(html).iter() if el.tag[:1] == "h" and el.tag[1:].isdigit()] == headings
+
+
+def test_a_free_pages_first_heading_is_its_title():
+    assert markup.markdown("# About\n\nText.\n").startswith("<h1>About</h1>")
+
+
 def test_plain_text_is_escaped_into_paragraphs():
     tree = parse(body_html("One <b>bold</b> &amp; line\nstill one.\n\nTwo.", fmt="txt"))
     assert [p.text() for p in tree.find_all("p")] == ["One <b>bold</b> &amp; line\nstill one.", "Two."]
