@@ -485,14 +485,23 @@ def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[in
     if len(found) == 1:
         return found[0]
     if not found:
-        near = anchor.closest(rt, sel.quote)
-        hint = f"; the closest text is “{near}”" if near else "; nothing in it comes close"
         narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
-        diags.error(sel.pos, f"quote not found in the article{narrowed}{hint}")
+        diags.error(sel.pos, f"quote not found in the article{narrowed}; {_not_found_hint(rt, sel)}")
     else:
         places = "; ".join(anchor.describe_match(rt, s) for s in found[:3])
         diags.error(sel.pos, f"quote matches {len(found)} places ({places}); add a prefix or suffix to pick one")
     return None
+
+
+def _not_found_hint(rt: anchor.ReaderText, sel) -> str:
+    """Where the quote is without its prefix and suffix, if it is (they are what is wrong), else
+    the closest text."""
+    alone = anchor.find(rt, sel._replace(prefix="", suffix="")) if sel.prefix or sel.suffix else []
+    if alone:
+        times = "once" if len(alone) == 1 else f"{len(alone)} times"
+        return f"without them it is found {times} ({'; '.join(anchor.describe_match(rt, s) for s in alone[:3])})"
+    near = anchor.closest(rt, sel.quote)
+    return f"the closest text is “{near}”" if near else "nothing in it comes close"
 
 
 def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[tuple[int, int]]):

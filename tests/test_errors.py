@@ -174,7 +174,8 @@ CASES = [
      "…The bridge is old. [The bridge is] long.…); add a prefix or suffix to pick one"),
     ("prefix that excludes every match", {A + "beta-note.yaml": "title: Beta note\nmentions:\n  - entity: north-bridge\n"
                                           "    quote: North Bridge\n    prefix: 'the old '\n"},
-     "content/articles/beta-note.yaml:4:12: error: quote not found in the article with this prefix/suffix; the closest text is “North Bridge”"),
+     "content/articles/beta-note.yaml:4:12: error: quote not found in the article with this prefix/suffix; "
+     "without them it is found once (…e with no date about the [North Bridge].…)"),
     # -- files -------------------------------------------------------------------------------
     ("article without sidecar", {A + "beta-note.yaml": None},
      "content/articles/beta-note.md:1:1: error: this article has no sidecar: create content/articles/beta-note.yaml with at least a title"),
