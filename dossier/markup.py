@@ -390,7 +390,7 @@ class _Weaver:
         n = self.footnote(s.key)
         key = escape(s.key)
         return (f'<sup class="fnref"><a href="#fn-{key}" id="fnref-{key}" role="doc-noteref" '
-                f'aria-label="Note {n}">{n}</a></sup>')
+                f'aria-label="Claim {n}">{n}</a></sup>')  # as the list it leads to and its back link say
 
     @staticmethod
     def _wrap(leaf: Leaf, inner: str) -> str:

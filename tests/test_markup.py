@@ -85,6 +85,13 @@ def test_body_claim_marks_and_footnote_reference():
     assert sup.find("a").get("href") == "#fn-c" and sup.text() == "1"
 
 
+def test_a_claims_reference_is_named_as_the_claim_it_leads_to():
+    """A screen reader says "Claim 1", as the list it leads to ("Claims") and its back link ("Back to claim 1") do."""
+    text = "One two three.\n"
+    ref = parse(body_html(text, [claim(reader(text), "two")])).find("a", role="doc-noteref")
+    assert ref.get("aria-label") == "Claim 1" and ref.text() == "1"
+
+
 def test_quote_inside_code_block_is_marked_inside_pre():
     text = "Intro.\n\n```\nlog line one\nlog line two\n```\n"
     tree = parse(body_html(text, [claim(reader(text), "line two")]))

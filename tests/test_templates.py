@@ -220,12 +220,12 @@ def test_a_template_may_set_the_pages_content_security_policy(tmp_path):
 
 
 def test_an_article_template_may_rename_the_footnote_references_as_the_readme_says(tmp_path):
-    renamed = "{{ body|replace('aria-label=\"Note '|safe, 'aria-label=\"Примітка '|safe) }}"
+    renamed = "{{ body|replace('aria-label=\"Claim '|safe, 'aria-label=\"Твердження '|safe) }}"
     assert "{{ body }}" in BUILTIN["article.html"]
     site = make_site(tmp_path / "s", {"templates/article.html": BUILTIN["article.html"].replace("{{ body }}", renamed)})
     out = built(site, tmp_path / "out")
     refs = parse((out / ARTICLE).read_text("utf-8")).find_all("a", role="doc-noteref")
-    assert refs and [a.get("aria-label") for a in refs] == [f"Примітка {n}" for n in range(1, len(refs) + 1)]
+    assert refs and [a.get("aria-label") for a in refs] == [f"Твердження {n}" for n in range(1, len(refs) + 1)]
 
 
 def warnings_of(site: Path) -> list[str]:
