@@ -185,14 +185,21 @@ def _table_cell(renderer, text: str, align=None, head: bool = False) -> str:
     return f"  <{tag}{cls}>{text}</{tag}>\n"
 
 
+# An article's own footnotes ([^a]) are note-N, "source notes", in a list of their own: fn-ID
+# and fnref-ID are its claims' footnotes (a claim's id may be a number), numbered alike, and a
+# reader, or a screen reader, must tell the source's "1" from the dossier's.
+def _footnotes(renderer, text: str) -> str:
+    return f'<section class="source-notes">\n<ol>\n{text}</ol>\n</section>\n'
+
+
 def _footnote_ref(renderer, key: str, index: int) -> str:
-    # An article's own footnotes ([^a]) are note-N: fn-ID and fnref-ID are its claims' footnotes,
-    # and a claim's id may be a number.
-    return f'<sup class="footnote-ref" id="noteref-{index}"><a href="#note-{index}">{index}</a></sup>'
+    return (f'<sup class="footnote-ref" id="noteref-{index}"><a href="#note-{index}" role="doc-noteref" '
+            f'aria-label="Source note {index}">{index}</a></sup>')
 
 
 def _footnote_item(renderer, text: str, key: str, index: int) -> str:
-    back = f'<a href="#noteref-{index}" class="footnote">&#8617;</a>'
+    back = (f'<a href="#noteref-{index}" class="footnote" role="doc-backlink" '
+            f'aria-label="Back to source note {index} in the text">&#8617;</a>')
     text = text.rstrip()
     text = text[:-4] + back + "</p>" if text.endswith("</p>") else text + "\n" + back
     return f'<li id="note-{index}">{text}</li>\n'
@@ -201,6 +208,7 @@ def _footnote_item(renderer, text: str, key: str, index: int) -> str:
 def _made_renderer(heading_shift: int = 0) -> _Renderer:
     renderer = _Renderer(heading_shift=heading_shift, escape=False)
     mistune.create_markdown(renderer=renderer, plugins=list(PLUGINS))  # registers plugin renderers
+    renderer.register("footnotes", _footnotes)
     renderer.register("footnote_ref", _footnote_ref)
     renderer.register("footnote_item", _footnote_item)
     renderer.register("table_cell", _table_cell)

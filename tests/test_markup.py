@@ -92,6 +92,15 @@ def test_a_claims_reference_is_named_as_the_claim_it_leads_to():
     assert ref.get("aria-label") == "Claim 1" and ref.text() == "1"
 
 
+def test_the_sources_own_footnotes_are_told_apart_from_the_claims():
+    """[^1] in the captured text: its reference, list and back link say they are the source's."""
+    tree = parse(body_html("Text.[^1]\n\n[^1]: The source's own note.\n"))
+    ref, back = tree.find("a", role="doc-noteref"), tree.find("a", role="doc-backlink")
+    assert (ref.get("aria-label"), ref.get("href"), ref.text()) == ("Source note 1", "#note-1", "1")
+    assert back.get("aria-label") == "Back to source note 1 in the text" and back.get("href") == "#noteref-1"
+    assert tree.find("section").classes == {"source-notes"} and tree.find("section", class_="footnotes") is None
+
+
 def test_quote_inside_code_block_is_marked_inside_pre():
     text = "Intro.\n\n```\nlog line one\nlog line two\n```\n"
     tree = parse(body_html(text, [claim(reader(text), "line two")]))
