@@ -208,7 +208,7 @@ class Span:
     end: int
     kind: str  # "claim" or "mention"
     key: str  # claim id or entity id
-    anchor: str  # html id of its first piece: "claim-<id>" or "m-<n>"
+    anchor: str  # html id of its first piece: "claim-<id>", or "m-<entity>-<n>" for its n-th mention of that entity
     status: str = ""  # claims only
 
 

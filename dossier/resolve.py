@@ -471,10 +471,14 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
     mentions.sort(key=lambda m: m[0])
     claims.sort(key=lambda c: c[0])
     spans = [Span(a, b, "claim", c.id, f"claim-{c.id}", c.status) for (a, b), c in claims]
-    hits = []
-    for n, ((a, b), entity, explicit) in enumerate(mentions, 1):
-        spans.append(Span(a, b, "mention", entity, f"m-{n}"))
-        hits.append(_hit(rt, entity, article.slug, f"m-{n}", a, b, explicit))
+    hits, told = [], Counter()
+    for (a, b), entity, explicit in mentions:
+        # Named by the entity and its turn (m-anna-kovac-2), not by the mention's place among all
+        # (m-7): a citation of one stays good when mentions of others come before it.
+        told[entity] += 1
+        ident = f"m-{entity}-{told[entity]}"
+        spans.append(Span(a, b, "mention", entity, ident))
+        hits.append(_hit(rt, entity, article.slug, ident, a, b, explicit))
     return AnchoredArticle(article, tokens, rt, spans, [c.id for _, c in claims], hits)
 
 

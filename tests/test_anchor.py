@@ -427,6 +427,19 @@ def test_autolinks_skip_headings_links_code_and_explicit_mentions(tmp_path):
     assert body.find("code").find("a") is None
 
 
+def test_a_mentions_anchor_stays_when_mentions_of_others_come_before_it(tmp_path):
+    """Entity pages and citations link to a mention by its anchor: named by its entity and its turn."""
+    def anchors(text: str, folder: str) -> dict[str, str]:
+        body, _ = build(tmp_path / folder, text, "title: A\n")
+        return {a.text() + "/" + a.get("id"): a.get("href") for a in body.find_all("a", class_="mention")}
+
+    before = anchors("North Bridge stands. River Agency says so. North Bridge again.\n", "one")
+    after = anchors("River Agency first. North Bridge stands. River Agency says so. North Bridge again.\n", "two")
+    assert {k for k in before if k.startswith("North Bridge")} == {"North Bridge/m-north-bridge-1",
+                                                                  "North Bridge/m-north-bridge-2"}
+    assert {k for k in before if k.startswith("North")} <= set(after)
+
+
 def test_mark_ids_and_data_claim_attributes(tmp_path):
     body, _ = build(tmp_path, "One two three.\n", claim_yaml(("only-claim", "two", "status: disputed")), entities={})
     [mark] = marks(body, "only-claim")
