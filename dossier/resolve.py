@@ -455,7 +455,7 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
     mentions = []
     taken: dict[tuple[int, int], Pos] = {}
     for m in article.mentions:
-        span = _locate(rt, m.selector, diags)
+        span = _locate(rt, m.selector, diags, tokens)
         if span in taken:  # the same words cannot link to two pages, nor twice to one
             diags.warning(m.selector.pos, f"this mention marks the same words as the one at line {taken[span].line}; it is left out")
         elif span:
@@ -464,7 +464,7 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
             leaf = rt.leaf_at(span[0])
             if leaf is not None and leaf.in_link:
                 diags.warning(m.selector.pos, "this mention lies inside a link of the article; the article's link is kept")
-    claims = [(span, c) for c in article.claims if (span := _locate(rt, c.selector, diags))]
+    claims = [(span, c) for c in article.claims if (span := _locate(rt, c.selector, diags, tokens))]
     autolink = site_autolink if article.autolink is None else article.autolink
     if autolink:
         mentions += _autolinks(rt, matcher, [s for s, _, _ in mentions])
@@ -482,7 +482,7 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
     return AnchoredArticle(article, tokens, rt, spans, [c.id for _, c in claims], hits)
 
 
-def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[int, int]]:
+def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics, tokens: list[dict] = ()) -> Optional[tuple[int, int]]:
     if not sel.quote.strip():
         return None
     found = anchor.find(rt, sel)
@@ -490,22 +490,36 @@ def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics) -> Optional[tuple[in
         return found[0]
     if not found:
         narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
-        diags.error(sel.pos, f"quote not found in the article{narrowed}; {_not_found_hint(rt, sel)}")
+        diags.error(sel.pos, f"quote not found in the article{narrowed}; {_not_found_hint(rt, sel, tokens)}")
     else:
         places = "; ".join(anchor.describe_match(rt, s) for s in found[:3])
         diags.error(sel.pos, f"quote matches {len(found)} places ({places}); add a prefix or suffix to pick one")
     return None
 
 
-def _not_found_hint(rt: anchor.ReaderText, sel) -> str:
-    """Where the quote is without its prefix and suffix, if it is (they are what is wrong), else
-    the closest text."""
+def _not_found_hint(rt: anchor.ReaderText, sel, tokens: list[dict]) -> str:
+    """Where the quote is without its prefix and suffix, if it is (they are what is wrong); that it
+    lies in the article's raw HTML, if it does (captured <div> and <figure> blocks); else the
+    closest text."""
     alone = anchor.find(rt, sel._replace(prefix="", suffix="")) if sel.prefix or sel.suffix else []
+    if not alone and _in_raw_html(tokens, sel.quote):
+        return ("it lies in a block of raw HTML (a <div>, a <figure>...), whose text cannot be marked: "
+                "write that passage as Markdown")
     if alone:
         times = "once" if len(alone) == 1 else f"{len(alone)} times"
         return f"without them it is found {times} ({'; '.join(anchor.describe_match(rt, s) for s in alone[:3])})"
     near = anchor.closest(rt, sel.quote)
     return f"the closest text is “{near}”" if near else "nothing in it comes close"
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _in_raw_html(tokens: list[dict], quote: str) -> bool:
+    """Whether the quote is in the text of the article's raw HTML blocks (asked once a quote is not found)."""
+    blocks = [tok["raw"] for tok in tokens if tok["type"] == "block_html"]
+    text = anchor.norm_text(anchor.decoded(_TAG.sub(" ", " ".join(blocks))))
+    return bool(blocks) and anchor.norm_text(quote).strip() in text
 
 
 def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[tuple[int, int]]):

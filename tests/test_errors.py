@@ -172,6 +172,10 @@ CASES = [
                          A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: beta-claim\n    quote: The bridge is\n"},
      "content/articles/beta-note.yaml:4:12: error: quote matches 2 places (…[The bridge is] old. The bridge is long.…; "
      "…The bridge is old. [The bridge is] long.…); add a prefix or suffix to pick one"),
+    ("quote in a raw HTML block", {A + "beta-note.md": "The bridge is old.\n\n<figure>\n<figcaption>The bridge at dawn</figcaption>\n</figure>\n",
+                                   A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: beta-claim\n    quote: bridge at dawn\n"},
+     "content/articles/beta-note.yaml:4:12: error: quote not found in the article; it lies in a block of raw HTML "
+     "(a <div>, a <figure>...), whose text cannot be marked: write that passage as Markdown"),
     ("prefix that excludes every match", {A + "beta-note.yaml": "title: Beta note\nmentions:\n  - entity: north-bridge\n"
                                           "    quote: North Bridge\n    prefix: 'the old '\n"},
      "content/articles/beta-note.yaml:4:12: error: quote not found in the article with this prefix/suffix; "
