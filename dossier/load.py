@@ -486,14 +486,16 @@ def _source(m: MapReader) -> Source:
     s = m.mapping("source", SOURCE_KEYS, "'source'")
     if s is None:
         return Source()
+    authors = s.text_list_at("authors")
     return Source(
         publisher=s.text("publisher"),
         publisher_pos=s.value_pos("publisher") if "publisher" in s else None,
         url=s.url("url"),
         published=s.date("published"),
-        authors=s.text_list("authors"),
+        authors=tuple(name for name, _ in authors),
         retrieved=s.date("retrieved"),
         archive_url=s.url("archive_url"),
+        author_pos=tuple(pos for _, pos in authors),
     )
 
 

@@ -173,6 +173,7 @@ class Source:
     authors: tuple[str, ...] = ()
     retrieved: Optional[dt.date] = None
     archive_url: str = ""
+    author_pos: tuple[Pos, ...] = ()  # where each of `authors` is written
 
 
 @dataclass(frozen=True)

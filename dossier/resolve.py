@@ -401,6 +401,8 @@ def _check_article(article: Article, entities: dict, claims: dict, broken: froze
             diags.warning(c.pos, f"claim '{c.id}': {dropped_url_message(url, remote)}")
     if article.source.publisher_pos:
         _check_publisher(article, entities, diags)
+    for name, pos in zip(article.source.authors, article.source.author_pos):
+        _check_byline("author", name, pos, entities, diags)
 
 
 def _check_claim_logic(c: Claim, diags: Diagnostics) -> None:
@@ -416,10 +418,15 @@ def _check_claim_logic(c: Claim, diags: Diagnostics) -> None:
 
 
 def _check_publisher(article: Article, entities: dict, diags: Diagnostics) -> None:
-    name, pos = article.source.publisher, article.source.publisher_pos
+    _check_byline("publisher", article.source.publisher, article.source.publisher_pos, entities, diags)
+
+
+def _check_byline(what: str, name: str, pos: Optional[Pos], entities: dict, diags: Diagnostics) -> None:
+    """A publisher or author may be plain text or an entity's id: one that looks like an id but
+    names no entity is likely a misspelt id."""
     if pos and ID_RE.match(name) and name not in entities:
         hint = did_you_mean(name, entities)
-        diags.warning(pos, f"publisher '{name}' looks like an id but names no entity{hint}; it is shown as plain text")
+        diags.warning(pos, f"{what} '{name}' looks like an id but names no entity{hint}; it is shown as plain text")
 
 
 def build_matcher(entities: Iterable[Entity], diags: Diagnostics) -> anchor.NameMatcher:

@@ -453,6 +453,15 @@ def test_publisher_that_looks_like_an_id_but_names_no_entity_is_a_warning(tmp_pa
             "names no entity (did you mean 'daily-courier'?); it is shown as plain text") in stderr.splitlines()
 
 
+def test_an_author_that_looks_like_an_id_but_names_no_entity_is_a_warning_at_its_place(tmp_path):
+    site = make_site(tmp_path / "site", closed("authors: [Mila Horvat]", "authors: [Mila Horvat, daily-couriers]"))
+    code, _, stderr = run("check", str(site))
+    assert code == 0
+    assert [line for line in stderr.splitlines() if "author" in line] == [
+        "content/articles/bridge-closed.yaml:6:26: warning: author 'daily-couriers' looks like an id but names no "
+        "entity (did you mean 'daily-courier'?); it is shown as plain text"]
+
+
 def test_images_on_other_sites_are_links_and_warnings_in_build_and_check(tmp_path):
     """A captured article's images on their sites, in Markdown or in its own HTML, in a note or
     on a page: the page loads nothing from another site, so a link stands in for each, and
