@@ -637,19 +637,13 @@ class LinkedData:
         })
         url = self.link(root, f"{article_path(article.slug)}#claim-{c.id}")
         return _compact({
-            "@type": "ClaimReview", "@id": url, "url": url, "datePublished": _iso(review_date(c)),
+            # When the dossier reviewed the claim (`reviewed:`): not the claim's own date, nor a
+            # build's day, which would be no one's and make every build differ.
+            "@type": "ClaimReview", "@id": url, "url": url, "datePublished": _iso(c.reviewed),
             "claimReviewed": c.selector.quote,
             "itemReviewed": claim, "reviewRating": rating, "reviewBody": plain(c.note),
             "author": reviewer,
         })
-
-
-def review_date(c: Claim) -> Optional[dt.date]:
-    """When the dossier published its review of a claim (its status and note): ClaimReview's
-    datePublished. Only the date the sidecar gives for it (`reviewed:`) will do: not the claim's
-    `date` (when the claimant made it), not the article's capture, and not the build's day,
-    which would be no one's and make every build differ."""
-    return c.reviewed
 
 
 def _reference(node: dict) -> dict:

@@ -525,8 +525,9 @@ _TAG = re.compile(r"<[^>]*>")
 def _in_raw_html(tokens: list[dict], quote: str) -> bool:
     """Whether the quote is in the text of the article's raw HTML blocks (asked once a quote is not found)."""
     blocks = [tok["raw"] for tok in tokens if tok["type"] == "block_html"]
-    text = anchor.norm_text(anchor.decoded(_TAG.sub(" ", " ".join(blocks))))
-    return bool(blocks) and anchor.norm_text(quote).strip() in text
+    if not blocks:
+        return False
+    return anchor.norm_text(quote).strip() in anchor.norm_text(anchor.decoded(_TAG.sub(" ", " ".join(blocks))))
 
 
 def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[tuple[int, int]]):
