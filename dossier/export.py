@@ -31,7 +31,7 @@ from .urls import article_path, entity_path
 
 # dossier.json's format: the major number changes when a field changes
 # meaning or goes away; the minor one when fields are added.
-FORMAT_VERSION = "1.1"  # 1.1: a claim's `reviewed`
+FORMAT_VERSION = "1.2"  # 1.1: a claim's `reviewed`; 1.2: an article's `language`
 SCHEMA = Path(__file__).parent / "schema" / "dossier.schema.json"
 SCHEMA_NAME = "dossier.schema.json"
 FEED_LIMIT = 50  # newest articles in feed.xml
@@ -265,7 +265,7 @@ def _article_data(a: Article, resolved: Resolved) -> dict:
     path = article_path(a.slug)
     analysis = resolved.analyses.get(a.slug)
     return _compact({
-        "slug": a.slug, "title": a.title, "path": path, "url": _absolute(site, path),
+        "slug": a.slug, "title": a.title, "language": a.language, "path": path, "url": _absolute(site, path),
         "text_file": a.path, "sidecar": a.sidecar, "summary": a.summary, "tags": list(a.tags),
         "source": _compact({
             "publisher": src.publisher,
@@ -590,7 +590,9 @@ class LinkedData:
             "@type": "NewsArticle", "@id": self.link(root, path + "#article"), "headline": article.title,
             "name": article.title, "description": article.summary, "url": self.link(root, path),
             "mainEntityOfPage": self.link(root, path), "publisher": _reference(dossier),
-            "keywords": list(article.tags), "inLanguage": self.site.language, "isPartOf": self._site_node(root),
+            # Its text is the article's, in the article's language; the notes around it are the dossier's.
+            "keywords": list(article.tags), "inLanguage": article.language or self.site.language,
+            "isPartOf": self._site_node(root),
             "isBasedOn": original,
         })
         reviews = [self.claim_review(root, c, article, _reference(original), _reference(dossier)) for c in claims]
@@ -602,7 +604,8 @@ class LinkedData:
         by = self._party(root, publisher.id if publisher else "", src.publisher)
         return _compact({
             "@type": "NewsArticle", "@id": self.link(root, article_path(article.slug) + "#original"),
-            "headline": article.title, "url": src.url, "datePublished": _iso(src.published),
+            "headline": article.title, "url": src.url, "inLanguage": article.language,
+            "datePublished": _iso(src.published),
             "author": [n for name in src.authors if (n := self._author(root, name, src.publisher, publisher, by))],
             "publisher": by,
             "archivedAt": src.archive_url,
@@ -632,6 +635,7 @@ class LinkedData:
             # property for a non-agent source; the footnote, dossier.json and claims.csv name it
             "author": self._party(root, c.claimant.id) if c.claimant else None,
             "datePublished": _iso(c.date),
+            "inLanguage": article.language,  # the claim's words are its article's (none: the site's, as the page's)
             "appearance": appearance,
             "about": [n for r in c.about if (n := self._thing(root, r.id))],
         })

@@ -40,7 +40,7 @@ SITE_KEYS = ("title", "description", "language", "base_url", "entity_types",
              "claim_statuses", "autolink")
 ENTITY_KEYS = ("name", "type", "aliases", "description", "links", "relations")
 RELATION_KEYS = ("entity", "role")
-SIDECAR_KEYS = ("title", "source", "summary", "tags", "mentions", "claims", "autolink")
+SIDECAR_KEYS = ("title", "language", "source", "summary", "tags", "mentions", "claims", "autolink")
 SOURCE_KEYS = ("publisher", "url", "published", "authors", "retrieved", "archive_url")
 MENTION_KEYS = ("entity", "quote", "prefix", "suffix")
 CLAIM_KEYS = ("id", "quote", "prefix", "suffix", "claimant", "about", "status", "date", "reviewed",
@@ -250,12 +250,19 @@ def load_site(files: SiteFiles, diags: Diagnostics) -> Site:
     )
 
 
-def _language(m: MapReader) -> str:
-    language = m.text("language") or "en"
+def _language(m: MapReader, default: str = "en") -> str:
+    """The `language` of site.yaml or of a sidecar, a language tag; `default` without one, or for one that is not."""
+    language = m.text("language") or default
     if not LANGUAGE_RE.match(language):
         m.diags.error(m.value_pos("language"), f"'language' must be a language tag such as en or pt-BR, found '{language}'")
-        return "en"
+        return default
     return language
+
+
+def _article_language(m: MapReader, site: Site) -> str:
+    """A sidecar's `language`, or "" for the site's (tags compare regardless of case: EN is en)."""
+    language = _language(m, site.language)
+    return "" if language.lower() == site.language.lower() else language
 
 
 def _declared(m: MapReader, key: str, fields) -> list[tuple[str, MapReader]]:
@@ -453,6 +460,7 @@ def read_article(files: SiteFiles, slug: str, text_path: Path, sidecar: Path, si
     article = Article(
         slug=slug,
         title=m.text("title", required=True, what="the sidecar"),
+        language=_article_language(m, site),
         text=text or "",
         text_format=text_path.suffix[1:],
         path=files.rel(text_path),

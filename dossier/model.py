@@ -190,6 +190,9 @@ class Article:
     autolink: Optional[bool] = None  # None: the site's setting
     mentions: tuple[Mention, ...] = ()
     claims: tuple[Claim, ...] = ()
+    # The language its text is written in, as its sidecar's `language:` says, when that is not
+    # the site's; "": the site's (no key, or the site's own tag in any case).
+    language: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator, NoReturn, Optional
 
 import jinja2
 import jinja2.meta
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import export, inputs, markup
 from .cache import CODE_DIGEST
@@ -53,6 +53,16 @@ def text_direction(language: str) -> str:
         if len(subtag) == 4 and subtag.isalpha():  # the script
             return "rtl" if subtag in RTL_SCRIPTS else "ltr"
     return "rtl" if primary in RTL_LANGUAGES else "ltr"
+
+
+def language_attributes(language: str, page_direction: str) -> Markup:
+    """The attributes of an element holding words in `language` (an article's, "" for the site's)
+    on a page written in `page_direction`: ` lang="ar" dir="rtl"`, ` lang="uk"` (its direction
+    is the page's), or nothing for the site's own language."""
+    if not language:
+        return Markup("")
+    direction = text_direction(language)
+    return Markup(' lang="{}"').format(language) + (Markup(f' dir="{direction}"') if direction != page_direction else "")
 
 
 @dataclass(frozen=True)
@@ -333,12 +343,12 @@ class RenderedPage:
     deps: frozenset[tuple[str, str]]  # ("entity"|"claim"|"article"|"article-card"|"article-text", id) looked up
 
 
-HEADLINE = ("slug", "title", "source")  # what the look-up "article" gives (see ArticleLookedUp)
+HEADLINE = ("slug", "title", "source", "language")  # what the look-up "article" gives (see ArticleLookedUp)
 
 
 class ArticleLookedUp:
-    """What get_article() gives a template: the article's headline (its slug, title and source:
-    the look-up "article"); any other field, once read, counts as a look-up of its own, the text
+    """What get_article() gives a template: the article's headline (its slug, title, source and
+    language: the look-up "article"); any other field, once read, counts as a look-up of its own, the text
     ("article-text") or the rest of the sidecar ("article-card"). A page that lists an article
     by its title, date or publisher is then known to be the same when only its text, summary,
     tags or claims changed."""
@@ -353,6 +363,7 @@ class ArticleLookedUp:
     slug = property(lambda self: self._article.slug)
     title = property(lambda self: self._article.title)
     source = property(lambda self: self._article.source)
+    language = property(lambda self: self._article.language)  # what its quotes are marked with, wherever listed
 
     def __getattr__(self, name: str):
         if name not in HEADLINE:
@@ -377,6 +388,7 @@ class SiteRenderer:
         self._deps: set[tuple[str, str]] = set()
         self._root = ""  # of the page being rendered
         self._fragments: dict[tuple, tuple[Markup, frozenset, tuple]] = {}  # see _reuse
+        self._direction = text_direction(self.site.language)  # every page's
         self.env = _Environment(
             loader=TemplateLoader(site_dir / "templates"),
             autoescape=True, trim_blocks=True, lstrip_blocks=True,
@@ -388,7 +400,7 @@ class SiteRenderer:
             site=self.site, csp=CSP, url=self._url, get_entity=self._entity,
             get_claim=self._claim, get_article=self._article, status=self._status,
             entity_type=self.site.entity_type, nav_pages=self._nav_pages(), reuse=self._reuse,
-            direction=text_direction(self.site.language),
+            direction=self._direction, lang_attrs=self._lang_attrs, in_language=self._in_language,
         )
         self.env.globals.update(_checked_ld(export.template_globals(self.site, self._entity)))
 
@@ -462,6 +474,22 @@ class SiteRenderer:
         else:
             self._deps.update(found[1])
         return found[0]
+
+    def _lang_attrs(self, article) -> Markup:
+        """`lang_attrs(article)` in a template: the attributes of an element that holds the
+        article's own words (its text, a quote, a mention in context): its language, and its
+        direction where that is not the page's; nothing when it is in the site's language."""
+        _expect("lang_attrs(article)", article, (Article, ArticleLookedUp),
+                "an article (the page's `article`, or get_article(slug))")
+        return language_attributes(article.language, self._direction)
+
+    def _in_language(self, article, text) -> Markup:
+        """`in_language(article, text)` in a template: the text (some of the article's own words,
+        escaped) in a <span> with lang_attrs(article); the text alone when those are none."""
+        _expect("in_language(article, text)", article, (Article, ArticleLookedUp),
+                "an article (the page's `article`, or get_article(slug))")
+        attributes = language_attributes(article.language, self._direction)
+        return Markup("<span{}>{}</span>").format(attributes, text) if attributes else escape(text)
 
     def _status(self, key: str):
         return self.site.claim_status(key) or type("S", (), {"key": key, "label": key})

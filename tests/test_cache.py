@@ -235,6 +235,16 @@ def add_plain_paragraph(site: Path) -> None:
     append_line(article_files(site)[6], "A closing line that names nobody.")
 
 
+def set_article_language(site: Path) -> None:
+    """The first article comes to say it is in Arabic (its text, its claims' quotes on the claims
+    index and on other articles' footnotes, its mentions on entity pages), or, said already, no
+    longer does."""
+    sidecar = article_files(site)[0].with_suffix(".yaml")
+    text = sidecar.read_text()
+    said = "\nlanguage: ar\n"
+    sidecar.write_text(text.replace(said, "\n") if said in text else text.rstrip("\n") + said)
+
+
 def add_contradiction(site: Path) -> None:
     """A claim of the last article comes to contradict the first article's first claim, which
     the first article's page then lists among the claims that contradict it."""
@@ -252,7 +262,7 @@ def add_contradiction(site: Path) -> None:
     raise AssertionError("every claim of the last article supports or contradicts one already")
 
 
-CHANGES = [edit_article_text, edit_sidecar, add_contradiction, add_article, delete_article, rename_article,
+CHANGES = [edit_article_text, edit_sidecar, set_article_language, add_contradiction, add_article, delete_article, rename_article,
            edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, rename_entity, move_entity,
            add_template, edit_template, edit_site, edit_status_label, edit_base_url, add_static]
 
@@ -327,7 +337,7 @@ CASES = ([(m, change) for m in ("disk", "serve", "warm") for change in CHANGES]
 
 
 # Edits that can follow one another in any order (each finds what it changes afresh).
-SEQUENCE_STEPS = [edit_article_text, edit_sidecar, add_plain_paragraph, add_contradiction, add_article,
+SEQUENCE_STEPS = [edit_article_text, edit_sidecar, set_article_language, add_plain_paragraph, add_contradiction, add_article,
                   rename_article, edit_entity, retarget_relation, rename_claimant, add_entity, delete_entity, edit_status_label,
                   add_template, delete_article, rename_entity, move_entity, edit_template, edit_site, add_static,
                   edit_base_url, replace_home_by_static, drop_static_home]

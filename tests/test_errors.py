@@ -114,6 +114,8 @@ CASES = [
     # -- schema: keys, types, values ---------------------------------------------------------
     ("unknown key, close to a known one", {A + "beta-note.yaml": "titel: Beta note\n"},
      "content/articles/beta-note.yaml:1:1: error: unknown key 'titel' in a sidecar (did you mean 'title'?)"),
+    ("misspelt language key of an article", {A + "beta-note.yaml": "title: Beta note\nlangauge: uk\n"},
+     "content/articles/beta-note.yaml:2:1: error: unknown key 'langauge' in a sidecar (did you mean 'language'?)"),
     ("unknown key in a claim", closed(SIX_WEEKS_CLAIMANT, SIX_WEEKS_CLAIMANT.replace("claimant", "claimnt")),
      "content/articles/bridge-closed.yaml:27:5: error: unknown key 'claimnt' in a claim (did you mean 'claimant'?)"),
     ("site.yaml unknown key", {"site.yaml": "title: T\nbase-url: https://example.org/\n"},
@@ -146,6 +148,10 @@ CASES = [
      "content/articles/bridge-closed.yaml:25:9: error: 'Six_Weeks' is not a valid id (lowercase letters a-z, digits and single hyphens: 'six-weeks'?)"),
     ("bad language tag", {"site.yaml": "title: T\nlanguage: '\"><script>'\n"},
      "site.yaml:2:11: error: 'language' must be a language tag such as en or pt-BR, found '\"><script>'"),
+    ("bad language tag of an article", {A + "beta-note.yaml": "title: Beta note\nlanguage: Ukrainian (uk)\n"},
+     "content/articles/beta-note.yaml:2:11: error: 'language' must be a language tag such as en or pt-BR, found 'Ukrainian (uk)'"),
+    ("article language tag written as a locale", closed("tags: [bridges]", "tags: [bridges]\nlanguage: pt_BR"),
+     "content/articles/bridge-closed.yaml:9:11: error: 'language' must be a language tag such as en or pt-BR, found 'pt_BR'"),
     # -- references --------------------------------------------------------------------------
     ("unknown mention entity", closed("  - entity: anna-kovac", "  - entity: anna-kovak"),
      "content/articles/bridge-closed.yaml:10:13: error: unknown entity 'anna-kovak' (did you mean 'anna-kovac'?)"),

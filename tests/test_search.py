@@ -771,3 +771,28 @@ def test_filters_of_values_in_other_scripts_each_have_their_own_checkbox(tmp_pat
     ids = page.evaluate("[...document.querySelectorAll('[id]')].map(e => e.id)")
     assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
     assert_no_errors(page)
+
+
+def test_an_article_in_another_language_is_found_in_the_sites_one_index(tmp_path, http_root, page):
+    """An article whose sidecar names another language is indexed with the others, in the site's
+    language (one index for every page: the search page loads one), and its words find it."""
+    site = tmp_path / "site"
+    (site / "content" / "articles").mkdir(parents=True)
+    (site / "site.yaml").write_text("title: Kursk captives\nlanguage: en\n", "utf-8")
+    for slug, language, text in (
+            ("exchange", "en", "The exchange of prisoners took place on Tuesday."),
+            ("obmin", "uk", "Обмін полоненими відбувся у вівторок біля кордону."),
+            ("tabadul", "ar", "جرى تبادل الأسرى يوم الثلاثاء قرب الحدود.")):
+        (site / "content" / "articles" / f"{slug}.md").write_text(text + "\n", "utf-8")
+        (site / "content" / "articles" / f"{slug}.yaml").write_text(
+            f"title: Swap report ({slug})\nlanguage: {language}\n", "utf-8")
+    out = tmp_path / "out"
+    done = build(site, out)
+    assert done.returncode == 0, done.stderr
+    entry = json.loads((out / "pagefind" / "pagefind-entry.json").read_text("utf-8"))
+    assert list(entry["languages"]) == ["en"] and entry["languages"]["en"]["page_count"] == 3
+    page.goto(http_root(out) + "search/index.html")
+    for word, slug in (("полоненими", "obmin"), ("кордону", "obmin"), ("الأسرى", "tabadul"), ("prisoners", "exchange")):
+        type_query(page, word)
+        assert [link.split("/")[-2] for _, link in results(page)] == [slug], word
+    assert_no_errors(page)

@@ -190,6 +190,10 @@ def test_a_templates_folder_linked_to_another_folder_of_the_site_gives_file_and_
     ("ld_article(get_article('bridge-closed'), none)", "ld_article(article, footnotes, publisher): expected "
                                                        "the page's `footnotes` as second argument, not none"),
     ("ld_entity(none)", "ld_entity(e): expected an entity (the page's `e`, or get_entity(id)), not none"),
+    ("lang_attrs('bridge-closed')", "lang_attrs(article): expected an article (the page's `article`, or "
+                                    "get_article(slug)), not str 'bridge-closed'"),
+    ("in_language(none, 'words')", "in_language(article, text): expected an article (the page's `article`, or "
+                                   "get_article(slug)), not none"),
 ])
 def test_a_wrong_call_of_a_template_function_says_what_is_wrong(tmp_path, call, message):
     site = make_site(tmp_path / "s", page_template("{{ " + call + " }}"))
@@ -203,6 +207,25 @@ def test_template_functions_called_right_still_work(tmp_path):
     out = built(site, tmp_path / "out")
     page = parse((out / "about/index.html").read_text("utf-8"))
     assert page.find("p", id="x").text() == "../articles/bridge-closed/index.html#claim-six-weeks ../entities/anna-kovac/index.html#top"
+
+
+def test_a_sites_template_marks_an_articles_words_with_its_language_as_the_built_in_ones_do(tmp_path):
+    """A home.html of the site's own that takes titles for the articles' own words (originals'
+    headlines, not translations) marks them with lang_attrs() and in_language(), as the README says."""
+    home = (DEFAULT_TEMPLATES / "home.html").read_text("utf-8")
+    old = '<a class="title" href="{{ url(\'article\', a.slug) }}">{{ a.title }}</a>'
+    assert old in home
+    mine = home.replace(old, '<a class="title" href="{{ url(\'article\', a.slug) }}">{{ in_language(a, a.title) }}</a>')
+    mine = mine.replace("{% if a.summary %}<p>", "{% if a.summary %}<p{{ lang_attrs(a) }}>")
+    site = make_site(tmp_path / "s", {
+        "templates/home.html": mine, "content/articles/obmin.md": "Обмін полоненими.\n",
+        "content/articles/obmin.yaml": "title: Обмін полоненими\nlanguage: uk\nsummary: Обмін.\n"})
+    doc = parse((built(site, tmp_path / "out") / "index.html").read_text("utf-8"))
+    titles = {a.text(): a for a in doc.find_all("a", class_="title")}
+    assert [(s.get("lang"), s.get("dir"), s.text()) for s in titles["Обмін полоненими"].find_all("span")] == [
+        ("uk", None, "Обмін полоненими")]
+    assert titles["North Bridge closed for repairs"].find_all("span") == []  # in the site's language: as it was
+    assert [p.text() for p in doc.find_all("p", lang="uk")] == ["Обмін."]
 
 
 # -- the Content-Security-Policy -----------------------------------------------------------------
