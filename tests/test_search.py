@@ -796,3 +796,37 @@ def test_an_article_in_another_language_is_found_in_the_sites_one_index(tmp_path
         type_query(page, word)
         assert [link.split("/")[-2] for _, link in results(page)] == [slug], word
     assert_no_errors(page)
+
+
+def test_a_claim_found_shows_its_quote_in_its_articles_language(tmp_path, http_root, page):
+    """A claim's quote is its article's words: the search page draws it (the result's title and
+    its excerpt) with the article's language and direction, as the article's own page does; a
+    claim of an article in the site's language is drawn as before, unmarked."""
+    site = tmp_path / "site"
+    (site / "content" / "articles").mkdir(parents=True)
+    (site / "site.yaml").write_text("title: Kursk captives\nlanguage: en\n", "utf-8")
+    for slug, language, text, quote in (
+            ("tabadul", "ar", "جرى تبادل الأسرى يوم الثلاثاء قرب الحدود.", "جرى تبادل الأسرى"),
+            ("exchange", "en", "The exchange of captives took place on Tuesday.", "The exchange of captives")):
+        (site / "content" / "articles" / f"{slug}.md").write_text(text + "\n", "utf-8")
+        (site / "content" / "articles" / f"{slug}.yaml").write_text(
+            f"title: Swap report ({slug})\nlanguage: {language}\nclaims:\n"
+            f"  - id: swap-{slug}\n    quote: {quote}\n    status: unverified\n", "utf-8")
+    out = tmp_path / "out"
+    done = build(site, out)
+    assert done.returncode == 0, done.stderr
+    page.goto(http_root(out) + "search/index.html")
+    type_query(page, "الأسرى")
+    claim = page.locator(".search-result.kind-claim")
+    expect(claim).to_have_count(1)
+    for where in (".result-title a", ".result-excerpt"):
+        words = claim.locator(f"{where} > span[lang]")
+        expect(words).to_have_attribute("lang", "ar")
+        expect(words).to_have_attribute("dir", "rtl")
+    expect(claim.locator(".result-title a > span")).to_have_text("جرى تبادل الأسرى")
+    type_query(page, "captives")
+    claim = page.locator(".search-result.kind-claim")
+    expect(claim).to_have_count(1)
+    expect(claim.locator(".result-title a")).to_have_text("“The exchange of captives”")
+    expect(claim.locator("[lang]")).to_have_count(0)
+    assert_no_errors(page)

@@ -249,8 +249,14 @@ function claimsOf(url) {
   if (!claimPages.has(url)) {
     claimPages.set(url, fetch(url)
       .then((response) => (response.ok ? response.text() : ""))
-      .then((html) => [...new DOMParser().parseFromString(html, "text/html").querySelectorAll("li[data-search-claim]")]
-        .map((li) => ({ id: li.id.replace(/^fn-/, ""), ...JSON.parse(li.dataset.searchClaim) })))
+      .then((html) => {
+        const doc = new DOMParser().parseFromString(html, "text/html");
+        // Its text's language and direction, where they are not the site's: its quotes' too.
+        const text = doc.querySelector(".body[lang]");
+        const language = text ? { lang: text.lang, dir: text.getAttribute("dir") || "" } : {};
+        return [...doc.querySelectorAll("li[data-search-claim]")]
+          .map((li) => ({ id: li.id.replace(/^fn-/, ""), ...JSON.parse(li.dataset.searchClaim), ...language }));
+      })
       .catch((error) => {
         console.warn("dossier search:", error);
         return [];
@@ -290,15 +296,27 @@ function claimItem(claim, hits, article) {
   source.href = article.url;
   parts.push(source);
   const excerpt = element("p", "result-excerpt");
-  if (hits.length) excerpt.append(...quoteWithHits(article, claim.id, hits));
+  if (hits.length) excerpt.append(...inLanguage(claim, quoteWithHits(article, claim.id, hits)));
   else if (claim.about.length) excerpt.append(`About ${claim.about.join(", ")}`);
-  return item("claim", head, `“${claim.quote}”`, `${article.url}#claim-${claim.id}`, parts, excerpt);
+  return item("claim", head, ["“", ...inLanguage(claim, [claim.quote]), "”"], `${article.url}#claim-${claim.id}`, parts, excerpt);
+}
+
+// A claim's quote is its article's words: in a <span> with their language and direction where
+// they are not the site's (as its article's text says them), else as they are.
+function inLanguage(claim, nodes) {
+  if (!claim.lang) return nodes;
+  const span = element("span", "");
+  span.lang = claim.lang;
+  if (claim.dir) span.dir = claim.dir;
+  span.append(...nodes);
+  return [span];
 }
 
 function item(kind, head, text, url, parts, excerpt) {
   const li = element("li", `search-result kind-${kind}`);
   const title = element("h2", "result-title");
-  const link = element("a", "", text);
+  const link = element("a", "");
+  link.append(...[].concat(text));
   link.href = url;
   title.append(link);
   li.append(head, title);
