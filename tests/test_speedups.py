@@ -368,6 +368,48 @@ def test_the_digests_a_process_keeps_between_builds_never_hold_two_dossiers(tmp_
     assert max(sizes) <= sizes[0] * 3 // 2, sizes
 
 
+def test_a_build_that_reads_every_article_again_lets_go_of_the_last_dossier_before_reading(tmp_path, monkeypatch):
+    """site.yaml edited in serve: no article or entity the last build read is of use, and holding
+    the last dossier while the new one is read took serve over 1 GB at 10,000 articles. It is let
+    go of as the new build starts reading (the collector paused, as it is while builds run)."""
+    import gc
+    import weakref
+
+    from dossier import build as build_module
+    from dossier import load as load_stage
+    from fixtures.sitekit import make_site
+
+    site, out = make_site(tmp_path / "site"), tmp_path / "out"
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        first = build_module.build(site, out, search=False, persist=False)
+        assert first.ok
+        old = [weakref.ref(first.resolved), *map(weakref.ref, first.resolved.dossier.articles),
+               *map(weakref.ref, first.resolved.dossier.entities)]
+        del first
+        alive_while_reading: list[int] = []
+        read_article = load_stage.read_article
+
+        def reading(*args, **kwargs):
+            alive_while_reading.append(sum(ref() is not None for ref in old))
+            return read_article(*args, **kwargs)
+
+        monkeypatch.setattr(load_stage, "read_article", reading)
+        _edit_title(site, "Edited")
+        again = build_module.build(site, out, search=False, persist=False, changed={"site.yaml"})
+        assert again.ok and again.rendered
+        assert alive_while_reading and set(alive_while_reading) == {0}, alive_while_reading
+        # An edit of one article after that goes on from the new dossier, as after any build.
+        body = next((site / "content" / "articles").glob("*.md"))
+        body.write_text(body.read_text(encoding="utf-8") + "\nOne more paragraph.\n", encoding="utf-8")
+        edited = build_module.build(site, out, search=False, persist=False, changed={str(body.relative_to(site))})
+        assert edited.ok and edited.resolved.changed is not None
+    finally:
+        if was:
+            gc.enable()
+
+
 def test_tidying_up_hands_the_memory_freed_back_to_the_system():
     """What builds freed in the middle of the heap (a dossier replaced by the next) is given back,
     not kept by the C library at the process's highest."""
