@@ -541,7 +541,8 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
     # serve's output is its own, so what it holds is what the last build left there.
     with contextlib.closing(renderer), StagedOutput(out, incremental=not search and bool(run.previous.pages),
                                                     holds=None if persist else run.previous.files) as staged:
-        copies = search_stage.SearchCopies(staged.stage, result.resolved) if search else None
+        searched = search_stage.Searched.of(result.resolved) if search else None
+        copies = search_stage.SearchCopies(staged.stage, searched) if searched else None
         try:
             result.rendered, result.changed = write_pages(renderer, staged, run, copies)
         except Exception as exc:  # a site's own template failed: report it like any content error
@@ -564,7 +565,7 @@ def _build(site: Path, out: Path, search: bool, progress: Progress, now: str, pe
                 copies.add(path, staged.read_text(path))
             # Pagefind reads the pages while this process checks their links and writes its cache.
             # It is done before the swap: a failing index leaves the old output as it was.
-            indexing = search_stage.Indexing(staged.stage, result.resolved, copies=copies)
+            indexing = search_stage.Indexing(staged.stage, searched, copies=copies)
         try:
             clock = time.perf_counter()
             check_links(renderer, staged, run, site, result.diagnostics, replaced)

@@ -805,8 +805,11 @@ class SearchIndexer:
         self._serial = itertools.count(1)
 
     def submit(self, out: Path, resolved) -> None:
+        from .search import Searched
+
         if self._closed:
             return
+        searched = Searched.of(resolved)  # what the indexing child needs, not the whole dossier
         snapshot = self.workdir / f"search-{next(self._serial)}"
         link_tree(out, snapshot)
         with self._cond:
@@ -815,7 +818,7 @@ class SearchIndexer:
                 return
             if self._pending:
                 shutil.rmtree(self._pending[0], ignore_errors=True)  # superseded before it began
-            self._pending = (snapshot, resolved)
+            self._pending = (snapshot, searched)
             self._cond.notify_all()
 
     def close(self) -> None:
@@ -846,9 +849,9 @@ class SearchIndexer:
         while (job := self._next()) is not None:
             self._index(*job)
 
-    def _index(self, snapshot: Path, resolved) -> None:
+    def _index(self, snapshot: Path, searched) -> None:
         clock = time.perf_counter()
-        outcome = self._index_in_child(snapshot, resolved)
+        outcome = self._index_in_child(snapshot, searched)
         if "pages" not in outcome:
             shutil.rmtree(snapshot, ignore_errors=True)
             if not self._closed:
@@ -859,7 +862,7 @@ class SearchIndexer:
         say(f"dossier: search index updated ({outcome['pages']} pages, with {outcome['claims']} claims) "
             f"in {(time.perf_counter() - clock) * 1000:.0f} ms")
 
-    def _index_in_child(self, snapshot: Path, resolved) -> dict:
+    def _index_in_child(self, snapshot: Path, searched) -> dict:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")])))
         with self._cond:
@@ -868,7 +871,7 @@ class SearchIndexer:
             self._child = subprocess.Popen([sys.executable, "-c", INDEX_CHILD], stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, env=env, start_new_session=True)
         try:
-            answer, _ = self._child.communicate(pickle.dumps((str(snapshot), resolved), pickle.HIGHEST_PROTOCOL))
+            answer, _ = self._child.communicate(pickle.dumps((str(snapshot), searched), pickle.HIGHEST_PROTOCOL))
         except OSError as exc:  # stopped while we were still sending
             return {"error": str(exc)}
         finally:
@@ -885,12 +888,12 @@ INDEX_CHILD = "from dossier.serve import index_in_child; index_in_child()"
 
 
 def index_in_child() -> None:
-    """The indexing child: (folder, resolved) pickled on stdin, the outcome as JSON on stdout."""
+    """The indexing child: (folder, search.Searched) pickled on stdin, the outcome as JSON on stdout."""
     from . import search
 
-    folder, resolved = pickle.load(sys.stdin.buffer)
+    folder, searched = pickle.load(sys.stdin.buffer)
     try:
-        stats = search.index(Path(folder), resolved, progress=lambda line: None)
+        stats = search.index(Path(folder), searched, progress=lambda line: None)
     except Exception as exc:  # reported by the parent as a warning; serving goes on
         print(json.dumps({"error": str(exc) or type(exc).__name__}))
     else:

@@ -64,10 +64,10 @@ def test_pagefind_meeting_a_full_disk_says_so(demo, small_disk):
     stage = small_disk / "stage"
     shutil.copytree(demo[1], stage)
     shutil.rmtree(stage / search.BUNDLE_DIR)
-    resolved = pipeline.check(demo[0]).resolved
+    searched = search.Searched.of(pipeline.check(demo[0]).resolved)
     fill(small_disk, 200_000)  # the bundle takes some 860 KB
-    indexing = search.Indexing(stage, resolved, progress=lambda line: None,
-                               copies=search.SearchCopies(stage, resolved))  # the copies the output holds
+    indexing = search.Indexing(stage, searched, progress=lambda line: None,
+                               copies=search.SearchCopies(stage, searched))  # the copies the output holds
     with pytest.raises(search.SearchError) as failed:
         indexing.wait()
     assert str(failed.value) == f"search index: {NO_SPACE} ({stage / search.BUNDLE_DIR})"
