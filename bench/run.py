@@ -173,10 +173,11 @@ def timed(cmd: list[str], cwd: Path = REPO, sample: bool = True) -> tuple[float,
 def serve_edits(site: Path, edits: Edits, count: int,
                 sample: bool = True) -> tuple[tuple[float, Optional[float]], list[tuple[str, float, float, Optional[float]]]]:
     """Start `serve`, then edit an article's text and its sidecar in turn, `count` times each,
-    each edit once the last rebuild is done and what it wrote is flushed (quiet_disk).
+    then site.yaml once, each edit once the last rebuild is done and what it wrote is flushed
+    (quiet_disk).
 
     First (seconds from the start to serve's "serving at" line, its first build's
-    peak MiB), then for each edit: ("text" or "sidecar"; seconds from the save to serve's
+    peak MiB), then for each edit: ("text", "sidecar" or "site.yaml"; seconds from the save to serve's
     "rebuilt" line, which includes its DEBOUNCE of quiet after the last file event; the
     rebuild's own seconds as serve reports them; peak MiB of serve's processes).
     Serve's first build is cold (it builds into a folder of its own); the
@@ -204,11 +205,11 @@ def serve_edits(site: Path, edits: Edits, count: int,
             wait_for(r"serving at ")
         first = (time.perf_counter() - start, memory.mib)
         measured = []
-        for kind in ["text", "sidecar"] * count:
+        for kind in ["text", "sidecar"] * count + ["site.yaml"]:
             quiet_disk()
             with memory_of(proc.pid, sample) as memory:
                 start = time.perf_counter()
-                edits.edit_text() if kind == "text" else edits.edit_sidecar()
+                {"text": edits.edit_text, "sidecar": edits.edit_sidecar, "site.yaml": edits.edit_settings}[kind]()
                 own = int(wait_for(r"rebuilt .* in (\d+) ms").group(1)) / 1000
                 wall = time.perf_counter() - start
             measured.append((kind, wall, own, memory.mib))
@@ -249,15 +250,17 @@ def copied(work: Path, given: Path) -> tuple[str, Path]:
 
 
 class Edits:
-    """Alternate an article's text and its sidecar between two versions, so every edit is a change."""
+    """Alternate an article's text and its sidecar, and site.yaml, between two versions, so every edit is a change."""
 
     def __init__(self, site: Path):
         texts = article_texts(site)
         self.text = texts[len(texts) // 2]
         self.sidecar = self.text.with_suffix(".yaml")
-        self.originals = {self.text: self.text.read_text("utf-8"), self.sidecar: self.sidecar.read_text("utf-8")}
+        self.settings = site / "site.yaml"
+        self.originals = {path: path.read_text("utf-8") for path in (self.text, self.sidecar, self.settings)}
         self.edited_sidecar = summary_edited(self.originals[self.sidecar])
-        self.flip = False
+        self.edited_settings = title_edited(self.originals[self.settings])
+        self.flip = self.settings_flip = False
 
     def edit_text(self) -> None:
         self.flip = not self.flip
@@ -267,10 +270,16 @@ class Edits:
     def edit_sidecar(self) -> None:
         self.sidecar.write_text(self.edited_sidecar if self.flip else self.originals[self.sidecar], "utf-8")
 
+    def edit_settings(self) -> None:
+        """site.yaml's title: every article is read again, every page made again (a whole dossier
+        read while the last one is held, in serve)."""
+        self.settings_flip = not self.settings_flip
+        self.settings.write_text(self.edited_settings if self.settings_flip else self.originals[self.settings], "utf-8")
+
     def restore(self) -> None:
         for path, text in self.originals.items():
             path.write_text(text, "utf-8")
-        self.flip = False
+        self.flip = self.settings_flip = False
 
 
 EDITED = "Edited. "
@@ -304,6 +313,12 @@ def summary_edited(sidecar: str) -> str:
         except (yaml.YAMLError, TypeError):  # TypeError: not a mapping any more
             pass
     return yaml.safe_dump(want, allow_unicode=True, sort_keys=False)
+
+
+def title_edited(settings: str) -> str:
+    """site.yaml with "Edited. " before its title (written again from its data: a copy's)."""
+    data = yaml.safe_load(settings)
+    return yaml.safe_dump({**data, "title": EDITED + str(data["title"])}, allow_unicode=True, sort_keys=False)
 
 
 def site_language(site: Path) -> str:
@@ -388,6 +403,8 @@ def bench_site(work: Path, label: str, site: Path, runs: int, search: bool,
             record("edit text", build + ["--no-search"], sample)
             edits.edit_sidecar()
             record("edit sidecar", build + ["--no-search"], sample)
+            edits.edit_settings()
+            record("edit site.yaml", build + ["--no-search"], sample)
             run_warm(sample)
             if has_hugo:
                 shutil.rmtree(hugo_site / "public", ignore_errors=True)

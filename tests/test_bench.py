@@ -29,10 +29,11 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     cold_lines = re.findall(r"^ +30 cold +[\d.]+ s +(.*?MiB|\(timed\))", done.stderr, re.M)
     assert [line.endswith("MiB") for line in cold_lines] == [True, False, False], cold_lines
     once = {"serve first build": 1, "cold+search": 1, "search stage": 1}
-    per_round = {"serve edit text": 3, "serve edit sidecar": 3, "warm edit text": 6, "warm edit sidecar": 6}
-    for step in ["floor", "cold", "no-op", "edit text", "edit sidecar", "warm start", "warm first edit",
+    per_round = {"serve edit text": 3, "serve edit sidecar": 3, "serve edit site.yaml": 1, "warm edit text": 6,
+                 "warm edit sidecar": 6}
+    for step in ["floor", "cold", "no-op", "edit text", "edit sidecar", "edit site.yaml", "warm start", "warm first edit",
                  "warm edit text", "warm edit sidecar", "warm stop", "serve first build", "serve edit text",
-                 "serve edit sidecar", "cold+search", "search stage", "pagefind/dossier"]:
+                 "serve edit sidecar", "serve edit site.yaml", "cold+search", "search stage", "pagefind/dossier"]:
         assert step in rows, f"{step} missing from\n{done.stdout}"
         runs = rows[step]
         assert runs == once.get(step, per_round.get(step, 2)), (step, rows[step])
@@ -40,6 +41,10 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     # Each edit handed to the warm process was one: it rendered pages.
     warm_rendered = re.findall(r"^ +30 warm (?:first )?edit.* \d+ pages \((\d+) rendered", done.stderr, re.M)
     assert len(warm_rendered) == 3 * 7 and all(int(n) > 0 for n in warm_rendered), done.stderr
+    # The edit of site.yaml was one too: every page made again, as in a cold build.
+    rendered = {step: set(re.findall(rf"^ +30 {step} .* \d+ pages \((\d+) rendered", done.stderr, re.M))
+                for step in ("cold", r"edit site\.yaml")}
+    assert len(rendered["cold"]) == 1 and rendered[r"edit site\.yaml"] == rendered["cold"], rendered
     assert (tmp_path / "search-30" / "pagefind" / "pagefind.js").is_file()  # Pagefind ran over the copies
 
     # The edits it made were undone: the site is the one generated, and the next run starts from it.
@@ -49,7 +54,7 @@ def test_the_benchmark_times_every_step_and_leaves_the_site_as_generated(tmp_pat
     fresh = tmp_path / "fresh"
     generate(fresh, 30, seed=1)
     site = tmp_path / "site-30"
-    for path in (fresh / "content").rglob("*"):
+    for path in [fresh / "site.yaml", *(fresh / "content").rglob("*")]:
         if path.is_file():
             assert (site / path.relative_to(fresh)).read_bytes() == path.read_bytes(), path
 
