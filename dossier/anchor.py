@@ -18,7 +18,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import ahocorasick
 import mistune
@@ -189,6 +189,7 @@ class ReaderText:
     edit_at: list[int] = field(default_factory=list)
     edit_after: list[int] = field(default_factory=list)
     dropped: list[int] = field(default_factory=list)
+    note_refs: list[int] = field(default_factory=list)  # where the article's own note references ([^1]) stand
 
     def __post_init__(self):
         self.norm, self.edit_at, self.edit_after, self.dropped = normalize(self.raw)
@@ -227,6 +228,7 @@ def parse(article: Article) -> list[dict]:
 def reader_text(tokens: list[dict]) -> ReaderText:
     parts: list[str] = []
     leaves: list[Leaf] = []
+    note_refs: list[int] = []
     length = 0
 
     def add(s: str) -> None:
@@ -277,6 +279,8 @@ def reader_text(tokens: list[dict]) -> ReaderText:
                 add("\n")
                 leaf(tok, tok["raw"], False, False)
                 add("\n")
+            elif kind == "footnote_ref":
+                note_refs.append(length)  # its number is the page's, not the article's text
             elif kind == "image" or "children" not in tok:
                 continue  # alt text and raw HTML are not read as text
             elif kind in INLINE:
@@ -287,7 +291,7 @@ def reader_text(tokens: list[dict]) -> ReaderText:
                 add("\n")
 
     walk(tokens, False, True)
-    return ReaderText("".join(parts), leaves)
+    return ReaderText("".join(parts), leaves, note_refs=note_refs)
 
 
 # An entity or character reference as CommonMark reads one: ended by a semicolon. (Python's
@@ -330,6 +334,177 @@ def find(rt: ReaderText, sel: Selector) -> list[tuple[int, int]]:
             spans.append(rt.raw_span(i, j))
         i = text.find(quote, i + 1)
     return spans
+
+
+# -- what a browser copies besides the article's text ---------------------------------------------
+#
+# A passage copied from an article's page (selected, Ctrl+C) holds, besides the article's text,
+# what the page adds to it or shows in place of something: a claim's footnote number after its
+# mark and the number of each of the article's own notes, glued to the word before them; the ↩
+# that leads back from one of those notes; "[image: …]" in place of an image on another site; an
+# image's description (alt text), which Chromium copies in its place; the text of a block of raw
+# HTML (a captured <figure>'s caption). None of it is the article's text, and a quote holding it
+# would show it wherever the quote is shown: it is not found, and the error says what to leave
+# out (see copied_extras). The rest of what copying gives (new lines, tabs, no-break spaces as
+# plain ones, soft hyphens) normalize() takes as the page's text already.
+
+BACK_LINK = "\u21a9"
+_STAND_IN = re.compile(r"\[image(?:: [^\]]*)?\]")
+# A number, which may be or end in a footnote number (the page's "2024" and "1" after a mark
+# ending in 2024 copy as "20241"), or one in brackets as the page shows a note's (typed as seen).
+_NUMBER = re.compile(r"\[[0-9]{1,4}\]|[0-9]+")
+_RAW_IMG_ALT = re.compile(r"""<img\b[^>]*?\salt\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_INVISIBLES = re.compile(f"[{INVISIBLE}]+")
+MAX_EXTRAS = 32  # in one quote; more are not looked for
+
+
+class Extra(NamedTuple):
+    """Something a quote holds that the page shows (or copies) but the article's text has not."""
+
+    kind: str  # "number", "back link", "stand-in" (for an image on another site), "description" (of an image),
+    # "raw html" (text of a block of it)
+    text: str  # as the quote has it (normalised)
+    at: int  # where it stood: an offset in the reader text
+
+
+def copied_extras(rt: ReaderText, quote: str, tokens: list[dict] = ()) -> list[tuple[tuple[int, int], list[Extra]]]:
+    """Where a quote not found is found once what a browser copies besides the article's text is
+    left out of it: (the raw span, what was left out), first match first, at most a few.
+
+    The quote becomes a pattern in which each such thing may be missing (a number may also be
+    missing in part: "20243" may be the year 2024 and the number 3). Asked only of a quote that
+    was not found, so its cost is no build's.
+    """
+    q = norm_text(quote).strip()
+    extras = _extras_in(q, image_descriptions(tokens), raw_html_texts(tokens))
+    if not extras:
+        return []
+    pattern, pieces, last = [], [], 0
+    for k, (a, b, kind) in enumerate(extras):
+        piece = q[a:b]
+        pieces.append(piece)
+        if kind == "number" and piece[0] != "[":  # in part the article's own digits, maybe: the longest first
+            pattern += (re.escape(q[last:a]), f"(?P<e{k}>{'|'.join(piece[:n] for n in range(len(piece), 0, -1))}|)")
+            last = b
+            continue
+        # Else the white space either side may be the article's or come with it: "closed. A pillar
+        # The" is "closed. The", "bridge A pillar." is "bridge ." where the image stood between.
+        before = q[last:a]
+        pattern.append(re.escape(before[:-1]) + r"\ ?" if before.endswith(" ") else re.escape(before))
+        pattern.append(f"(?P<e{k}>{re.escape(piece)}|)")
+        last = b
+        if q[b:b + 1] == " ":
+            pattern.append(r"\ ?")
+            last = b + 1
+    pattern.append(re.escape(q[last:]))
+    found = []
+    for m in re.finditer("".join(pattern), rt.norm):
+        if m.end() == m.start():
+            continue
+        left_out = []
+        for k, ((_, _, kind), piece) in enumerate(zip(extras, pieces)):
+            kept = m.group(f"e{k}")
+            if len(kept) < len(piece):
+                p = m.end(f"e{k}")  # where it was left out (for a number, the end of the digits kept)
+                at = rt._raw(p - 1)[1] if p else 0
+                left_out.append(Extra(kind, piece[len(kept):].strip(), at))
+        if left_out:
+            found.append((rt.raw_span(m.start(), m.end()), left_out))
+            if len(found) == 3:
+                break
+    return found
+
+
+def _extras_in(q: str, descriptions: list[str], raw_html: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of what in a quote may be something the page adds, in order, apart."""
+    spans = [(m.start(), m.end(), "stand-in") for m in _STAND_IN.finditer(q)]
+    spans += [(i, i + 1, "back link") for i, c in enumerate(q) if c == BACK_LINK]
+    for kind, texts in (("description", descriptions), ("raw html", raw_html)):
+        for d in sorted(set(texts), key=len, reverse=True):
+            i = q.find(d)
+            while i >= 0:
+                spans.append((i, i + len(d), kind))
+                i = q.find(d, i + len(d))
+    for text in raw_html:  # a quote may begin in a block of raw HTML, or end in one
+        spans += _overlaps(q, text)
+    spans += [(m.start(), m.end(), "number") for m in _NUMBER.finditer(q)]
+    picked, reach = [], 0
+    for a, b, kind in sorted(spans, key=lambda s: (s[0], -s[1])):  # the first and longest of those that overlap
+        if a >= reach:
+            picked.append((a, b, kind))
+            reach = b
+    return picked[:MAX_EXTRAS]
+
+
+def _overlaps(q: str, text: str) -> list[tuple[int, int, str]]:
+    """The longest start of the quote that ends `text`, and the longest end of it that starts
+    `text`, as spans of the quote: two words at least, and whole ones."""
+    found = []
+    for i in (i for i in range(len(q) - 1, 0, -1) if q[i] == " " and " " in q[:i]):
+        if text.endswith(q[:i]) and (i == len(text) or not text[-i - 1].isalnum()):
+            found.append((0, i, "raw html"))
+            break
+    for i in (i for i in range(1, len(q)) if q[i - 1] == " " and " " in q[i:]):
+        if text.startswith(q[i:]) and (len(q) - i == len(text) or not text[len(q) - i].isalnum()):
+            found.append((i, len(q), "raw html"))
+            break
+    return found
+
+
+_HIDDEN_ELEMENT = re.compile(r"<(script|style|template|svg|math|textarea|title|xmp|iframe|noembed|noframes|noscript)"
+                             r"\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def raw_html_texts(tokens: list[dict]) -> list[str]:
+    """The text of each of the article's blocks of raw HTML (a captured <figure>, <div>...), as a
+    browser shows and copies it, normalised: not reader text (see reader_text)."""
+    found = []
+    for tok in tokens:
+        if tok["type"] == "block_html":
+            visible = _HIDDEN_ELEMENT.sub(" ", tok["raw"])
+            visible = _ANY_TAG.sub(lambda tag: " " if BREAKING_HTML.match(tag.group()) else "", visible)
+            found.append(norm_text(decoded(visible)).strip())
+        elif "children" in tok:
+            found += raw_html_texts(tok["children"])
+    return [t for t in found if t]
+
+
+def image_descriptions(tokens: list[dict]) -> list[str]:
+    """The descriptions (alt text) of the images of an article, normalised; a browser copies each
+    in the image's place."""
+    found = []
+    for tok in tokens:
+        if tok["type"] == "image":
+            found.append(_flat_text(tok.get("children", ())))
+        elif tok["type"] in ("inline_html", "block_html") and "<img" in tok["raw"].lower():
+            found += [html.unescape(next(v for v in m.groups() if v is not None))
+                      for m in _RAW_IMG_ALT.finditer(tok["raw"])]
+        elif "children" in tok:
+            found += image_descriptions(tok["children"])
+    return [d for d in (norm_text(d).strip() for d in found) if d]
+
+
+def _flat_text(tokens) -> str:
+    return "".join(decoded(t["raw"]) if t["type"] in ("text", "codespan") else _flat_text(t.get("children", ()))
+                   for t in tokens)
+
+
+def shown(rt: ReaderText, span: tuple[int, int]) -> str:
+    """A raw span of the reader text as one line to quote: white space runs as one space, without
+    the characters a reader does not see."""
+    return WS_RUN.sub(" ", _INVISIBLES.sub("", rt.raw[span[0]:span[1]])).strip()
+
+
+def ref_position(rt: ReaderText, end: int) -> int:
+    """Where the footnote reference of a claim whose mark ends at `end` stands: there, or after
+    the article's link the mark ends in (see markup)."""
+    k = bisect.bisect_right(rt._starts, end - 1) - 1
+    if k < 0 or not rt.leaves[k].in_link or not rt.leaves[k].start <= end - 1 < rt.leaves[k].end:
+        return end
+    while k + 1 < len(rt.leaves) and rt.leaves[k + 1].in_link and rt.leaves[k + 1].start == rt.leaves[k].end:
+        k += 1
+    return rt.leaves[k].end
 
 
 def closest(rt: ReaderText, quote: str) -> str:

@@ -459,10 +459,14 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
     for url, remote in markup.dropped_urls(tokens):
         diags.warning(link_pos(article.path, article.text, url) or Pos(article.path), dropped_url_message(url, remote))
     rt = anchor.reader_text(tokens)
+    # The claims' quotes are looked for first: a quote not found may hold the footnote number the
+    # page shows after one of those found, and its error names that claim.
+    found = [anchor.find(rt, c.selector) if c.selector.quote.strip() else [] for c in article.claims]
+    marked = [(spans[0], c.id) for c, spans in zip(article.claims, found) if len(spans) == 1]
     mentions = []
     taken: dict[tuple[int, int], Pos] = {}
     for m in article.mentions:
-        span = _locate(rt, m.selector, diags, tokens)
+        span = _locate(rt, m.selector, diags, tokens, marked)
         if span in taken:  # the same words cannot link to two pages, nor twice to one
             diags.warning(m.selector.pos, f"this mention marks the same words as the one at line {taken[span].line}; it is left out")
         elif span:
@@ -471,7 +475,8 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
             leaf = rt.leaf_at(span[0])
             if leaf is not None and leaf.in_link:
                 diags.warning(m.selector.pos, "this mention lies inside a link of the article; the article's link is kept")
-    claims = [(span, c) for c in article.claims if (span := _locate(rt, c.selector, diags, tokens))]
+    claims = [(span, c) for c, spans in zip(article.claims, found)
+              if (span := _locate(rt, c.selector, diags, tokens, marked, spans))]
     autolink = site_autolink if article.autolink is None else article.autolink
     if autolink:
         mentions += _autolinks(rt, matcher, [s for s, _, _ in mentions])
@@ -489,26 +494,34 @@ def anchor_article(article: Article, matcher: anchor.NameMatcher, site_autolink:
     return AnchoredArticle(article, tokens, rt, spans, [c.id for _, c in claims], hits)
 
 
-def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics, tokens: list[dict] = ()) -> Optional[tuple[int, int]]:
+def _locate(rt: anchor.ReaderText, sel, diags: Diagnostics, tokens: list[dict] = (),
+            marked: list[tuple[tuple[int, int], str]] = (), found: Optional[list] = None) -> Optional[tuple[int, int]]:
+    """The span of a selector's quote (found: anchor.find's answer, if asked already), or None
+    with an error; `marked`: the spans of the article's claims found, and their ids."""
     if not sel.quote.strip():
         return None
-    found = anchor.find(rt, sel)
+    if found is None:
+        found = anchor.find(rt, sel)
     if len(found) == 1:
         return found[0]
     if not found:
         narrowed = " with this prefix/suffix" if sel.prefix or sel.suffix else ""
-        diags.error(sel.pos, f"quote not found in the article{narrowed}; {_not_found_hint(rt, sel, tokens)}")
+        diags.error(sel.pos, f"quote not found in the article{narrowed}; {_not_found_hint(rt, sel, tokens, marked)}")
     else:
         places = "; ".join(anchor.describe_match(rt, s) for s in found[:3])
         diags.error(sel.pos, f"quote matches {len(found)} places ({places}); add a prefix or suffix to pick one")
     return None
 
 
-def _not_found_hint(rt: anchor.ReaderText, sel, tokens: list[dict]) -> str:
-    """Where the quote is without its prefix and suffix, if it is (they are what is wrong); that it
-    lies in the article's raw HTML, if it does (captured <div> and <figure> blocks); else the
-    closest text."""
+def _not_found_hint(rt: anchor.ReaderText, sel, tokens: list[dict],
+                    marked: list[tuple[tuple[int, int], str]] = ()) -> str:
+    """Where the quote is without its prefix and suffix, if it is (they are what is wrong); what it
+    holds that the page shows but the article's text has not, if that is why (a passage copied
+    from the page with a footnote number); that it lies in the article's raw HTML, if it does
+    (captured <div> and <figure> blocks); else the closest text."""
     alone = anchor.find(rt, sel._replace(prefix="", suffix="")) if sel.prefix or sel.suffix else []
+    if not alone and (copied := _copied_hint(rt, sel, tokens, marked)):
+        return copied
     if not alone and _in_raw_html(tokens, sel.quote):
         return ("it lies in a block of raw HTML (a <div>, a <figure>...), whose text cannot be marked: "
                 "write that passage as Markdown")
@@ -517,6 +530,50 @@ def _not_found_hint(rt: anchor.ReaderText, sel, tokens: list[dict]) -> str:
         return f"without them it is found {times} ({'; '.join(anchor.describe_match(rt, s) for s in alone[:3])})"
     near = anchor.closest(rt, sel.quote)
     return f"the closest text is “{near}”" if near else "nothing in it comes close"
+
+
+def _copied_hint(rt: anchor.ReaderText, sel, tokens: list[dict], marked: list[tuple[tuple[int, int], str]]) -> str:
+    """What to leave out of a quote that holds what a browser copies from the page besides the
+    article's text, and the quote to write then ("" if that is not why it is not found)."""
+    several, refs = "", None
+    for span, extras in anchor.copied_extras(rt, sel.quote, tokens):
+        written = anchor.shown(rt, span)
+        times = len(anchor.find(rt, sel._replace(quote=written))) if written else 0
+        if not times:
+            continue
+        if refs is None:  # where the page shows each claim's footnote number
+            refs = defaultdict(list)
+            for (_, end), claim in marked:
+                refs[anchor.ref_position(rt, end)].append(claim)
+        it = "it" if len(extras) == 1 else "them"
+        told = f"it includes what is not the article's text: {', '.join(_extra_named(rt, e, refs) for e in extras)}"
+        if times == 1:
+            return f"{told}; leave {it} out and quote “{written}”"
+        several = several or f"{told}; without {it} the quote matches {times} places: leave {it} out and add a prefix or suffix"
+    return several
+
+
+def _extra_named(rt: anchor.ReaderText, extra: anchor.Extra, refs: dict[int, list[str]]) -> str:
+    what = {"back link": "the back link of the article's own note",
+            "stand-in": "the stand-in Dossier shows for an image on another site",
+            "description": "the description of an image, which browsers copy in its place",
+            "raw html": "text of a block of raw HTML, such as a <figure>, which cannot be marked"}.get(extra.kind)
+    if what is None:  # a number
+        ids = refs.get(extra.at, [])
+        claims = ("claim " if len(ids) == 1 else "claims ") + " and ".join(f"'{c}'" for c in ids)
+        note = extra.at in rt.note_refs
+        if ids and note:
+            what = f"the numbers of the article's own note and of the footnotes of {claims}"
+        elif len(ids) > 1:
+            what = f"the footnote numbers Dossier adds after {claims}"
+        elif ids:
+            what = f"the footnote number Dossier adds after {claims}"
+        elif note:
+            what = "the number of the article's own note"
+        else:
+            word = re.search(r"\S*$", rt.raw[max(0, extra.at - 40):extra.at]).group()
+            return f"“{extra.text}” after “{word}”" if word else f"“{extra.text}”"
+    return f"“{extra.text}” ({what})"
 
 
 _TAG = re.compile(r"<[^>]*>")

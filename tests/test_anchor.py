@@ -524,3 +524,58 @@ def test_names_are_found_as_whole_words_in_every_script(text, found):
     matcher = anchor.NameMatcher({"Сирський": "s", "राम": "ram", "Jose": "jose", "泽连斯基": "z", "库尔斯克": "k",
                                   "Kursk": "kk"})
     assert [entity for _, _, entity in matcher.find(text)] == found
+
+
+# -- quotes copied from the page (see also test_copied_quotes.py, in a browser) ----------------
+
+def quote_errors(tmp_path: Path, text: str, sidecar: str) -> list[str]:
+    site = tiny_site(tmp_path / "site", text, sidecar)
+    code, _, stderr = run("check", str(site))
+    assert code == 1, stderr
+    return error_lines(stderr)
+
+
+def test_a_footnote_number_copied_after_a_claim_ending_in_a_number_is_told_apart_from_it(tmp_path):
+    """The page shows "in 2024" and the number 1 after it: copied, "in 20241"."""
+    errors = quote_errors(tmp_path, "The count rose in 2024 and fell again.\n",
+                          claim_yaml(("year", "rose in 2024"), ("copied", "in 20241 and fell")))
+    assert errors == ["content/articles/a.yaml:6:12: error: quote not found in the article; it includes what is not the "
+                      "article's text: “1” (the footnote number Dossier adds after claim 'year'); leave it out and quote "
+                      "“in 2024 and fell”"]
+
+
+def test_a_claims_number_after_an_article_link_it_ends_in_is_named(tmp_path):
+    errors = quote_errors(tmp_path, "Ask [the river agency](https://example.org/ra) today.\n",
+                          claim_yaml(("agency", "the river"), ("copied", "river agency1 today")))
+    assert "article's text: “1” (the footnote number Dossier adds after claim 'agency')" in errors[0]
+
+
+def test_a_note_number_typed_as_the_page_shows_it_is_named(tmp_path):
+    errors = quote_errors(tmp_path, "She said it was unsafe[^a] and left.\n\n[^a]: At the hearing.\n",
+                          claim_yaml(("copied", "it was unsafe[1] and left")))
+    assert errors == ["content/articles/a.yaml:4:12: error: quote not found in the article; it includes what is not the "
+                      "article's text: “[1]” (the number of the article's own note); leave it out and quote "
+                      "“it was unsafe and left”"]
+
+
+def test_a_mention_copied_with_a_number_is_told_what_to_quote(tmp_path):
+    errors = quote_errors(tmp_path, "Repairs take six weeks, said Anna Kovač.\n",
+                          claim_yaml(("weeks", "six weeks"), mentions=(("anna-kovac", "weeks1, said Anna Kovač"),)))
+    assert errors == ["content/articles/a.yaml:7:12: error: quote not found in the article; it includes what is not the "
+                      "article's text: “1” (the footnote number Dossier adds after claim 'weeks'); leave it out and quote "
+                      "“weeks, said Anna Kovač”"]
+
+
+def test_a_quote_left_ambiguous_without_a_copied_number_asks_for_a_prefix_or_suffix(tmp_path):
+    errors = quote_errors(tmp_path, "The bridge closed. The bridge reopened.\n",
+                          claim_yaml(("first", "The bridge closed"), ("copied", "closed1. The bridge")))
+    assert "quote “closed. The bridge”" in errors[0]
+    errors = quote_errors(tmp_path / "two", "The bridge closed. Then the bridge closed.\n",
+                          claim_yaml(("first", "The bridge closed"), ("copied", "bridge closed1")))
+    assert errors[0].endswith("it includes what is not the article's text: “1” (the footnote number Dossier adds after "
+                              "claim 'first'); without it the quote matches 2 places: leave it out and add a prefix or suffix")
+
+
+def test_a_misquoted_number_is_not_taken_for_a_footnote_number(tmp_path):
+    errors = quote_errors(tmp_path, "Ukraine held 1,150 sq km by then.\n", claim_yaml(("copied", "held 1,151 sq km")))
+    assert errors[0].endswith("the closest text is “held 1,150 sq km”")
