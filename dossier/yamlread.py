@@ -106,7 +106,43 @@ def _problem(exc: yaml.MarkedYAMLError, text: str, line_offset: int, lines: Opti
     if context is not None and exc.context and mark is not None and context.line != mark.line:
         line, col = _line_col_of(context, text, lines)
         problem += f" ({exc.context} that starts at line {line + line_offset}, column {col})"
+    key = next(filter(None, (_prose_key_at(text, m.line) for m in (mark, context) if m is not None)), None)
+    if key and lines is None:
+        problem += prose_hint(key)
     return problem
+
+
+def prose_hint(key: str) -> str:
+    """What to do when text pasted after `key:` is read as YAML's syntax."""
+    return (f"; if this is the text of '{key}', write it as a block: '{key}: |-' and the text on the lines below, "
+            f"indented further (after '{key}:' on one line, YAML reads ': ', ' #', and a quotation mark, '-', '[', "
+            "'{', '@', '*', '&', '%' or '`' at the start, as its own syntax)")
+
+
+# Keys whose values are prose, often pasted from a page: quotes, notes, titles, descriptions.
+PROSE_KEYS = frozenset({"quote", "prefix", "suffix", "note", "summary", "title", "description", "name", "role"})
+_KEY_LINE = re.compile(r"([ \t]*(?:-[ \t]+)*)([A-Za-z_][\w-]*):(?:[ \t]+(.*))?")
+
+
+def _prose_key_at(text: str, index: int) -> Optional[str]:
+    """The prose key whose value, written on its own line or running on to the next ones, holds line
+    `index` (0-based) of the text; None if there is none."""
+    lines = text.split("\n")
+    if index >= len(lines):
+        return None
+    own = _KEY_LINE.fullmatch(lines[index])
+    above = index - 1
+    while above >= 0 and not lines[above].strip():
+        above -= 1
+    owner = _KEY_LINE.fullmatch(lines[above]) if above >= 0 else None
+    indent = len(lines[index]) - len(lines[index].lstrip(" \t"))
+    if owner and owner.group(3) and indent > owner.end(1):  # a value run on from the line above
+        found = owner
+    elif own and own.group(3) and not own.group(3).startswith(("|", ">")):
+        found = own
+    else:
+        return None
+    return found.group(2) if found.group(2) in PROSE_KEYS else None
 
 
 def _line_col_of(mark, text: str, lines: Optional[_EditorLines]) -> tuple[int, int]:
@@ -332,7 +368,11 @@ class MapReader:
                 self.missing(key, what)
             return None
         if not isinstance(node, ScalarNode) or node.tag == NULL_TAG:
-            self.diags.error(node_pos(self.path, node), f"'{key}' must be text, found {describe(node)}")
+            # Nothing, for a prose key, is often text that began with '#': YAML took it for a comment.
+            comment = node.tag == NULL_TAG and key in PROSE_KEYS
+            self.diags.error(node_pos(self.path, node), f"'{key}' must be text, found {describe(node)}" + (
+                f"; text that begins with '#' is a comment to YAML: write it as a block, '{key}: |-' and the text "
+                "on the lines below, indented further" if comment else ""))
             return None
         return node
 

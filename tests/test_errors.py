@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from dossier.yamlread import prose_hint
 from fixtures.sitekit import BASIC, error_lines, make_site, run, run_process, snapshot
 
 A = "content/articles/"
@@ -41,17 +42,36 @@ CASES = [
     # -- YAML that does not parse, or has the wrong shape ------------------------------------
     ("malformed yaml", {E + "places/north-bridge.yaml": "name: [North Bridge\ntype: place\n"},
      "content/entities/places/north-bridge.yaml:2:5: error: YAML syntax: did not find expected ',' or ']' "
-     "(while parsing a flow sequence that starts at line 1, column 7)"),
+     "(while parsing a flow sequence that starts at line 1, column 7)" + prose_hint("name")),
     ("line separator in a quoted value", {E + "places/north-bridge.yaml": 'name: "North\u2028Bridge"\ntype: plaice\n'},
      # YAML counts U+2028 as a line break; the line given is the one an editor shows
      "content/entities/places/north-bridge.yaml:2:7: error: unknown entity type 'plaice' (did you mean 'place'?); "
      f"declare it under entity_types in site.yaml {KNOWN_TYPES}"),
     ("unclosed bracket on the last line", {E + "places/north-bridge.yaml": "type: place\nname: [North Bridge\n\n"},
      "content/entities/places/north-bridge.yaml:2:20: error: YAML syntax: did not find expected ',' or ']' "
-     "(while parsing a flow sequence that starts at line 2, column 7)"),
+     "(while parsing a flow sequence that starts at line 2, column 7)" + prose_hint("name")),
     ("unclosed bracket in front matter", {"content/pages/about.md": "---\ntitle: About\ndescription: [open\n---\nText.\n"},
      "content/pages/about.md:3:19: error: YAML syntax: did not find expected ',' or ']' "
-     "(while parsing a flow sequence that starts at line 3, column 14)"),
+     "(while parsing a flow sequence that starts at line 3, column 14)" + prose_hint("description")),
+    # Text pasted after a key: YAML reads some of it as its syntax, and the error says how to write it.
+    ("quote pasted with a colon in it", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: said\n"
+                                         "    quote: he said: the bridge is closed\n    status: unverified\n"},
+     "content/articles/beta-note.yaml:4:19: error: YAML syntax: mapping values are not allowed in this context"
+     + prose_hint("quote")),
+    ("quote pasted that begins with a quotation", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: said\n"
+                                                   '    quote: "We had no choice," she said\n    status: unverified\n'},
+     "content/articles/beta-note.yaml:4:32: error: YAML syntax: did not find expected key "
+     "(while parsing a block mapping that starts at line 3, column 5)" + prose_hint("quote")),
+    ("note run on to a line with a colon", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: said\n"
+                                            "    quote: Beta\n    note: Checked against\n      the report: page 4\n"},
+     "content/articles/beta-note.yaml:6:17: error: YAML syntax: mapping values are not allowed in this context"
+     + prose_hint("note")),
+    ("quote pasted that begins with a hash", {A + "beta-note.yaml": "title: Beta note\nclaims:\n  - id: said\n"
+                                              "    quote: #bridge closed, they said\n    status: unverified\n"},
+     "content/articles/beta-note.yaml:4:11: error: 'quote' must be text, found nothing; text that begins with '#' is a "
+     "comment to YAML: write it as a block, 'quote: |-' and the text on the lines below, indented further"),
+    ("a structure, not text: no hint", {A + "beta-note.yaml": "title: Beta note\nsource: publisher: Reuters\n"},
+     "content/articles/beta-note.yaml:2:18: error: YAML syntax: mapping values are not allowed in this context"),
     ("control character written as an escape", {A + "beta-note.yaml": 'title: Beta note\nsummary: "Bell\\a here"\n'},
      "content/articles/beta-note.yaml:2:10: error: the value holds the control character U+0007 (written as an escape), "
      "which a page cannot show; remove it"),
