@@ -4,10 +4,13 @@ The site is built into a temporary folder (never SITE/output, so a dev
 build cannot be published by mistake), removed on exit. A watchdog
 observer watches site.yaml, content/, templates/ and static/; a burst of
 events (editors save through temporary files and renames) becomes one
-rebuild once the files have been quiet for DEBOUNCE seconds. One thread
-rebuilds, so rebuilds never overlap; a change during a rebuild triggers one
-more. `build()` is incremental: it re-renders only the pages whose inputs
-changed and links the rest from the previous output.
+rebuild once the files have been quiet for DEBOUNCE seconds. The main
+thread rebuilds, so rebuilds never overlap and Ctrl-C stops one at once (as
+it stops `build`); a change during a rebuild triggers one more. `build()`
+is incremental: it re-renders only the pages whose inputs changed and links
+the rest from the previous output.
+
+Nothing serve writes to the terminal waits for its reader (TerminalStream).
 
 HTML responses get a script (/__dossier/reload.js) injected at serve time,
 never on disk. It listens to /__dossier/events (Server-Sent Events; one tab
@@ -21,15 +24,19 @@ the old one reload (a page reloads on "reload" before the index is made).
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import html
 import itertools
 import json
+import logging
 import mimetypes
 import os
 import pickle
 import queue
 import re
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -54,6 +61,7 @@ from . import build as pipeline
 from . import inputs
 from .progress import Progress
 from .render import DEFAULT_TEMPLATES
+from .watch import site_watch
 from .write import UsageError
 
 HOST = "127.0.0.1"
@@ -87,54 +95,165 @@ CONTENT_TYPES = {
 PYTHON_TYPES = mimetypes.MimeTypes().types_map
 
 def say(line: str) -> None:
-    _print(sys.stdout, line)
+    """A line to the terminal: sys.stdout is a TerminalStream while serve runs (terminal_streams)."""
+    print(line, file=sys.stdout, flush=True)
 
 
 def say_error(line: str) -> None:
-    _print(sys.stderr, line)
+    print(line, file=sys.stderr, flush=True)
 
 
-def _print(stream, line: str) -> None:
-    try:
-        print(line, file=stream, flush=True)
-    except (OSError, ValueError):  # the terminal or pipe went away (`serve | head`): serving goes on
-        _silence(stream)
+# -- the terminal ---------------------------------------------------------------
+
+HELD = 1000  # pieces of output (lines, mostly) kept for a reader that does not read; older ones are left out
+LAST_WORDS = 2.0  # seconds that stopping waits for the reader to take what is left
 
 
-def _silence(stream) -> None:
-    """Send what a stream is still to write nowhere, so that no later write, nor the flush
-    at exit, fails again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no file descriptor (a test's stream)
-        pass
+class Destination:
+    """One place serve's output goes (a terminal, a pipe, a file), written by a thread of its own.
+
+    A write waits while nobody reads: a terminal paused with Ctrl-S, `serve | less` left on
+    one screen once the pipe (64 KiB) is full. Only that thread waits, never a rebuild or the
+    HTTP server; past HELD pieces waiting the oldest are left out, and counted, and the count
+    is said once the reader reads again. The thread ends when there is nothing to write."""
+
+    def __init__(self):
+        self._pieces: collections.deque[tuple[int, bytes]] = collections.deque()  # (file descriptor, bytes)
+        self._lost = 0  # lines left out since the last said so
+        self._writing = False
+        self._gone = False  # the reader went for good (`serve | head`): nothing is written any more
+        self._fds: set[int] = set()  # stdout's and stderr's, where both go here
+        self._cond = threading.Condition()
+
+    def put(self, fd: int, data: bytes) -> None:
+        with self._cond:
+            if self._gone:
+                return
+            if len(self._pieces) >= HELD:
+                self._lost += self._pieces.popleft()[1].count(b"\n")
+            self._pieces.append((fd, data))
+            self._fds.add(fd)
+            if not self._writing:
+                self._writing = True
+                threading.Thread(target=self._write_all, name="dossier-terminal", daemon=True).start()
+
+    def wait_written(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing, timeout)
+
+    def _write_all(self) -> None:
+        fd = None
+        while (piece := self._next(fd)) is not None:
+            fd, data = piece
+            try:
+                _write_fully(fd, data)
+            except OSError:  # the reader went (EPIPE), the terminal closed (EIO): serving goes on
+                self._give_up()
+
+    def _next(self, last_fd: Optional[int]) -> Optional[tuple[int, bytes]]:
+        """The next piece to write: first the news of what was left out, if any was."""
+        with self._cond:
+            if self._lost and not self._gone:
+                n, self._lost = self._lost, 0
+                fd = self._pieces[0][0] if self._pieces else last_fd
+                return fd, (f"dossier: {n} line{'s' * (n != 1)} of output left out: nothing read them "
+                            "for a while (a paused terminal, or a pipe not read)\n").encode()
+            if self._pieces and not self._gone:
+                return self._pieces.popleft()
+            self._writing = False
+            self._cond.notify_all()
+            return None
+
+    def _give_up(self) -> None:
+        """Send all that is still to be written there nowhere, so that no later write (a forked
+        worker's, the flush at exit) fails again."""
+        with self._cond:
+            self._gone = True
+            self._pieces.clear()
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for fd in self._fds:
+                os.dup2(devnull, fd)
+            os.close(devnull)
 
 
-class _Survivable:
-    """A stream whose writes never fail: what a build's progress is written to (see _print)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, text: str) -> None:
+def _write_fully(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
         try:
-            self.stream.write(text)
-        except (OSError, ValueError):
-            _silence(self.stream)
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # a terminal another program made non-blocking: wait until it takes more
+            select.select([], [fd], [], 1.0)
+
+
+class TerminalStream:
+    """sys.stdout or sys.stderr while serve runs: whatever writes to it (serve's lines, a build's
+    progress, warnings, a traceback) hands the text to its Destination and goes on, never
+    waiting for the reader and never failing. Text is handed over a line at a time (and on
+    flush: progress redrawn in place), so that what is left out is whole lines."""
+
+    def __init__(self, stream, destination: Destination):
+        self.stream = stream  # the one replaced
+        self.fd = stream.fileno()
+        self.destination = destination
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.errors = "backslashreplace"
+        self._owner = os.getpid()
+        self._pending: list[str] = []
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        if os.getpid() != self._owner:  # a build's forked worker: no writer thread there
+            return self.stream.write(text)
+        with self._lock:
+            self._pending.append(text)
+        if "\n" in text:
+            self.flush()
+        return len(text)
 
     def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except (OSError, ValueError):
-            _silence(self.stream)
+        if os.getpid() != self._owner:
+            return self.stream.flush()
+        with self._lock:
+            text, self._pending = "".join(self._pending), []
+        if text:
+            self.destination.put(self.fd, text.encode(self.encoding, self.errors))
 
     def isatty(self) -> bool:
         try:
             return self.stream.isatty()
         except (OSError, ValueError):
             return False
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+@contextlib.contextmanager
+def terminal_streams() -> Iterator[None]:
+    """sys.stdout and sys.stderr as TerminalStreams, for as long as serve runs; on the way out, what
+    is left to write gets LAST_WORDS seconds to go (a reader that does not read cannot hold the
+    stop up), and the streams are put back. Those that go to the same place (a terminal, `2>&1`)
+    share one Destination, so that their lines stay in order; the others go on when one waits."""
+    originals = sys.stdout, sys.stderr
+    destinations: dict[tuple[int, int], Destination] = {}
+    for name, stream in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+        try:
+            status = os.fstat(stream.fileno())
+        except (AttributeError, OSError, ValueError):  # no file descriptor (a test's stream): left as it is
+            continue
+        stream.flush()
+        place = destinations.setdefault((status.st_dev, status.st_ino), Destination())
+        setattr(sys, name, TerminalStream(stream, place))
+    try:
+        yield
+    finally:
+        deadline = time.monotonic() + LAST_WORDS
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, TerminalStream):
+                stream.flush()
+                stream.destination.wait_written(max(deadline - time.monotonic(), 0))
+        sys.stdout, sys.stderr = originals
 
 
 # -- the entry point ------------------------------------------------------------
@@ -170,10 +289,18 @@ def _alive(pid: int) -> bool:
 def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
     """Serve SITE until Ctrl-C. Without a port, 8000 or the next free one."""
     server, note = open_server(port)
-    site = site.resolve()
+    restore_signals = _stop_on_signals()
+    try:
+        with terminal_streams():  # from here on, no write to the terminal waits for its reader
+            _serve(server, note, site.resolve(), search)
+    finally:
+        restore_signals()
+    return 0
+
+
+def _serve(server: DevServer, note: str, site: Path, search: bool) -> None:
     _sweep_left_workdirs()
     workdir = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
-    restore_signals = _stop_on_signals()
     room = None
     try:
         room = WritingRoom(site, workdir, server, search)
@@ -182,21 +309,16 @@ def serve(site: Path, port: Optional[int] = None, search: bool = True) -> int:
         say(f"dossier: building {site} into {workdir} (removed on exit)")
         room.start()
         say(f"dossier: serving at {room.url} (Ctrl-C to stop)")
-        while True:
-            time.sleep(3600)
+        room.run()
     except KeyboardInterrupt:
         pass
     finally:
-        try:
-            if room:
-                room.stop()
-            else:
-                server.server_close()
-            shutil.rmtree(workdir, ignore_errors=True)
-        finally:
-            restore_signals()
+        if room:
+            room.stop()
+        else:
+            server.server_close()
+        shutil.rmtree(workdir, ignore_errors=True)
     say("dossier: stopped")
-    return 0
 
 
 def _stop_on_signals() -> Callable[[], None]:
@@ -288,7 +410,6 @@ class WritingRoom:
         self.watcher.start()  # first, so that an edit during the first build is not lost
         self.builder.rebuild(set())
         self._thread(self.server.serve_forever, "dossier-http")
-        self._thread(self._rebuild_on_change, "dossier-rebuild")
         if self.indexer:
             self._thread(self.indexer.run, "dossier-search")
 
@@ -296,6 +417,11 @@ class WritingRoom:
         thread = threading.Thread(target=target, name=name)
         thread.start()
         self.threads.append(thread)
+
+    def run(self) -> None:
+        """Rebuild on every change until stopped. Run in the main thread, as `build` is: Ctrl-C stops
+        a rebuild under way there and then (one of site.yaml at 10,000 articles takes half a minute)."""
+        self._rebuild_on_change()
 
     def _rebuild_on_change(self) -> None:
         built = True  # since the last tidy-up (the first build too)
@@ -318,6 +444,7 @@ class WritingRoom:
         self.server.server_close()
         for thread in self.threads:
             thread.join(timeout=30)
+        self.builder.close()
 
 
 # -- what the browser sees: the last good build, its version, the errors --------
@@ -428,13 +555,18 @@ class Rebuilder:
     def __init__(self, site: Path, out: Path, live: LiveState, indexer: Optional[SearchIndexer]):
         self.site, self.out, self.live, self.indexer = site, out, live, indexer
         self._warnings: list[str] = []
+        self.kernel = site_watch(site, inputs.PACKAGE)  # None where there is no inotify
+
+    def close(self) -> None:
+        if self.kernel:
+            self.kernel.close()
 
     def rebuild(self, changed: set[str]) -> None:
         clock = time.perf_counter()
         try:
             # Indexed in the background instead; the cache kept in memory: no other process reads it.
             result = pipeline.build(self.site, self.out, search=False, progress=_progress(first=not changed),
-                                    persist=False, changed=changed or None)
+                                    persist=False, changed=self._vouched(changed))
         except Exception as exc:  # a bug: report it, keep serving
             crash = [describe_crash(exc, self.site)]
             return self._failed(changed, crash, crash, time.perf_counter() - clock)
@@ -453,6 +585,19 @@ class Rebuilder:
         say(rebuilt_line(changed, result, elapsed, same))
         if not same and self.indexer and result.resolved is not None:  # None: the last build stands, its index too
             self.indexer.submit(self.out, result.resolved)
+
+    def _vouched(self, changed: set[str]) -> Optional[set[str]]:
+        """The files the watcher saw change, for the build to look at those alone; None (it looks
+        at every file) unless the kernel vouches that it saw them all. Its queue of events
+        overflows in a burst of thousands (a checkout, `sed -i` over every article) and drops
+        the events after, which watchdog passes over in silence. A queue of our own, read
+        here only (watch.SiteWatch), overflows in any burst in which watchdog's did, and says
+        so; reading it costs what happened since the last build, not the size of the site."""
+        try:
+            vouched = self.kernel is None or self.kernel.drain() is not None  # the first drain: None
+        except OSError:  # too many folders for the system's limit on watches
+            vouched = False
+        return changed if changed and vouched else None
 
     def _failed(self, changed: set[str], lines: list[str], errors: list[str], elapsed: float) -> None:
         """The errors to the browser, over the last good build; every diagnostic to the terminal."""
@@ -477,8 +622,7 @@ class Rebuilder:
 def _progress(first: bool) -> Progress:
     """The first build reports progress as `build` does; rebuilds only on a terminal (one line
     redrawn), never as a page-by-page log. Never failing when the terminal is gone."""
-    stream = _Survivable(sys.stderr)
-    return Progress(stream) if first else Progress(stream, enabled=stream.isatty())
+    return Progress(sys.stderr) if first else Progress(sys.stderr, enabled=sys.stderr.isatty())
 
 
 def _touches_static(changed: set[str]) -> bool:
@@ -537,10 +681,7 @@ def describe_crash(exc: Exception, site: Path) -> str:
             if frame.filename.endswith(".html"):
                 return f"{_site_relative(frame.filename, site)}:{frame.lineno}:1: error: template: {exc}"
         return f"templates: error: {exc}"
-    try:
-        traceback.print_exception(exc, file=sys.stderr)
-    except (OSError, ValueError):  # the terminal is gone: the line below still reaches the browser
-        _silence(sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
     return f"dossier: error: the build crashed ({type(exc).__name__}: {exc}); this is a bug in dossier"
 
 
@@ -592,6 +733,8 @@ class SiteWatcher:
         # again; the watch is right, and the warning no news to the writer.
         warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning,
                                 module=r"watchdog\.")
+        for name in ("watchdog.observers.inotify_c", "watchdog.observers.inotify"):
+            logging.getLogger(name).addFilter(_no_overflow_news)
         try:
             self.observer.schedule(self._handler, str(self.site), recursive=False, event_filter=WATCHED_EVENTS)
             for name in WATCHED_DIRS:
@@ -681,6 +824,12 @@ class SiteWatcher:
         if len(parts) == 1:
             return rel if rel in (SITE_FILE, *WATCHED_DIRS) else None
         return rel if parts[0] in WATCHED_DIRS and not is_editor_noise(rel, folder) else None
+
+
+def _no_overflow_news(record: logging.LogRecord) -> bool:
+    """watchdog logs that the kernel's queue of events overflowed and events were lost; the
+    rebuild after it looks at every file (Rebuilder._vouched), so none is, in the end."""
+    return "overflowed" not in record.getMessage()
 
 
 def _links_in(folder: str, rel: str):
@@ -868,16 +1017,21 @@ class SearchIndexer:
         with self._cond:
             if self._closed:
                 return {"error": "stopped"}
+            # Its stderr too is read here, then passed on: written to the terminal straight, it
+            # would wait for a reader that does not read (see Destination), and the index with it.
             self._child = subprocess.Popen([sys.executable, "-c", INDEX_CHILD], stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, env=env, start_new_session=True)
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                                           start_new_session=True)
         try:
-            answer, _ = self._child.communicate(pickle.dumps((str(snapshot), searched), pickle.HIGHEST_PROTOCOL))
+            answer, told = self._child.communicate(pickle.dumps((str(snapshot), searched), pickle.HIGHEST_PROTOCOL))
         except OSError as exc:  # stopped while we were still sending
             return {"error": str(exc)}
         finally:
             self._child.wait()
             with self._cond:
                 code, self._child = self._child.returncode, None
+        if told and not self._closed:
+            sys.stderr.write(told.decode("utf-8", "replace"))
         try:
             return json.loads(answer.decode("utf-8").strip().splitlines()[-1])
         except (ValueError, IndexError):
@@ -975,8 +1129,10 @@ class DevHandler(BaseHTTPRequestHandler):
         status, file = locate(self.server.live, path)
         if status == HTTPStatus.MOVED_PERMANENTLY:
             return self.redirect(split.path + "/" + (f"?{split.query}" if split.query else ""))
+        if file and not content_type(file).startswith("text/html") and self.send_file(file, body):
+            return
         try:
-            data = file.read_bytes() if file else b""
+            data = file.read_bytes() if file else b""  # a page: the reload script goes in
         except OSError:  # swapped away by a rebuild between look-up and read
             status, data, file = HTTPStatus.NOT_FOUND, b"", None
         if status == HTTPStatus.NOT_FOUND and path == "/favicon.ico":
@@ -1001,28 +1157,52 @@ class DevHandler(BaseHTTPRequestHandler):
                   CONTENT_TYPES[".txt"], body, {"Retry-After": "1"})
 
     def send_ranged(self, data: bytes, ctype: str, body: bool) -> None:
-        """A file, or the part of it a Range header asks for (media players seek so)."""
-        span = None if "If-Range" in self.headers else byte_range(self.headers.get("Range"), len(data))
+        """A page, or the part of it a Range header asks for."""
+        status, span, extra = self.asked_range(len(data))
+        self.send(status, data[span.start:span.stop], ctype, body, extra)
+
+    def send_file(self, file: Path, body: bool) -> bool:
+        """A file other than a page, or the part of it a Range header asks for, sent from the disk:
+        a player seeking in a video of gigabytes asks for a few bytes at a time, several requests
+        at once, and none may read the whole file. False if a rebuild took it away meanwhile.
+        The file once open is the one sent to the end, whatever a rebuild puts in its place."""
+        try:
+            f = open(file, "rb")
+        except OSError:
+            return False
+        with f:
+            status, span, extra = self.asked_range(os.fstat(f.fileno()).st_size)
+            self.send_headers(status, content_type(file), len(span), extra)
+            if body and span:
+                self.connection.sendfile(f, span.start, len(span))
+        return True
+
+    def asked_range(self, size: int) -> tuple[HTTPStatus, range, dict[str, str]]:
+        """What the Range header asks of `size` bytes (media players seek so): the status, the
+        bytes to send and the headers that say which."""
+        span = None if "If-Range" in self.headers else byte_range(self.headers.get("Range"), size)
         if span is None:
-            return self.send(HTTPStatus.OK, data, ctype, body, {"Accept-Ranges": "bytes"})
+            return HTTPStatus.OK, range(size), {"Accept-Ranges": "bytes"}
         if not span:
-            return self.send(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, b"", ctype, body,
-                             {"Content-Range": f"bytes */{len(data)}"})
-        self.send(HTTPStatus.PARTIAL_CONTENT, data[span.start:span.stop], ctype, body,
-                  {"Accept-Ranges": "bytes", "Content-Range": f"bytes {span.start}-{span.stop - 1}/{len(data)}"})
+            return HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, span, {"Content-Range": f"bytes */{size}"}
+        return HTTPStatus.PARTIAL_CONTENT, span, {"Accept-Ranges": "bytes",
+                                                  "Content-Range": f"bytes {span.start}-{span.stop - 1}/{size}"}
 
     def send(self, status: HTTPStatus, data: bytes, ctype: str, body: bool,
              extra: Optional[dict[str, str]] = None) -> None:
+        self.send_headers(status, ctype, len(data), extra)
+        if body:
+            self.wfile.write(data)
+
+    def send_headers(self, status: HTTPStatus, ctype: str, length: int, extra: Optional[dict[str, str]] = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in (extra or {}).items():
             self.send_header(name, value)
         self.end_headers()
-        if body:
-            self.wfile.write(data)
 
     def redirect(self, location: str) -> None:
         self.send_response(HTTPStatus.MOVED_PERMANENTLY)
@@ -1132,7 +1312,8 @@ def inject(page: bytes, build: str, errors: list[str], search: int = 0, good: bo
     if errors:
         match = _BODY_START.search(page)
         at = match.end() if match else len(page)
-        page = page[:at] + overlay_html(errors, good).encode("utf-8") + page[at:]
+        # A file named in another encoding than UTF-8 is named as the terminal names it (caf\udce9.md).
+        page = page[:at] + overlay_html(errors, good).encode("utf-8", "backslashreplace") + page[at:]
     return page
 
 

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -60,7 +61,8 @@ class Served:
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
             env={**os.environ, **(env or {})})
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         url = self.wait_for_line(r"serving at (http://127\.0\.0\.1:\d+/)").group(1)
         assert url == f"http://127.0.0.1:{self.port}/"
         self.url = url
@@ -97,11 +99,13 @@ class Served:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=WAIT)
+            code = self.proc.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"serve did not stop on signal {sig}:\n{self.output}")
+        self._reader.join(timeout=WAIT)  # its last lines, still in the pipe when it exited
+        return code
 
 
 class EventStream:
@@ -288,6 +292,18 @@ def test_edit_break_and_fix_while_serving(served, demo_copy):
         assert s.proc.poll() is None
     finally:
         events.close()
+
+
+def test_an_error_naming_a_file_whose_name_is_not_utf8_is_shown_over_the_pages(served, demo_copy):
+    """A file unzipped from an old archive or copied off a USB stick can be named in Latin-1:
+    the build names it in its error, and every page must still be served, with that error over it."""
+    s = served("--no-search")
+    since = s.mark()
+    (demo_copy / "content" / "articles" / os.fsdecode(b"caf\xe9.md")).write_text("Text.\n")
+    s.wait_for_line(r"build failed with 1 error", since)
+    for path in ("/", ARTICLE):
+        status, _, body = s.get(path)
+        assert status == 200 and 'id="dossier-overlay"' in body and "content/articles/caf" in body, path
 
 
 def test_first_build_broken_then_fixed(served, demo_copy):
@@ -513,6 +529,27 @@ def test_stops_cleanly(served, sig):
     assert not s.workdir.exists()
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def test_ctrl_c_during_a_long_rebuild_stops_at_once(served, demo_copy):
+    """A change to site.yaml at 10,000 articles rebuilds for half a minute: Ctrl-C then must
+    stop serve there and then, not once the rebuild is done."""
+    s = served("--no-search")
+    (demo_copy / "templates").mkdir()
+    busy = cpu_seconds(s.proc.pid)
+    save(demo_copy / "templates" / "page.html",  # minutes of work for each free page
+         '{% extends "base.html" %}{% block content %}{% for i in range(10**9) %}{% endfor %}{% endblock %}')
+    wait_until(lambda: cpu_seconds(s.proc.pid) > busy + 1, what="the rebuild to be under way")
+    clock = time.monotonic()
+    assert s.stop(signal.SIGINT) == 0
+    assert time.monotonic() - clock < 10, "serve finished the rebuild before it stopped"
+    assert "dossier: stopped" in s.output and "Traceback" not in s.output
+    assert not s.workdir.exists()
+
+
 def test_signals_sent_again_during_the_clean_up_do_not_cut_it_short(served):
     """`timeout` passes its SIGTERM on to serve, and `pkill` sends its own: the clean-up
     the first one starts (threads joined, the work folder removed) goes on to the end."""
@@ -699,6 +736,25 @@ def test_what_static_copies_of_hidden_files_is_watched_and_served_and_nothing_el
 def wait_for_page(s: Served, path: str, text: str, present: bool = True) -> None:
     wait_until(lambda: (text in s.get(path)[2]) == present,
                what=f"{text!r} {'on' if present else 'gone from'} {path}")
+
+
+def test_an_edit_whose_events_the_kernel_dropped_is_rebuilt_all_the_same(served, demo_copy):
+    """A checkout or a `sed -i` over thousands of files while serve is busy: the kernel's queue of
+    file events (fs.inotify.max_queued_events) overflows and drops the events after, which
+    watchdog passes over in silence. The next rebuild must look at every file."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    s = served("--no-search")
+    other = demo_copy / "content" / "articles" / "sbu-special-forces-haul.md"
+    text = other.read_bytes()
+    os.kill(s.proc.pid, signal.SIGSTOP)  # as busy as can be: it reads no event meanwhile
+    try:
+        for _ in range(limit // 2 + 100):  # a modify and a close-write each: more events than the queue holds
+            other.write_bytes(text)
+        set_title(demo_copy, "Saved once the queue was full")
+    finally:
+        os.kill(s.proc.pid, signal.SIGCONT)
+    wait_for_page(s, ARTICLE, "Saved once the queue was full")
+    assert "overflowed" not in s.output  # watchdog's "events were lost": none were, in the end
 
 
 def test_a_top_folder_moved_out_and_back_while_serving_is_seen(served, demo_copy, tmp_path):
@@ -924,6 +980,106 @@ def test_serve_goes_on_when_its_output_goes_away(demo_copy, tmp_path):
     assert "Traceback" not in log.read_text() and "error" not in log.read_text(), log.read_text()
 
 
+def with_many_warnings(site: Path, name: str = "nobody-known", title: str = "") -> None:
+    """800 authors that look like ids of no entity: a warning each (about 150 bytes), so that one
+    build says more than a pipe holds (64 KiB on Linux). Other names: 800 other warnings."""
+    path = sidecar(site)
+    authors = ", ".join(f"{name}-{i}" for i in range(800))
+    text, found = re.subn(r"(?m)^  authors: .*$", f"  authors: [{authors}]", path.read_text(encoding="utf-8"))
+    assert found == 1, "the article's sidecar has a source with authors"
+    save(path, re.sub(r"(?m)^title: .*$", f"title: {title}", text, count=1) if title else text)
+
+
+def serve_unread(site: Path, port: int) -> subprocess.Popen:
+    """serve, its stdout and stderr one pipe that nobody reads (yet): `serve 2>&1 | less` left on
+    its first screen, or a terminal paused with Ctrl-S."""
+    return subprocess.Popen([sys.executable, str(REPO / "build.py"), "serve", str(site), "--port", str(port),
+                             "--no-search"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def answers(port: int, path: str = "/") -> bool:
+    try:
+        return request(port, "GET", path)[0] == 200
+    except OSError:
+        return False
+
+
+def test_output_nobody_reads_holds_up_neither_pages_nor_rebuilds(demo_copy):
+    """Once the pipe is full a write to it waits: serving, rebuilding and reloading must not.
+    What could not be written is left out, and said so once the reader reads again."""
+    with_many_warnings(demo_copy)
+    port = free_port()
+    proc = serve_unread(demo_copy, port)
+    try:
+        wait_until(lambda: answers(port), what="serve to answer with its output unread")
+        events = EventStream(port)
+        try:
+            hello = events.wait_for("hello")
+            for n in range(3):  # every rebuild says 800 new warnings, with nobody reading
+                seen = len(events.events)
+                with_many_warnings(demo_copy, f"nobody-known-yet-{n}", title=f"Edited unread {n}")
+                assert events.wait_for("reload", since=seen)["build"] != hello["build"]
+                assert f"Edited unread {n}" in request(port, "GET", ARTICLE)[2].decode("utf-8")
+        finally:
+            events.close()
+
+        lines: list[str] = []  # the reader is back
+        threading.Thread(target=lambda: lines.extend(l.decode("utf-8").rstrip("\n") for l in proc.stdout),
+                         daemon=True).start()
+        wait_until(lambda: any(re.fullmatch(r"dossier: \d+ lines? of output left out: nothing read them .*", l)
+                               for l in lines), what="a line saying what was left out")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+        wait_until(lambda: "dossier: stopped" in lines, what="the last line")
+        assert not any("Traceback" in l for l in lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_stops_while_nobody_reads_its_output(demo_copy):
+    """Ctrl-C on a paused terminal: serve stops (and cleans up) all the same."""
+    with_many_warnings(demo_copy)
+    port = free_port()
+    proc = serve_unread(demo_copy, port)
+    try:
+        wait_until(lambda: answers(port), what="serve to answer with its output unread")
+        workdir = next(Path(tempfile.gettempdir()).glob(f"dossier-serve-{proc.pid}-*"))
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+        assert not workdir.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_indexing_process_that_says_much_on_a_stderr_nobody_reads_still_indexes(demo_copy, tmp_path):
+    """The search index is made by a child process: what it says on stderr (a warning, say) must
+    not wait for a reader either, or no index after it would ever be served."""
+    loud = tmp_path / "loud"
+    loud.mkdir()
+    (loud / "sitecustomize.py").write_text(  # Python runs it first in every process it starts
+        "import sys\n"
+        "if any('index_in_child' in arg for arg in sys.orig_argv):\n"
+        "    sys.stderr.write('the indexing child says much\\n' * 5000)\n")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(REPO / "build.py"), "serve", str(demo_copy), "--port", str(port)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(loud)})
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(l.rstrip("\n") for l in proc.stdout), daemon=True).start()
+    try:
+        wait_until(lambda: any("search index updated" in l for l in lines), what="the search index")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=WAIT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 # -- HTTP ---------------------------------------------------------------------------------
 
 def request(port: int, method: str, path: str, headers: dict | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -989,6 +1145,34 @@ def test_http_as_a_static_host_answers(served, demo_copy):
     assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200")
     assert b"text/event-stream" in head and rest == b""
     assert "Traceback" not in s.output
+
+
+def bytes_read(pid: int) -> int:
+    """All that a process has read so far (from files, the page cache and sockets alike)."""
+    return int(re.search(r"(?m)^rchar: (\d+)$", Path(f"/proc/{pid}/io").read_text()).group(1))
+
+
+def test_a_large_file_is_sent_from_the_disk_not_read_whole_for_each_request(served, demo_copy):
+    """A recorded interview in static/: a player asks for a few bytes at a time as it seeks,
+    several requests at once. Each must read what it sends, not the whole file into memory."""
+    size = 64 * 1024 * 1024
+    (demo_copy / "static" / "media").mkdir(parents=True)
+    with open(demo_copy / "static" / "media" / "interview.mp4", "wb") as f:
+        f.truncate(size)  # sparse: no room taken on the disk
+    s = served("--no-search")
+    before = bytes_read(s.proc.pid)
+    for start in range(0, 10 * 4096, 4096):
+        last = start + 1023
+        status, headers, body = request(s.port, "GET", "/media/interview.mp4", {"Range": f"bytes={start}-{last}"})
+        assert (status, body, headers["content-range"]) == (206, bytes(1024), f"bytes {start}-{last}/{size}")
+    status, headers, body = request(s.port, "HEAD", "/media/interview.mp4")
+    assert (status, headers["content-length"], headers["content-type"], body) == (200, str(size), "video/mp4", b"")
+    assert bytes_read(s.proc.pid) - before < size // 4, "the whole file was read for a few bytes of it"
+
+    status, headers, body = request(s.port, "GET", "/media/interview.mp4")
+    assert (status, headers["content-length"], len(body), headers["accept-ranges"]) == (200, str(size), size, "bytes")
+    status, headers, body = request(s.port, "GET", "/media/interview.mp4", {"Range": f"bytes={size}-"})
+    assert (status, headers["content-range"], body) == (416, f"bytes */{size}", b"")
 
 
 def test_before_a_first_good_build_pages_say_so_and_files_are_not_there(served, demo_copy, page):
