@@ -576,15 +576,10 @@ def _extra_named(rt: anchor.ReaderText, extra: anchor.Extra, refs: dict[int, lis
     return f"“{extra.text}” ({what})"
 
 
-_TAG = re.compile(r"<[^>]*>")
-
-
 def _in_raw_html(tokens: list[dict], quote: str) -> bool:
     """Whether the quote is in the text of the article's raw HTML blocks (asked once a quote is not found)."""
-    blocks = [tok["raw"] for tok in tokens if tok["type"] == "block_html"]
-    if not blocks:
-        return False
-    return anchor.norm_text(quote).strip() in anchor.norm_text(anchor.decoded(_TAG.sub(" ", " ".join(blocks))))
+    texts = anchor.raw_html_texts(tokens)
+    return bool(texts) and anchor.norm_text(quote).strip() in " ".join(texts)
 
 
 def _autolinks(rt: anchor.ReaderText, matcher: anchor.NameMatcher, taken: list[tuple[int, int]]):
