@@ -475,20 +475,18 @@ class SiteRenderer:
             self._deps.update(found[1])
         return found[0]
 
-    def _lang_attrs(self, article) -> Markup:
+    def _lang_attrs(self, article, call: str = "lang_attrs(article)") -> Markup:
         """`lang_attrs(article)` in a template: the attributes of an element that holds the
         article's own words (its text, a quote, a mention in context): its language, and its
         direction where that is not the page's; nothing when it is in the site's language."""
-        _expect("lang_attrs(article)", article, (Article, ArticleLookedUp),
+        _expect(call, article, (Article, ArticleLookedUp),
                 "an article (the page's `article`, or get_article(slug))")
         return language_attributes(article.language, self._direction)
 
     def _in_language(self, article, text) -> Markup:
         """`in_language(article, text)` in a template: the text (some of the article's own words,
         escaped) in a <span> with lang_attrs(article); the text alone when those are none."""
-        _expect("in_language(article, text)", article, (Article, ArticleLookedUp),
-                "an article (the page's `article`, or get_article(slug))")
-        attributes = language_attributes(article.language, self._direction)
+        attributes = self._lang_attrs(article, "in_language(article, text)")
         return Markup("<span{}>{}</span>").format(attributes, text) if attributes else escape(text)
 
     def _status(self, key: str):
